@@ -1,0 +1,3 @@
+from spectral_fast.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""The ``spectral-fast`` command line: one module per subcommand in ``commands/``.
+
+Each subcommand module defines ``HELP`` (one line), ``add_arguments(parser)``
+and ``run(args) -> int``. Modules are imported only when their subcommand runs,
+so ``--help`` stays fast. User errors print one line and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from spectral_fast import __version__
+
+# subcommand -> (module, one-line help); the help is here so --help imports nothing.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spectral-fast",
+        description="Spectral profiles of chest X-rays and the blind spots of a classifier.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (_, help_text) in SUBCOMMANDS.items():
+        sub.add_parser(name, help=help_text, description=help_text)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _build_parser()
+    # Parse once to find the subcommand, then let its module add its own arguments.
+    known, _ = parser.parse_known_args(argv)
+    module = importlib.import_module(SUBCOMMANDS[known.command][0])
+    sub_parser = argparse.ArgumentParser(
+        prog=f"spectral-fast {known.command}", description=SUBCOMMANDS[known.command][1]
+    )
+    module.add_arguments(sub_parser)
+    args = sub_parser.parse_args(argv[argv.index(known.command) + 1 :])
+    from spectral_fast.errors import SpectralFastError
+
+    try:
+        return int(module.run(args))
+    except (SpectralFastError, FileNotFoundError) as exc:
+        print(f"spectral-fast {known.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"spectral-fast {known.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

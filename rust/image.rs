@@ -1,0 +1,53 @@
+//! Borrowed views of pixel data, the one input type of the profile maths.
+//!
+//! Pixels arrive from numpy arrays, Arrow buffers or the decoders; a view
+//! borrows them without a copy. Conversion to f64 (and RGB(A) to luma) happens
+//! once, inside the worker that profiles the image.
+
+/// Pixel samples in one of the supported dtypes, row-major, `channels` per pixel.
+#[derive(Clone, Copy, Debug)]
+pub enum Pixels<'a> {
+    U8(&'a [u8]),
+    U16(&'a [u16]),
+    I16(&'a [i16]),
+    F32(&'a [f32]),
+    F64(&'a [f64]),
+}
+
+impl Pixels<'_> {
+    /// Number of samples (pixels x channels).
+    pub fn len(&self) -> usize {
+        match self {
+            Pixels::U8(s) => s.len(),
+            Pixels::U16(s) => s.len(),
+            Pixels::I16(s) => s.len(),
+            Pixels::F32(s) => s.len(),
+            Pixels::F64(s) => s.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sample `i` as f64.
+    #[inline]
+    pub fn get(&self, i: usize) -> f64 {
+        match self {
+            Pixels::U8(s) => s[i] as f64,
+            Pixels::U16(s) => s[i] as f64,
+            Pixels::I16(s) => s[i] as f64,
+            Pixels::F32(s) => s[i] as f64,
+            Pixels::F64(s) => s[i],
+        }
+    }
+}
+
+/// One image: `height` x `width` pixels of `channels` samples (1 gray, 3 RGB, 4 RGBA).
+#[derive(Clone, Copy, Debug)]
+pub struct ImageView<'a> {
+    pub pixels: Pixels<'a>,
+    pub height: usize,
+    pub width: usize,
+    pub channels: usize,
+}
