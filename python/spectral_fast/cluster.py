@@ -1,0 +1,425 @@
+"""Unsupervised clustering of spectral profiles (``docs/method.md`` section 2).
+
+:class:`SpectralClusters` is a scikit-learn estimator: ``__init__`` stores
+parameters only, ``fit`` returns ``self``, fitted attributes end in ``_``,
+``random_state`` makes it deterministic. A fitted model is saved as a plain,
+versioned JSON file plus an ``.npz`` of arrays (never pickle) and loaded back
+with :meth:`SpectralClusters.load`, which refuses other format versions,
+other package versions and tampered files.
+
+Besides the flat partition it keeps a tree over the clusters (weighted Ward
+agglomeration of the cluster centres). The failure analysis uses the tree to
+report a blind spot as one cluster or as the union of sibling clusters, which
+is what makes over-segmenting safe (``docs/method.md`` "What we measured").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from spectral_fast import __version__
+from spectral_fast.artefacts import FEATURE_NAMES as ARTEFACT_FEATURES
+from spectral_fast.errors import InvalidInputError, InvalidTypeError
+
+FORMAT = "spectral_fast.clusters"
+FORMAT_VERSION = 1
+#: Largest k the automatic choices consider.
+MAX_K = 30
+K_CHOICES = ("auto", "bic", "silhouette")
+
+
+def auto_k(n: int) -> int:
+    """Default number of clusters for ``n`` images: ``clip(round(sqrt(n / 2)), 2, 30)``.
+
+    Deliberately over-segments (8 clusters for 122 images, 30 from 1800 on):
+    the tree over clusters merges siblings back into one blind spot, while
+    BIC and silhouette pick k = 2 on real CXRs and lose every acquisition
+    slice (evidence: ``benches/results/planted.md``).
+    """
+    return int(min(MAX_K, max(2, round(math.sqrt(n / 2.0)))))
+
+
+def feature_columns(columns: list[str], features: str | list[str] = "auto") -> list[str]:
+    """The clustering features among ``columns``.
+
+    ``"auto"``: every ``band_*`` column (in name order) plus the artefact
+    features of :mod:`spectral_fast.artefacts` that are present. ``"bands"``:
+    band columns only. A list: exactly those columns.
+    """
+    bands = sorted(c for c in columns if c.startswith("band_"))
+    if isinstance(features, str):
+        if features not in ("auto", "bands"):
+            raise InvalidInputError(f"features must be 'auto', 'bands' or a list of columns, got {features!r}")
+        if not bands:
+            raise InvalidInputError(
+                "the profile table has no band_* columns; pass features=[...] to name the columns to cluster on"
+            )
+        extra = [c for c in ARTEFACT_FEATURES if c in columns] if features == "auto" else []
+        return bands + extra
+    chosen = list(features)
+    missing = [c for c in chosen if c not in columns]
+    if not chosen or missing:
+        raise InvalidInputError(f"features: columns {missing or chosen} not in the profile table")
+    return chosen
+
+
+class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
+    """Cluster spectral profiles; scikit-learn estimator.
+
+    Parameters
+    ----------
+    n_clusters : int or {"auto", "bic", "silhouette"}, default "auto"
+        Number of clusters. ``"auto"`` uses :func:`auto_k` (over-segment; the
+        default chosen by the planted-slice benchmark). ``"bic"`` (mixtures)
+        and ``"silhouette"`` search k = 2 .. 12 and are kept for comparison.
+    method : {"kmeans", "gmm"}, default "kmeans"
+        k-means, or a Gaussian mixture (which adds :meth:`predict_proba`).
+    features : "auto", "bands" or list of str, default "auto"
+        Columns to cluster on when ``X`` is a table (see :func:`feature_columns`);
+        ignored for arrays, whose columns are all used.
+    scaling : {"robust", "standard"}, default "robust"
+        Per-feature centring and scaling, statistics from the fitting set.
+        ``"robust"`` uses the median and IQR / 1.349, so a 20 % slice does not
+        inflate the scale of the very feature that singles it out (z-scores
+        cap a 20/80 split at about 2.5 standard deviations).
+    covariance_type : {"diag", "full", "spherical", "tied"}, default "diag"
+        Mixture covariance (``method="gmm"`` only).
+    n_init : int, default 10
+        Restarts; the best objective wins.
+    random_state : int or None, default None
+        Seed; the same seed gives the same clusters.
+
+    Attributes
+    ----------
+    features_ : list of str
+        Feature names (``x0, x1, ...`` for array input).
+    feature_names_in_ : ndarray of str
+        Same, set only when fitted on a table (scikit-learn convention).
+    n_features_in_ : int
+    loc_, scale_ : ndarray of shape (n_features,)
+        Scaling statistics; NaN features are replaced by ``loc_`` (typical value).
+    n_clusters_ : int
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+        Centres in scaled units.
+    labels_ : ndarray of shape (n_samples,)
+    cluster_sizes_ : ndarray of shape (n_clusters,)
+    tree_ : ndarray of shape (n_clusters - 1, 4)
+        Ward merges as in ``scipy.cluster.hierarchy.linkage``: left node,
+        right node, distance, size; node ``n_clusters + i`` is merge ``i``.
+    k_selection_ : dict
+        How k was chosen, with the scores of the candidates when searched.
+    """
+
+    def __init__(
+        self,
+        n_clusters: int | str = "auto",
+        *,
+        method: str = "kmeans",
+        features: str | list[str] = "auto",
+        scaling: str = "robust",
+        covariance_type: str = "diag",
+        n_init: int = 10,
+        random_state: int | None = None,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.method = method
+        self.features = features
+        self.scaling = scaling
+        self.covariance_type = covariance_type
+        self.n_init = n_init
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: Any, y: Any = None) -> SpectralClusters:
+        """Fit scaling, clusters and the tree over clusters; returns ``self``."""
+        self._check_params()
+        data = self._matrix(X, fitting=True)
+        n = data.shape[0]
+        self.loc_, self.scale_ = _scaling_stats(data, self.scaling)
+        z = self._scaled(data)
+        k, evidence = self._choose_k(z)
+        if n < k:
+            raise InvalidInputError(f"n_clusters: {n} images cannot form {k} clusters; pass a smaller n_clusters")
+        model = self._fit_model(z, k)
+        self.n_clusters_ = k
+        self.k_selection_ = evidence
+        self.labels_ = model.predict(z).astype(np.int64)
+        if self.method == "kmeans":
+            self.cluster_centers_ = np.asarray(model.cluster_centers_, dtype=np.float64)
+        else:
+            self.cluster_centers_ = np.asarray(model.means_, dtype=np.float64)
+            self.weights_ = np.asarray(model.weights_, dtype=np.float64)
+            self.covariances_ = np.asarray(model.covariances_, dtype=np.float64)
+            self._mixture = model
+        self.cluster_sizes_ = np.bincount(self.labels_, minlength=k).astype(np.int64)
+        self.tree_ = ward_tree(self.cluster_centers_, np.maximum(self.cluster_sizes_, 1))
+        return self
+
+    def _check_params(self) -> None:
+        k = self.n_clusters
+        if isinstance(k, str):
+            if k not in K_CHOICES:
+                raise InvalidInputError(f"n_clusters must be a positive integer or one of {K_CHOICES}, got {k!r}")
+            if k == "bic" and self.method != "gmm":
+                raise InvalidInputError("n_clusters='bic' needs method='gmm'")
+        elif isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise InvalidInputError(f"n_clusters must be a positive integer or one of {K_CHOICES}, got {k!r}")
+        if self.method not in ("kmeans", "gmm"):
+            raise InvalidInputError(f"method must be 'kmeans' or 'gmm', got {self.method!r}")
+        if self.scaling not in ("robust", "standard"):
+            raise InvalidInputError(f"scaling must be 'robust' or 'standard', got {self.scaling!r}")
+        if self.covariance_type not in ("diag", "full", "spherical", "tied"):
+            raise InvalidInputError(
+                f"covariance_type must be 'diag', 'full', 'spherical' or 'tied', got {self.covariance_type!r}"
+            )
+        if isinstance(self.n_init, bool) or not isinstance(self.n_init, (int, np.integer)) or self.n_init < 1:
+            raise InvalidInputError(f"n_init must be a positive integer, got {self.n_init!r}")
+
+    def _fit_model(self, z: np.ndarray, k: int):
+        if self.method == "kmeans":
+            from sklearn.cluster import KMeans
+
+            return KMeans(n_clusters=k, n_init=self.n_init, random_state=self.random_state).fit(z)
+        from sklearn.mixture import GaussianMixture
+
+        return GaussianMixture(
+            n_components=k,
+            covariance_type=self.covariance_type,
+            n_init=self.n_init,
+            reg_covar=1e-4,  # scaled units: keeps tiny clusters from collapsing
+            random_state=self.random_state,
+        ).fit(z)
+
+    def _choose_k(self, z: np.ndarray) -> tuple[int, dict]:
+        n = z.shape[0]
+        if not isinstance(self.n_clusters, str):
+            return int(self.n_clusters), {"rule": "fixed", "k": int(self.n_clusters)}
+        if self.n_clusters == "auto":
+            k = auto_k(n)
+            return k, {"rule": "auto: clip(round(sqrt(n / 2)), 2, 30)", "n": n, "k": k}
+        ks = list(range(2, min(12, n - 1) + 1))
+        if not ks:
+            raise InvalidInputError(f"n_clusters={self.n_clusters!r}: {n} images are too few to compare k")
+        scores = []
+        for k in ks:
+            model = self._fit_model(z, k)
+            if self.n_clusters == "bic":
+                scores.append(float(model.bic(z)))
+            else:
+                from sklearn.metrics import silhouette_score
+
+                labels = model.predict(z)
+                scores.append(float(silhouette_score(z, labels)) if len(set(labels)) > 1 else -1.0)
+        best = int(np.argmin(scores) if self.n_clusters == "bic" else np.argmax(scores))
+        return ks[best], {"rule": self.n_clusters, "candidates": ks, "scores": scores, "k": ks[best]}
+
+    # ------------------------------------------------------------- predict
+    def transform(self, X: Any) -> np.ndarray:
+        """Euclidean distance of each image to each cluster centre, in scaled units."""
+        z = self._scaled(self._matrix(X))
+        diff = z[:, None, :] - self.cluster_centers_[None, :, :]
+        return np.sqrt((diff * diff).sum(axis=2))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Cluster of each image (nearest centre, or most probable mixture component)."""
+        if self.method == "gmm":
+            return self.predict_proba(X).argmax(axis=1).astype(np.int64)
+        return self.transform(X).argmin(axis=1).astype(np.int64)
+
+    @available_if(lambda self: self.method == "gmm")
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Posterior probability of each mixture component (``method="gmm"`` only)."""
+        z = self._scaled(self._matrix(X))
+        return self._mixture.predict_proba(z)
+
+    # ------------------------------------------------------------- helpers
+    def _matrix(self, X: Any, fitting: bool = False) -> np.ndarray:
+        if not fitting:
+            check_is_fitted(self, "cluster_centers_")
+        if hasattr(X, "columns") and hasattr(X, "select"):  # polars DataFrame
+            names = feature_columns(list(X.columns), self.features) if fitting else list(self.features_)
+            missing = [c for c in names if c not in X.columns]
+            if missing:
+                raise InvalidInputError(f"X lacks the feature columns {missing} the model was fitted on")
+            data = X.select(names).cast({c: float for c in names}).to_numpy()
+        else:
+            if hasattr(X, "columns") or isinstance(X, (str, bytes)):
+                raise InvalidTypeError(f"X must be a polars DataFrame or a 2-D numeric array, got {type(X).__name__}")
+            arr = np.asarray(X) if not hasattr(X, "toarray") else None
+            if arr is not None and arr.dtype.kind in "USa":
+                raise InvalidTypeError(f"X must be numeric, got dtype {arr.dtype}")
+            # scikit-learn's own validation: its messages for sparse, complex, 1-D,
+            # empty input and a changed feature count are the ones users know.
+            data = validate_data(self, X, reset=fitting, ensure_all_finite="allow-nan", dtype=np.float64)
+            names = [f"x{i}" for i in range(data.shape[1])] if fitting else list(self.features_)
+        data = np.asarray(data, dtype=np.float64)
+        if data.shape[0] == 0 or data.shape[1] == 0:
+            raise InvalidInputError(f"X must hold at least one image and one feature, got shape {data.shape}")
+        if np.isinf(data).any():
+            raise InvalidInputError("X contains infinite values")
+        if fitting:
+            self.features_ = list(names)
+            if hasattr(X, "columns"):
+                self.feature_names_in_ = np.asarray(names, dtype=object)
+            self.n_features_in_ = data.shape[1]
+            if np.isnan(data).all(axis=0).any():
+                bad = [names[i] for i in np.flatnonzero(np.isnan(data).all(axis=0))]
+                raise InvalidInputError(f"features {bad} are NaN for every image")
+        return data
+
+    def _scaled(self, data: np.ndarray) -> np.ndarray:
+        z = (data - self.loc_) / self.scale_
+        return np.where(np.isnan(z), 0.0, z)  # NaN = not applicable -> the typical value
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    # --------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> tuple[Path, Path]:
+        """Write ``path`` (JSON, ``.json`` added if missing) and its ``.npz`` arrays."""
+        check_is_fitted(self, "cluster_centers_")
+        json_path = Path(path) if str(path).endswith(".json") else Path(f"{path}.json")
+        npz_path = json_path.with_suffix(".npz")
+        arrays = {
+            "loc": self.loc_,
+            "scale": self.scale_,
+            "centers": self.cluster_centers_,
+            "sizes": self.cluster_sizes_,
+            "tree": self.tree_,
+        }
+        if self.method == "gmm":
+            arrays.update(
+                weights=self.weights_, covariances=self.covariances_, precisions_cholesky=self._mixture.precisions_cholesky_
+            )
+        np.savez(npz_path, **arrays)
+        meta = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "package_version": __version__,
+            "params": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in self.get_params().items()},
+            "feature_names": [str(c) for c in self.features_],
+            "table_input": hasattr(self, "feature_names_in_"),
+            "n_clusters": int(self.n_clusters_),
+            "k_selection": self.k_selection_,
+            "arrays": npz_path.name,
+            "arrays_sha256": hashlib.sha256(npz_path.read_bytes()).hexdigest(),
+        }
+        meta["sha256"] = _digest(meta)
+        json_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        return json_path, npz_path
+
+    @classmethod
+    def load(cls, path: str | Path, *, strict_version: bool = True) -> SpectralClusters:
+        """Load a model written by :meth:`save`.
+
+        Raises :class:`InvalidInputError` for another file format or format
+        version, another package version (unless ``strict_version=False``),
+        or a file whose JSON or arrays were changed after saving.
+        """
+        json_path = Path(path) if str(path).endswith(".json") else Path(f"{path}.json")
+        try:
+            meta = json.loads(json_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(f"{json_path}: not a spectral_fast model file ({exc})") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise InvalidInputError(f"{json_path}: not a spectral_fast model file (format {meta.get('format')!r})")
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise InvalidInputError(
+                f"{json_path}: model format version {meta.get('format_version')!r}, "
+                f"this spectral_fast {__version__} reads version {FORMAT_VERSION}; refit the model"
+            )
+        if meta.get("sha256") != _digest({k: v for k, v in meta.items() if k != "sha256"}):
+            raise InvalidInputError(f"{json_path}: checksum mismatch, the file was modified after saving")
+        if strict_version and meta["package_version"] != __version__:
+            raise InvalidInputError(
+                f"{json_path}: written by spectral_fast {meta['package_version']}, this is {__version__}; "
+                "refit, or pass strict_version=False to load it anyway"
+            )
+        npz_path = json_path.with_name(meta["arrays"])
+        if hashlib.sha256(npz_path.read_bytes()).hexdigest() != meta["arrays_sha256"]:
+            raise InvalidInputError(f"{npz_path}: checksum mismatch, the arrays were modified after saving")
+        with np.load(npz_path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        params = dict(meta["params"])
+        model = cls(**params)
+        model.features_ = list(meta["feature_names"])
+        if meta.get("table_input"):
+            model.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
+        model.n_features_in_ = len(meta["feature_names"])
+        model.n_clusters_ = int(meta["n_clusters"])
+        model.k_selection_ = meta["k_selection"]
+        model.loc_, model.scale_ = arrays["loc"], arrays["scale"]
+        model.cluster_centers_, model.cluster_sizes_, model.tree_ = arrays["centers"], arrays["sizes"], arrays["tree"]
+        if model.method == "gmm":
+            from sklearn.mixture import GaussianMixture
+
+            mix = GaussianMixture(n_components=model.n_clusters_, covariance_type=model.covariance_type)
+            mix.weights_, mix.means_ = arrays["weights"], arrays["centers"]
+            mix.covariances_, mix.precisions_cholesky_ = arrays["covariances"], arrays["precisions_cholesky"]
+            mix.converged_, mix.n_iter_, mix.lower_bound_ = True, 0, 0.0
+            mix.n_features_in_ = model.n_features_in_
+            model._mixture, model.weights_, model.covariances_ = mix, arrays["weights"], arrays["covariances"]
+        return model
+
+
+def _digest(meta: dict) -> str:
+    return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()
+
+
+def _scaling_stats(data: np.ndarray, scaling: str) -> tuple[np.ndarray, np.ndarray]:
+    if scaling == "robust":
+        loc = np.nanmedian(data, axis=0)
+        q75, q25 = np.nanpercentile(data, [75, 25], axis=0)
+        scale = (q75 - q25) / 1.349  # IQR of a normal distribution is 1.349 sd
+    else:
+        loc = np.nanmean(data, axis=0)
+        scale = np.nanstd(data, axis=0)
+    # A feature that is constant in the bulk still scales by its spread, else by 1.
+    fallback = np.nanstd(data, axis=0)
+    scale = np.where(scale > 0, scale, np.where(fallback > 0, fallback, 1.0))
+    return loc.astype(np.float64), scale.astype(np.float64)
+
+
+def ward_tree(centers: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Weighted Ward agglomeration of cluster centres (scipy linkage layout).
+
+    The merge cost of groups A and B is ``sqrt(2 n_A n_B / (n_A + n_B)) *
+    ||c_A - c_B||``: the rise in within-group sum of squares, so large
+    clusters are not swallowed by their nearest tiny neighbour.
+    """
+    k = len(centers)
+    nodes = {i: (np.asarray(centers[i], dtype=np.float64), float(sizes[i])) for i in range(k)}
+    merges = np.zeros((max(k - 1, 0), 4))
+    for step in range(k - 1):
+        keys = sorted(nodes)
+        best = None
+        for ai, a in enumerate(keys):
+            for b in keys[ai + 1 :]:
+                (ca, na), (cb, nb) = nodes[a], nodes[b]
+                cost = math.sqrt(2.0 * na * nb / (na + nb)) * float(np.linalg.norm(ca - cb))
+                if best is None or cost < best[0]:
+                    best = (cost, a, b)
+        cost, a, b = best
+        (ca, na), (cb, nb) = nodes.pop(a), nodes.pop(b)
+        nodes[k + step] = ((na * ca + nb * cb) / (na + nb), na + nb)
+        merges[step] = (a, b, cost, na + nb)
+    return merges
+
+
+def tree_members(tree: np.ndarray, n_clusters: int) -> list[list[int]]:
+    """Clusters under each node: leaves ``0 .. k - 1``, then one entry per merge."""
+    members: list[list[int]] = [[i] for i in range(n_clusters)]
+    for a, b, _, _ in tree:
+        members.append(sorted(members[int(a)] + members[int(b)]))
+    return members

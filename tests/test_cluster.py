@@ -1,0 +1,183 @@
+"""SpectralClusters: estimator contract, determinism, persistence without pickle."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+from spectral_fast.cluster import SpectralClusters, auto_k, feature_columns, tree_members, ward_tree
+from spectral_fast.errors import InvalidInputError, InvalidTypeError
+
+
+def make_profiles(n: int = 120, seed: int = 0, shift_share: float = 0.2) -> tuple[pl.DataFrame, np.ndarray]:
+    """A profile-like table: 32 correlated bands, artefact columns, one shifted slice."""
+    rng = np.random.default_rng(seed)
+    base = np.linspace(-1.0, -6.0, 32)
+    bands = base + rng.normal(0, 0.15, (n, 1)) + rng.normal(0, 0.05, (n, 32))
+    slice_ = rng.random(n) < shift_share
+    bands[slice_, 20:] -= 1.5  # less high-frequency energy: a blurred slice
+    data = {f"band_{i:02d}": bands[:, i] for i in range(32)}
+    data.update(
+        id=[f"img/{i:03d}.png" for i in range(n)],
+        jpeg_block=rng.normal(0.05, 0.01, n),
+        peak_max=rng.normal(1.5, 0.1, n),
+        hf_ratio=rng.random(n),
+        status=["ok"] * n,
+    )
+    return pl.DataFrame(data), slice_
+
+
+def test_feature_columns_discovers_bands_and_artefacts():
+    df, _ = make_profiles(10)
+    cols = feature_columns(df.columns)
+    assert cols[:32] == [f"band_{i:02d}" for i in range(32)]
+    assert cols[32:] == ["jpeg_block", "peak_max"]  # hf_ratio is not a default feature
+    assert feature_columns(df.columns, "bands") == cols[:32]
+    with pytest.raises(InvalidInputError, match="nope"):
+        feature_columns(df.columns, ["band_00", "nope"])
+    with pytest.raises(InvalidInputError, match="band_"):
+        feature_columns(["a", "b"])
+
+
+def test_auto_k_over_segments_and_is_capped():
+    assert auto_k(122) == 8
+    assert auto_k(4) == 2
+    assert auto_k(10**6) == 30
+
+
+def test_fit_recovers_a_shifted_slice_and_is_deterministic():
+    df, slice_ = make_profiles()
+    a = SpectralClusters(4, random_state=3).fit(df)
+    b = SpectralClusters(4, random_state=3).fit(df)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    # the shifted slice occupies clusters of its own
+    for c in range(4):
+        inside = slice_[a.labels_ == c]
+        assert inside.all() or not inside.any()
+    assert a.cluster_sizes_.sum() == df.height
+    np.testing.assert_array_equal(a.predict(df), a.labels_)
+    assert a.transform(df).shape == (df.height, 4)
+
+
+def test_tree_merges_every_cluster_once():
+    df, _ = make_profiles()
+    m = SpectralClusters(6, random_state=0).fit(df)
+    members = tree_members(m.tree_, 6)
+    assert len(members) == 11
+    assert members[-1] == list(range(6))
+    assert np.all(np.diff(m.tree_[:, 2]) >= -1e-9)  # Ward merges grow monotonically here
+
+
+def test_ward_tree_joins_nearest_equal_groups_first():
+    centers = np.array([[0.0], [0.1], [10.0], [10.2]])
+    tree = ward_tree(centers, np.array([5, 5, 5, 5]))
+    assert {int(tree[0, 0]), int(tree[0, 1])} == {0, 1}
+    assert {int(tree[1, 0]), int(tree[1, 1])} == {2, 3}
+
+
+def test_gmm_predict_proba_and_kmeans_has_none():
+    df, _ = make_profiles()
+    g = SpectralClusters(3, method="gmm", random_state=0).fit(df)
+    proba = g.predict_proba(df)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(proba.argmax(axis=1), g.predict(df))
+    k = SpectralClusters(3, random_state=0).fit(df)
+    assert not hasattr(k, "predict_proba")
+    with pytest.raises(AttributeError):
+        k.predict_proba(df)
+
+
+@pytest.mark.parametrize("method", ["kmeans", "gmm"])
+def test_save_load_round_trip_without_pickle(tmp_path, method):
+    df, _ = make_profiles()
+    m = SpectralClusters(5, method=method, random_state=1).fit(df)
+    json_path, npz_path = m.save(tmp_path / "model")
+    assert json_path.name == "model.json" and npz_path.name == "model.npz"
+    with np.load(npz_path, allow_pickle=False) as npz:  # plain arrays only
+        assert set(npz.files) >= {"loc", "scale", "centers", "tree"}
+    loaded = SpectralClusters.load(json_path)
+    np.testing.assert_array_equal(loaded.predict(df), m.predict(df))
+    np.testing.assert_allclose(loaded.transform(df), m.transform(df))
+    if method == "gmm":
+        np.testing.assert_allclose(loaded.predict_proba(df), m.predict_proba(df))
+    assert loaded.get_params() == m.get_params()
+
+
+def test_load_refuses_other_versions_and_tampering(tmp_path):
+    df, _ = make_profiles()
+    json_path, npz_path = SpectralClusters(3, random_state=0).fit(df).save(tmp_path / "m.json")
+    meta = json.loads(json_path.read_text())
+
+    other = dict(meta, format_version=99)
+    (tmp_path / "v.json").write_text(json.dumps(other))
+    with pytest.raises(InvalidInputError, match="format version 99"):
+        SpectralClusters.load(tmp_path / "v.json")
+
+    tampered = dict(meta, n_clusters=4)
+    json_path.write_text(json.dumps(tampered))
+    with pytest.raises(InvalidInputError, match="modified"):
+        SpectralClusters.load(json_path)
+
+    json_path.write_text(json.dumps(meta))
+    with np.load(npz_path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["centers"] = arrays["centers"] + 1.0
+    np.savez(npz_path, **arrays)
+    with pytest.raises(InvalidInputError, match="arrays were modified"):
+        SpectralClusters.load(json_path)
+
+
+def test_load_refuses_another_package_version_unless_asked(tmp_path, monkeypatch):
+    df, _ = make_profiles()
+    m = SpectralClusters(3, random_state=0).fit(df)
+    import spectral_fast.cluster as cluster_mod
+
+    monkeypatch.setattr(cluster_mod, "__version__", "0.0.1")
+    json_path, _ = m.save(tmp_path / "old")
+    monkeypatch.undo()
+    with pytest.raises(InvalidInputError, match="0.0.1"):
+        SpectralClusters.load(json_path)
+    assert SpectralClusters.load(json_path, strict_version=False).n_clusters_ == 3
+
+
+def test_clear_errors():
+    df, _ = make_profiles(6)
+    with pytest.raises(InvalidInputError, match="6 images cannot form 8 clusters"):
+        SpectralClusters(8).fit(df)
+    with pytest.raises(InvalidInputError, match="n_clusters"):
+        SpectralClusters("many").fit(df)
+    with pytest.raises(InvalidInputError, match="method"):
+        SpectralClusters(2, method="dbscan").fit(df)
+    with pytest.raises(InvalidInputError, match="bic"):
+        SpectralClusters("bic").fit(df)
+    with pytest.raises(InvalidTypeError, match="numeric"):
+        SpectralClusters(2).fit(np.array([["a", "b"], ["c", "d"]]))
+    m = SpectralClusters(2, random_state=0).fit(df)
+    with pytest.raises(InvalidInputError, match="band_03"):
+        m.predict(df.drop("band_03"))
+
+
+def test_nan_features_take_the_typical_value():
+    df, _ = make_profiles(40)
+    df = df.with_columns(pl.when(pl.int_range(pl.len()) < 5).then(None).otherwise(pl.col("jpeg_block")).alias("jpeg_block"))
+    m = SpectralClusters(2, random_state=0).fit(df)
+    assert np.isfinite(m.transform(df)).all()
+
+
+def test_bic_and_silhouette_choices_are_recorded():
+    df, _ = make_profiles(60)
+    m = SpectralClusters("silhouette", random_state=0).fit(df)
+    assert m.k_selection_["rule"] == "silhouette" and m.n_clusters_ == m.k_selection_["k"]
+    g = SpectralClusters("bic", method="gmm", random_state=0).fit(df)
+    assert len(g.k_selection_["scores"]) == len(g.k_selection_["candidates"])
+
+
+def test_sklearn_estimator_checks():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    failures = check_estimator(SpectralClusters(3, n_init=2, random_state=0), on_fail=None)
+    failed = [f for f in failures if f["status"] == "failed"]
+    assert not failed, [(f["check_name"], str(f["exception"])[:200]) for f in failed]
