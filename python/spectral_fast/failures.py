@@ -1,0 +1,450 @@
+"""Where a classifier's errors concentrate (``docs/method.md`` section 3).
+
+Given a cluster label per image and a per-image error for one finding, this
+module answers: are errors concentrated at all (chi-square, a permutation test
+against random partitions of the same sizes, share of errors in the worst
+clusters), how each cluster fares (n, share, error rate with a Wilson
+interval, lift, AUROC with a bootstrap interval, sensitivity, specificity,
+share of errors, one-vs-rest p-value, Benjamini-Hochberg), and which clusters
+are blind spots.
+
+Blind spots
+-----------
+Candidates are the nodes of the tree over clusters (``cluster.tree_members``):
+each cluster, and each union of sibling clusters. A candidate qualifies when
+its lift is at least ``lift_threshold`` (1.5) and its one-sided
+hypergeometric p-value, Benjamini-Hochberg adjusted over all ``2k - 1``
+candidates, is below ``alpha`` (0.05). Qualifying candidates are taken
+greedily by their Bernoulli log-likelihood ratio (Kulldorff's scan
+statistic: it prefers the purest large group, so a union never swallows a
+sibling that does not share the excess), skipping any that overlap one
+already taken; the chosen blind spots are then ranked by excess errors
+(observed minus expected at the overall rate).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spectral_fast.errors import InvalidInputError
+
+Z95 = 1.959963984540054
+
+
+def wilson_interval(k: np.ndarray | int, n: np.ndarray | int, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a binomial proportion ``k / n`` (NaN where n = 0)."""
+    k = np.asarray(k, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / n
+        denom = 1.0 + z * z / n
+        centre = (p + z * z / (2.0 * n)) / denom
+        half = z * np.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n)) / denom
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+
+
+def auroc(truth: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney, ties count one half); NaN with one class."""
+    from scipy.stats import rankdata
+
+    truth = np.asarray(truth, dtype=bool)
+    n_pos, n_neg = int(truth.sum()), int((~truth).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[truth].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def bootstrap_auroc(
+    truth: np.ndarray, score: np.ndarray, rng: np.random.Generator, n_boot: int = 500
+) -> tuple[float, float]:
+    """Percentile 95 % bootstrap interval of the AUROC (resamples lacking a class are skipped)."""
+    truth = np.asarray(truth, dtype=bool)
+    if truth.all() or not truth.any():
+        return float("nan"), float("nan")
+    n = len(truth)
+    values = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        t = truth[idx]
+        if t.any() and not t.all():
+            values.append(auroc(t, score[idx]))
+    if len(values) < 20:
+        return float("nan"), float("nan")
+    lo, hi = np.percentile(values, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def bh_adjust(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (step-up, monotone, capped at 1)."""
+    p = np.asarray(p, dtype=np.float64)
+    m = len(p)
+    if m == 0:
+        return p
+    order = np.argsort(p)
+    scaled = p[order] * m / np.arange(1, m + 1)
+    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+
+
+def enrichment_p(errors_in: int, n_in: int, errors_total: int, n_total: int) -> float:
+    """One-sided hypergeometric p-value: this many or more errors in a group of n_in."""
+    from scipy.stats import hypergeom
+
+    if n_in == 0:
+        return 1.0
+    return float(hypergeom.sf(errors_in - 1, n_total, errors_total, n_in))
+
+
+def bernoulli_llr(errors_in: int, n_in: int, errors_total: int, n_total: int) -> float:
+    """Kulldorff's Bernoulli log-likelihood ratio for an elevated rate inside a group (0 if not elevated)."""
+    c, n, C, N = errors_in, n_in, errors_total, n_total
+    if n == 0 or n == N or c / n <= (C - c) / (N - n):
+        return 0.0
+
+    def ll(k: float, m: float) -> float:
+        if m == 0:
+            return 0.0
+        p = k / m
+        return (k * math.log(p) if k > 0 else 0.0) + ((m - k) * math.log(1.0 - p) if m > k else 0.0)
+
+    return ll(c, n) + ll(C - c, N - n) - ll(C, N)
+
+
+def mutual_information(labels: np.ndarray, error: np.ndarray, k: int) -> float:
+    """Mutual information (nats) between cluster and error."""
+    n = len(labels)
+    joint = np.zeros((k, 2))
+    np.add.at(joint, (labels, error.astype(np.int64)), 1.0)
+    joint /= n
+    pc, pe = joint.sum(axis=1, keepdims=True), joint.sum(axis=0, keepdims=True)
+    nz = joint > 0
+    return float((joint[nz] * np.log(joint[nz] / (pc @ pe)[nz])).sum())
+
+
+def worst_share(labels: np.ndarray, error: np.ndarray, k: int, coverage: float) -> float:
+    """Share of all errors held by the highest-error clusters covering ``coverage`` of the images.
+
+    Clusters are taken by error rate, highest first; the cluster that crosses
+    the coverage contributes the covered fraction of its errors.
+    """
+    n, total = len(labels), int(error.sum())
+    if total == 0:
+        return float("nan")
+    sizes = np.bincount(labels, minlength=k).astype(np.float64)
+    errs = np.bincount(labels, weights=error.astype(np.float64), minlength=k)
+    rate = np.divide(errs, sizes, out=np.zeros(k), where=sizes > 0)
+    budget, held = coverage * n, 0.0
+    for c in np.argsort(-rate, kind="stable"):
+        take = min(sizes[c], budget)
+        if take <= 0:
+            break
+        held += errs[c] * take / sizes[c]
+        budget -= take
+    return float(held / total)
+
+
+def image_errors(
+    truth: np.ndarray,
+    *,
+    score: np.ndarray | None = None,
+    pred: np.ndarray | None = None,
+    threshold: float = 0.5,
+    finding: str = "finding",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-image error and loss of one binary finding.
+
+    Parameters
+    ----------
+    truth : array of {0, 1}
+        True labels (booleans accepted).
+    score : array of float in [0, 1], optional
+        Model scores; error is ``(score >= threshold) != truth`` and loss is
+        binary cross-entropy (scores clipped to [1e-7, 1 - 1e-7]).
+    pred : array of {0, 1}, optional
+        Predicted labels, when there are no scores; loss is then the 0/1 error.
+    threshold : float
+        Operating point for scores.
+    finding : str
+        Names the finding in error messages.
+
+    Returns
+    -------
+    error : ndarray of bool
+    loss : ndarray of float
+    truth : ndarray of bool
+    """
+    truth = np.asarray(truth, dtype=np.float64)
+    if (score is None) == (pred is None):
+        raise InvalidInputError(f"{finding}: give exactly one of a score column or a predicted-label column")
+    if np.isnan(truth).any() or not np.isin(truth, (0.0, 1.0)).all():
+        bad = np.unique(truth[~np.isin(truth, (0.0, 1.0))])[:5]
+        raise InvalidInputError(f"{finding}: labels must be 0 or 1 for a binary finding, found {bad.tolist()}")
+    t = truth.astype(bool)
+    if score is not None:
+        score = np.asarray(score, dtype=np.float64)
+        if not (0.0 <= threshold <= 1.0):
+            raise InvalidInputError(f"{finding}: threshold must be in [0, 1], got {threshold}")
+        bad = np.isnan(score) | (score < 0.0) | (score > 1.0)
+        if bad.any():
+            raise InvalidInputError(
+                f"{finding}: scores must be probabilities in [0, 1] without NaN; {int(bad.sum())} are not "
+                f"(e.g. {np.unique(score[bad])[:3].tolist()}); apply a sigmoid to logits first"
+            )
+        error = (score >= threshold) != t
+        p = np.clip(score, 1e-7, 1.0 - 1e-7)
+        loss = -(t * np.log(p) + (~t) * np.log(1.0 - p))
+        return error, loss, t
+    pred = np.asarray(pred, dtype=np.float64)
+    if np.isnan(pred).any() or not np.isin(pred, (0.0, 1.0)).all():
+        bad = np.unique(pred[~np.isin(pred, (0.0, 1.0))])[:5]
+        raise InvalidInputError(f"{finding}: predicted labels must be 0 or 1, found {bad.tolist()}")
+    error = pred.astype(bool) != t
+    return error, error.astype(np.float64), t
+
+
+@dataclass
+class FindingResult:
+    """Failure statistics of one finding (one label/score or label/prediction pair)."""
+
+    finding: str
+    clusters: list[dict]
+    blind_spots: list[dict]
+    summary: dict = field(default_factory=dict)
+
+
+def analyze_finding(
+    finding: str,
+    labels: np.ndarray,
+    error: np.ndarray,
+    truth: np.ndarray,
+    score: np.ndarray | None,
+    members: list[list[int]],
+    *,
+    lift_threshold: float = 1.5,
+    alpha: float = 0.05,
+    n_boot: int = 500,
+    n_perm: int = 999,
+    min_cluster_size: int = 5,
+    seed: int | None = 0,
+) -> FindingResult:
+    """All statistics of one finding.
+
+    Parameters
+    ----------
+    finding : str
+        Name used in the tables.
+    labels : ndarray of int, shape (n,)
+        Cluster of each image, ``0 .. k - 1``.
+    error : ndarray of bool, shape (n,)
+        Whether the model was wrong on each image.
+    truth : ndarray of {0, 1}, shape (n,)
+        True label (for AUROC, sensitivity, specificity).
+    score : ndarray of float or None
+        Model score in [0, 1]; None when only predicted labels are known
+        (the AUROC columns are then NaN).
+    members : list of list of int
+        Clusters under each node of the tree (:func:`spectral_fast.cluster.tree_members`).
+    lift_threshold, alpha : float
+        Blind-spot rule (module docstring).
+    n_boot, n_perm : int
+        Bootstrap resamples for AUROC intervals; random partitions for the permutation test.
+    min_cluster_size : int
+        Clusters smaller than this are left out of the max-lift statistic,
+        where one unlucky image would otherwise decide it.
+    seed : int or None
+        Seed of the bootstrap and the permutations.
+
+    Returns
+    -------
+    FindingResult
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    error = np.asarray(error, dtype=bool)
+    truth = np.asarray(truth, dtype=bool)
+    n = len(labels)
+    if not (len(error) == len(truth) == n) or (score is not None and len(score) != n):
+        raise InvalidInputError("labels, error, truth and score must have the same length")
+    k = len(members) - (len(members) - 1) // 2  # members holds 2k - 1 nodes
+    rng = np.random.default_rng(seed)
+    total_err = int(error.sum())
+    overall = total_err / n if n else float("nan")
+
+    sizes = np.bincount(labels, minlength=k)
+    errs = np.bincount(labels, weights=error.astype(np.float64), minlength=k).astype(np.int64)
+    lo, hi = wilson_interval(errs, sizes)
+    p_leaf = np.array([enrichment_p(int(errs[c]), int(sizes[c]), total_err, n) for c in range(k)])
+    p_leaf_adj = bh_adjust(p_leaf)
+    rows = []
+    for c in range(k):
+        inside = labels == c
+        t, e = truth[inside], error[inside]
+        pos, neg = int(t.sum()), int((~t).sum())
+        row = {
+            "finding": finding,
+            "cluster": c,
+            "n": int(sizes[c]),
+            "share": sizes[c] / n,
+            "errors": int(errs[c]),
+            "error_rate": errs[c] / sizes[c] if sizes[c] else float("nan"),
+            "error_ci_low": float(lo[c]),
+            "error_ci_high": float(hi[c]),
+            "lift": (errs[c] / sizes[c]) / overall if sizes[c] and overall > 0 else float("nan"),
+            "excess_errors": float(errs[c] - sizes[c] * overall),
+            "error_share": errs[c] / total_err if total_err else float("nan"),
+            "sensitivity": float((~e[t]).sum() / pos) if pos else float("nan"),
+            "specificity": float((~e[~t]).sum() / neg) if neg else float("nan"),
+            "auroc": float("nan"),
+            "auroc_ci_low": float("nan"),
+            "auroc_ci_high": float("nan"),
+            "auroc_note": "",
+            "p_value": float(p_leaf[c]),
+            "p_adjusted": float(p_leaf_adj[c]),
+        }
+        if score is not None:
+            if pos and neg:
+                row["auroc"] = auroc(t, score[inside])
+                row["auroc_ci_low"], row["auroc_ci_high"] = bootstrap_auroc(t, score[inside], rng, n_boot)
+            else:
+                row["auroc_note"] = "undefined: only one class in this cluster"
+        else:
+            row["auroc_note"] = "undefined: predicted labels, no scores"
+        rows.append(row)
+
+    spots = find_blind_spots(labels, error, members, lift_threshold=lift_threshold, alpha=alpha)
+    for row in rows:
+        row["blind_spot"], row["rank"], row["group"] = False, None, ""
+    for spot in spots:
+        for c in spot["clusters"]:
+            rows[c]["blind_spot"], rows[c]["rank"], rows[c]["group"] = True, spot["rank"], spot["name"]
+
+    summary = concentration(labels, error, k, n_perm=n_perm, min_cluster_size=min_cluster_size, rng=rng)
+    summary.update(
+        finding=finding,
+        n=n,
+        errors=total_err,
+        error_rate=overall,
+        auroc=auroc(truth, score) if score is not None else float("nan"),
+        blind_spots=len(spots),
+    )
+    return FindingResult(finding, rows, spots, summary)
+
+
+def find_blind_spots(
+    labels: np.ndarray,
+    error: np.ndarray,
+    members: list[list[int]],
+    *,
+    lift_threshold: float = 1.5,
+    alpha: float = 0.05,
+) -> list[dict]:
+    """Blind spots among the tree's nodes (module docstring), ranked by excess errors."""
+    labels = np.asarray(labels, dtype=np.int64)
+    error = np.asarray(error, dtype=bool)
+    n, total = len(labels), int(error.sum())
+    if n == 0 or total == 0 or total == n:
+        return []  # no errors, or nothing but errors: nothing can stand out
+    k = len(members) - (len(members) - 1) // 2
+    sizes = np.bincount(labels, minlength=k)
+    errs = np.bincount(labels, weights=error.astype(np.float64), minlength=k)
+    overall = total / n
+    nodes = []
+    for node, clusters in enumerate(members):
+        n_in = int(sizes[clusters].sum())
+        e_in = int(round(errs[clusters].sum()))
+        nodes.append(
+            {
+                "node": node,
+                "clusters": list(clusters),
+                "n": n_in,
+                "errors": e_in,
+                "error_rate": e_in / n_in if n_in else float("nan"),
+                "lift": (e_in / n_in) / overall if n_in else float("nan"),
+                "excess_errors": e_in - n_in * overall,
+                "p_value": enrichment_p(e_in, n_in, total, n),
+                "llr": bernoulli_llr(e_in, n_in, total, n),
+            }
+        )
+    p_adj = bh_adjust(np.array([x["p_value"] for x in nodes]))
+    for x, q in zip(nodes, p_adj):
+        x["p_adjusted"] = float(q)
+    qualifying = [x for x in nodes if x["n"] and x["lift"] >= lift_threshold and x["p_adjusted"] < alpha]
+    chosen: list[dict] = []
+    taken: set[int] = set()
+    for x in sorted(qualifying, key=lambda x: (-x["llr"], x["node"])):
+        if taken.isdisjoint(x["clusters"]):
+            chosen.append(x)
+            taken.update(x["clusters"])
+    chosen.sort(key=lambda x: (-x["excess_errors"], x["node"]))
+    for rank, x in enumerate(chosen, start=1):
+        x["rank"] = rank
+        x["share"] = x["n"] / n
+        x["error_ci_low"], x["error_ci_high"] = (float(v) for v in wilson_interval(x["errors"], x["n"]))
+        x["name"] = "+".join(str(c) for c in x["clusters"])
+    return chosen
+
+
+def concentration(
+    labels: np.ndarray,
+    error: np.ndarray,
+    k: int,
+    *,
+    n_perm: int = 999,
+    min_cluster_size: int = 5,
+    rng: np.random.Generator | None = None,
+) -> dict:
+    """Is failure concentrated at all? Chi-square, permutation tests and worst-cluster shares.
+
+    The permutation test shuffles errors over images, which is the same as
+    drawing random partitions with the observed cluster sizes; statistics are
+    the largest lift (clusters of at least ``min_cluster_size``) and the
+    mutual information between cluster and error. p = (1 + #{perm >= obs}) /
+    (1 + n_perm).
+    """
+    from scipy.stats import chi2_contingency
+
+    rng = rng or np.random.default_rng(0)
+    labels = np.asarray(labels, dtype=np.int64)
+    error = np.asarray(error, dtype=bool)
+    n = len(labels)
+    sizes = np.bincount(labels, minlength=k)
+    big = sizes >= min_cluster_size
+    table = np.zeros((k, 2))
+    np.add.at(table, (labels, error.astype(np.int64)), 1.0)
+    present = table.sum(axis=1) > 0
+    out: dict = {"chi2": float("nan"), "chi2_dof": 0, "chi2_p": float("nan")}
+    if error.any() and not error.all() and present.sum() > 1:
+        chi2, p, dof, _ = chi2_contingency(table[present], correction=False)
+        out.update(chi2=float(chi2), chi2_dof=int(dof), chi2_p=float(p))
+
+    def max_lift(err: np.ndarray) -> float:
+        if not big.any() or not err.any():
+            return float("nan")
+        rate = np.bincount(labels, weights=err.astype(np.float64), minlength=k)[big] / sizes[big]
+        return float(rate.max() / err.mean())
+
+    obs_lift, obs_mi = max_lift(error), mutual_information(labels, error, k)
+    perm_lift = np.empty(n_perm)
+    perm_mi = np.empty(n_perm)
+    for i in range(n_perm):
+        shuffled = rng.permutation(error)
+        perm_lift[i] = max_lift(shuffled)
+        perm_mi[i] = mutual_information(labels, shuffled, k)
+    valid = error.any() and not error.all() and n_perm > 0
+    out.update(
+        max_lift=obs_lift,
+        perm_p_max_lift=float((1 + (perm_lift >= obs_lift - 1e-12).sum()) / (1 + n_perm)) if valid else float("nan"),
+        mutual_information=obs_mi,
+        perm_p_mutual_information=float((1 + (perm_mi >= obs_mi - 1e-12).sum()) / (1 + n_perm))
+        if valid
+        else float("nan"),
+        n_perm=n_perm,
+        worst_share_10=worst_share(labels, error, k, 0.10),
+        worst_share_20=worst_share(labels, error, k, 0.20),
+    )
+    return out

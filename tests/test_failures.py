@@ -1,0 +1,149 @@
+"""Failure statistics: intervals, tests, blind spots, per-image errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest, hypergeom
+
+from spectral_fast.cluster import tree_members
+from spectral_fast.errors import InvalidInputError
+from spectral_fast.failures import (
+    analyze_finding,
+    auroc,
+    bernoulli_llr,
+    bh_adjust,
+    concentration,
+    find_blind_spots,
+    image_errors,
+    wilson_interval,
+    worst_share,
+)
+
+
+def test_wilson_matches_scipy():
+    lo, hi = wilson_interval(7, 20)
+    ci = binomtest(7, 20).proportion_ci(method="wilson")
+    assert lo == pytest.approx(ci.low) and hi == pytest.approx(ci.high)
+    lo0, hi0 = wilson_interval(0, 10)
+    assert lo0 == 0.0 and 0.2 < hi0 < 0.35
+    assert np.isnan(wilson_interval(0, 0)[0])
+
+
+def test_auroc_matches_sklearn_and_handles_one_class():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    t = rng.random(200) < 0.4
+    s = np.round(rng.random(200) + 0.3 * t, 1)  # rounded: ties
+    assert auroc(t, s) == pytest.approx(roc_auc_score(t, s))
+    assert np.isnan(auroc(np.ones(5, bool), np.arange(5.0)))
+
+
+def test_bh_matches_hand_computation():
+    p = np.array([0.01, 0.04, 0.03, 0.20])
+    # sorted 0.01, 0.03, 0.04, 0.20 -> 0.04, 0.06, 0.0533, 0.20 -> monotone 0.04, 0.0533, 0.0533, 0.2
+    np.testing.assert_allclose(bh_adjust(p), [0.04, 0.05333333, 0.05333333, 0.2])
+
+
+def test_llr_is_zero_unless_elevated_and_prefers_pure_groups():
+    assert bernoulli_llr(1, 10, 20, 100) == 0.0
+    pure = bernoulli_llr(12, 24, 22, 122)
+    diluted = bernoulli_llr(13, 34, 22, 122)
+    half = bernoulli_llr(6, 12, 22, 122)
+    assert pure > diluted > 0 and pure > half > 0
+
+
+def test_worst_share_interpolates_the_boundary_cluster():
+    labels = np.repeat([0, 1, 2], [10, 30, 60])
+    error = np.zeros(100, bool)
+    error[:8] = True  # cluster 0: 8 / 10
+    error[10:16] = True  # cluster 1: 6 / 30
+    # 10 % = cluster 0 alone; 20 % = cluster 0 + a third of cluster 1 (2 of its 6 errors)
+    assert worst_share(labels, error, 3, 0.10) == pytest.approx(8 / 14)
+    assert worst_share(labels, error, 3, 0.20) == pytest.approx(10 / 14)
+
+
+def planted(seed=0, n=120, k=6):
+    """Labels where clusters 0 and 1 (siblings) hold a 50 %-error slice, the rest 10 %."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, k, n)
+    slice_ = labels <= 1
+    error = np.where(slice_, rng.random(n) < 0.5, rng.random(n) < 0.1)
+    # tree: (0, 1) merge first, then the rest one by one
+    tree = np.array([[0, 1, 1, 0], [2, 3, 2, 0], [4, 5, 3, 0], [7, 8, 4, 0], [6, 9, 5, 0]], float)
+    return labels, error, slice_, tree_members(tree, k)
+
+
+def test_blind_spot_is_the_union_of_elevated_siblings():
+    labels, error, slice_, members = planted()
+    spots = find_blind_spots(labels, error, members)
+    assert spots and spots[0]["clusters"] == [0, 1] and spots[0]["rank"] == 1
+    assert spots[0]["p_adjusted"] < 0.05 and spots[0]["lift"] >= 1.5
+    sel = np.isin(labels, spots[0]["clusters"])
+    assert (sel == slice_).all()
+    # p-value is the one-sided hypergeometric tail
+    n_in, e_in = int(sel.sum()), int(error[sel].sum())
+    assert spots[0]["p_value"] == pytest.approx(hypergeom.sf(e_in - 1, 120, int(error.sum()), n_in))
+
+
+def test_no_blind_spot_without_concentration():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 6, 300)
+    error = rng.random(300) < 0.2
+    members = tree_members(np.array([[0, 1, 1, 0], [2, 3, 2, 0], [4, 5, 3, 0], [6, 7, 4, 0], [8, 9, 5, 0]], float), 6)
+    assert find_blind_spots(labels, error, members) == []
+    assert find_blind_spots(labels, np.zeros(300, bool), members) == []
+
+
+def test_concentration_detects_planted_and_not_random():
+    labels, error, _, _ = planted(2)
+    out = concentration(labels, error, 6, n_perm=199, rng=np.random.default_rng(0))
+    assert out["chi2_p"] < 0.01 and out["perm_p_mutual_information"] < 0.02 and out["perm_p_max_lift"] < 0.05
+    rng = np.random.default_rng(5)
+    flat = concentration(rng.integers(0, 6, 300), rng.random(300) < 0.2, 6, n_perm=199, rng=rng)
+    assert flat["perm_p_mutual_information"] > 0.05
+
+
+def test_analyze_finding_rows_and_one_class_note():
+    labels, error, _, members = planted(3)
+    truth = np.zeros(120, bool)
+    truth[labels == 2] = True  # cluster 2 holds the only positives
+    score = np.where(error, 1.0 - truth, truth.astype(float)) * 0.8 + 0.1
+    res = analyze_finding("f", labels, error, truth, score, members, n_boot=50, n_perm=99)
+    assert len(res.clusters) == 6
+    row2 = res.clusters[2]
+    assert np.isnan(row2["auroc"]) and "one class" in row2["auroc_note"]
+    assert sum(r["n"] for r in res.clusters) == 120
+    assert sum(r["errors"] for r in res.clusters) == int(error.sum())
+    assert res.clusters[0]["blind_spot"] and res.clusters[0]["rank"] == 1 and res.clusters[0]["group"] == "0+1"
+    assert res.summary["worst_share_20"] >= res.summary["worst_share_10"]
+
+
+def test_image_errors_scores_and_predictions():
+    err, loss, t = image_errors(np.array([0, 1, 1, 0]), score=np.array([0.2, 0.4, 0.9, 0.5]))
+    assert err.tolist() == [False, True, False, True]
+    assert loss[0] == pytest.approx(-np.log(0.8))
+    err, _, _ = image_errors(np.array([0, 1, 1]), score=np.array([0.2, 0.4, 0.9]), threshold=0.3)
+    assert err.tolist() == [False, False, False]
+    err, loss, _ = image_errors(np.array([True, False]), pred=np.array([0, 0]))
+    assert err.tolist() == [True, False] and loss.tolist() == [1.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"score": np.array([0.1, 1.2])}, r"\[0, 1\]"),
+        ({"score": np.array([0.1, np.nan])}, "NaN"),
+        ({"pred": np.array([0, 2])}, "predicted labels"),
+        ({}, "exactly one"),
+    ],
+)
+def test_image_errors_bad_input(kwargs, match):
+    with pytest.raises(InvalidInputError, match=match):
+        image_errors(np.array([0, 1]), finding="cardio", **kwargs)
+
+
+def test_image_errors_labels_outside_binary():
+    with pytest.raises(InvalidInputError, match="cardio: labels must be 0 or 1.*2.0"):
+        image_errors(np.array([0, 2]), score=np.array([0.1, 0.2]), finding="cardio")
