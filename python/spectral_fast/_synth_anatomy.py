@@ -97,14 +97,14 @@ def draw_anatomy(rng: np.random.Generator) -> Anatomy:
         rib_slope=u(0.30, 0.50),
         clavicle_y=apex + u(0.16, 0.26),  # medial end of the clavicle
         spine_half_width=u(0.060, 0.075),
-        lung_air=u(0.36, 0.46),
+        lung_air=u(0.28, 0.38),
         bone_density=u(0.09, 0.13),
         vessel_density=u(0.05, 0.08),
-        texture_amplitude=u(0.012, 0.022),
+        texture_amplitude=u(0.006, 0.011),
         gastric_bubble=bool(rng.random() < 0.7),
-        window_lo=u(-0.04, 0.04),
+        window_lo=u(-0.06, 0.02),
         window_hi=u(0.92, 1.06),
-        tone=u(0.5, 1.3),
+        tone=u(0.4, 1.0),
         noise_sigma=u(1.0, 3.0),
         detector_sigma=u(0.5, 0.9),
     )

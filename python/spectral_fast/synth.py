@@ -133,7 +133,7 @@ def _check_args(bits: int, finding: str | None, seed: int) -> None:
 
 
 def _texture(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """Anatomical background with a power spectrum ~ 1/f^3, unit standard deviation.
+    """Anatomical background with a power spectrum ~ 1/f^3 (high-passed), unit standard deviation.
 
     Breast and chest backgrounds measure a power-law exponent near 3; this
     fills the smooth shapes with the overlapping-tissue clutter a real film has.
@@ -144,7 +144,11 @@ def _texture(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     fx = np.fft.rfftfreq(w).astype(F)[None, :]
     f = np.sqrt(fy * fy + fx * fx)
     f[0, 0] = 1.0
-    spec = sfft.rfft2(white, workers=1) * (np.maximum(f, F(2.0 / min(h, w))) ** F(-1.5))
+    # Power law down to about 6 cycles per image; the coarsest scales are the
+    # organs themselves, so the texture is high-passed below that.
+    f0 = F(6.0 / min(h, w))
+    shaping = np.maximum(f, f0) ** F(-1.5) * (1.0 - np.exp(-((f / f0) ** 2)))
+    spec = sfft.rfft2(white, workers=1) * shaping
     spec[0, 0] = 0.0
     tex = sfft.irfft2(spec, s=shape, workers=1).astype(F)
     return tex / F(tex.std() + 1e-12)
