@@ -37,19 +37,17 @@ def spine(frame: Frame, a: Anatomy, out: np.ndarray) -> None:
     sx = X / (0.16 * sw)
     sy = (frac - 0.68) * level / (0.35 * sw)
     spinous = np.sqrt(np.clip(1.0 - sx * sx - sy * sy, 0.0, None))
-    out[box] += F(0.5 * a.bone_density) * (column + 0.6 * pedicle + 0.5 * spinous)
+    out[box] += F(0.5 * a.bone_density) * (column + 0.35 * pedicle + 0.4 * spinous)
 
 
 def _lateral_extent(a: Anatomy, y: float) -> float | None:
-    """Lateral end of a rib at height ``y``: just outside the lung outline."""
+    """Lateral end of a rib at height ``y``: just outside the lung outline (None above the apex)."""
     base = max(a.dome_y_right, a.dome_y_left) + a.costophrenic_drop
-    ay = base - a.apex_y
-    q = (y - base) / ay
-    if abs(q) >= 1.0:
-        q = 0.0 if y > base else None  # below the base the cage keeps its widest size
-        if q is None:
-            return None
-    return a.apex_x + (a.lung_lateral - a.apex_x) * math.sqrt(1.0 - q * q) + 0.05
+    q = (y - base) / (base - a.apex_y + 0.05)  # the same superellipse as the lung's lateral border
+    if q <= -1.0:
+        return None
+    width = (1.0 - min(abs(q), 1.0) ** 3) ** (1.0 / 3.0) if q < 0.0 else 1.0  # below the base: widest
+    return a.apex_x + (a.lung_lateral - a.apex_x) * width + 0.05
 
 
 def _band(

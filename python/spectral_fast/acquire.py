@@ -165,12 +165,10 @@ def _at_least(name: str, value: object, low: float, *, strict: bool = False) -> 
 def _integer(name: str, value: object, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidTypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if isinstance(value, numbers.Integral):
-        v = int(value)
-    elif float(value).is_integer():
-        v = int(value)
-    else:
+    as_float = float(value)  # integral floats such as 30.0 are accepted
+    if not math.isfinite(as_float) or not as_float.is_integer():
         raise InvalidInputError(f"{name} must be an integer in [{low}, {high}], got {value}")
+    v = int(as_float)
     if not low <= v <= high:
         raise InvalidInputError(f"{name} must be an integer in [{low}, {high}], got {v}")
     return v

@@ -229,7 +229,7 @@ def _add_finding(
             k = rng.uniform(2.0, 5.0) * math.pi / radius
             phi, direction = rng.uniform(0, 2 * math.pi, 2)
             waves += np.cos(k * (X * math.cos(direction) + Y * math.sin(direction)) + phi)
-        envelope = np.exp(-1.8 * (d / radius) ** 2) * (0.65 + 0.35 * waves / 3.0)
+        envelope = np.exp(-1.8 * (d / radius) ** 2) * (0.75 + 0.25 * waves / 3.0)
         shape = np.clip((envelope - 0.15) / 0.45, 0.0, 1.0) * np.clip(2.5 * lung[box], 0.0, 1.0)
     dens[box] += F(contrast) * shape.astype(F)
     row, col = frame.to_pixel(cx, cy)
