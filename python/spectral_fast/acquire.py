@@ -335,8 +335,13 @@ def jpeg(image: np.ndarray, quality: int = int(DEFAULT_STRENGTH["jpeg"])) -> np.
     Baseline JPEG codes 8x8 pixel blocks: a DCT per block, then each
     coefficient is divided by a quality-scaled quantisation step and rounded.
     Fine detail is lost (high bands lose energy) and the block grid leaves
-    discontinuities every 8 px, which put energy at multiples of 1/8
-    cycle/pixel on the frequency axes. Baseline JPEG stores 8 bits per
+    steps every 8 px. Their signs vary from block to block, so in the linear
+    power spectrum of a radiograph the peaks at multiples of 1/8 cycle/pixel
+    on the axes are weak and image dependent (often lost under the anatomy's
+    own axis energy); the step *magnitudes* are periodic, so the spectrum of
+    the gradient magnitude averaged along rows or columns shows them 100-500x
+    above its median (``tests/test_acquire.py`` measures this). Radial bands
+    alone therefore see JPEG mainly as lost high-frequency energy. Baseline JPEG stores 8 bits per
     sample, so uint16, int16 and float images are mapped linearly from their
     valid range to 0..255, compressed, decoded and mapped back: the result
     is also quantised to 256 levels of that range, as happens when a 12-bit
@@ -452,7 +457,8 @@ def grid(
     The image (distance from black) is multiplied by ``t / mean(t)``: the
     strips shade the detector signal, and exposure control restores the
     mean. At the defaults the fundamental at 1/3.3 = 0.30 cycles/px modulates
-    the signal by about 5 %.
+    the signal by about 5 %, and the second harmonic (0.61 cycles/px) aliases
+    to 0.39 cycles/px at about 2.6 %: narrow strips have strong harmonics.
     """
     period = _at_least("period", period, 0.0, strict=True)
     amplitude = _at_least("amplitude", amplitude, 0.0)
