@@ -21,7 +21,8 @@ Findings, for a two-class task:
     somewhere inside a lung, contrast varying five-fold.
 ``"opacity"``
     an ill-defined, patchy consolidation of 10-26 % of the lung field's
-    width, confined to the lung, contrast varying 2.5-fold.
+    width (radius 0.10-0.26 of half the image side), confined to the lung,
+    contrast varying 2.5-fold.
 
 Everything is deterministic for a given ``seed``. The anatomy, noise and
 finding draw from independent streams, so ``phantom(seed=s)`` and
@@ -79,7 +80,7 @@ class Finding:
         irregular inside it).
     contrast : float
         Peak added density, in units where the full abdomen is about 0.8
-        and the lungs remove about 0.55: 0.05 is subtle, 0.2 obvious.
+        and the lungs remove about 0.33: 0.05 is subtle, 0.2 obvious.
     """
 
     kind: str
