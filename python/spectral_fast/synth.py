@@ -20,8 +20,8 @@ Findings, for a two-class task:
     a solid, slightly lobulated sphere of 7-26 mm (at 0.35 mm/px and 1024 px)
     somewhere inside a lung, contrast varying five-fold.
 ``"opacity"``
-    an ill-defined, patchy consolidation of 10-26 % of the lung field's
-    width (radius 0.10-0.26 of half the image side), confined to the lung,
+    an ill-defined, patchy consolidation of radius 0.10-0.26 of half the
+    image side (51-133 px at 1024), confined to the lung it sits in,
     contrast varying 2.5-fold.
 
 Everything is deterministic for a given ``seed``. The anatomy, noise and
