@@ -1,0 +1,333 @@
+//! DICOM via dicom-rs: uncompressed, deflated, RLE and JPEG baseline /
+//! extended / lossless in pure Rust; other syntaxes are named in the error so
+//! the Python layer can fall back to pydicom.
+//!
+//! dicom-pixeldata only undoes the transfer syntax here; the sample maths is
+//! ours, because the profile needs modality values and nothing display-side:
+//! BitsStored / HighBit mask the stored bits, RescaleSlope / RescaleIntercept
+//! are applied, MONOCHROME1 is inverted within the stored range so that bright
+//! always means more attenuation, and VOI windows are deliberately ignored.
+
+use dicom_core::DicomValue;
+use dicom_dictionary_std::tags;
+use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
+use dicom_object::file::ReadPreamble;
+use dicom_object::{DefaultDicomObject, OpenFileOptions};
+use dicom_pixeldata::{
+    DecodedPixelData, PhotometricInterpretation, PixelDecoder, PixelRepresentation,
+    PlanarConfiguration,
+};
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+
+use super::{check_size, DecodeError, DecodeOptions, DecodedImage, Format, PixelBuffer};
+
+pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
+    let body = if bytes.get(128..132) == Some(b"DICM") { &bytes[128..] } else { bytes };
+    let obj = OpenFileOptions::new()
+        .read_preamble(ReadPreamble::Never)
+        .from_reader(body)
+        .map_err(|e| DecodeError::corrupt(Format::Dicom, error_chain(&e)))?;
+
+    if obj.get(tags::PIXEL_DATA).is_none() {
+        return Err(DecodeError::NoPixelData);
+    }
+    check_transfer_syntax(obj.meta().transfer_syntax())?;
+
+    // Header values first: the pixel limit must hold before any codec allocates.
+    let rows = int_attr(&obj, tags::ROWS, "Rows")?;
+    let cols = int_attr(&obj, tags::COLUMNS, "Columns")?;
+    check_size(Format::Dicom, cols, rows, options)?;
+    let frames = match obj.get(tags::NUMBER_OF_FRAMES) {
+        Some(e) => e.to_int::<i64>().unwrap_or(1),
+        None => 1,
+    };
+    if frames > 1 {
+        return Err(DecodeError::unsupported(
+            Format::Dicom,
+            format!("multi-frame object ({frames} frames); one radiograph per file is expected"),
+        ));
+    }
+
+    check_native_length(&obj, rows * cols)?;
+
+    let px = obj
+        .decode_pixel_data_frame(0)
+        .map_err(|e| DecodeError::corrupt(Format::Dicom, error_chain(&e)))?;
+    let spacing = pixel_spacing(&obj);
+    let mut image = convert(px)?;
+    image.pixel_spacing_mm = spacing;
+    Ok(image)
+}
+
+/// Refuse syntaxes without a Rust decoder, naming them and the pydicom plugin.
+fn check_transfer_syntax(uid: &str) -> Result<(), DecodeError> {
+    let Some(ts) = TransferSyntaxRegistry.get(uid) else {
+        return Err(DecodeError::unsupported(Format::Dicom, format!("unknown transfer syntax {uid}")));
+    };
+    if ts.can_decode_all() {
+        return Ok(());
+    }
+    let plugin = match uid {
+        // JPEG 2000 and High-Throughput JPEG 2000
+        "1.2.840.10008.1.2.4.90" | "1.2.840.10008.1.2.4.91" | "1.2.840.10008.1.2.4.92"
+        | "1.2.840.10008.1.2.4.93" | "1.2.840.10008.1.2.4.201" | "1.2.840.10008.1.2.4.202"
+        | "1.2.840.10008.1.2.4.203" => "pydicom + pylibjpeg-openjpeg",
+        // JPEG-LS lossless / near-lossless
+        "1.2.840.10008.1.2.4.80" | "1.2.840.10008.1.2.4.81" => "pydicom + pyjpegls",
+        _ => "pydicom and its decoder plugins",
+    };
+    Err(DecodeError::UnsupportedTransferSyntax {
+        uid: uid.to_string(),
+        name: ts.name().to_string(),
+        plugin,
+    })
+}
+
+fn int_attr(obj: &DefaultDicomObject, tag: dicom_core::Tag, name: &str) -> Result<u64, DecodeError> {
+    obj.get(tag)
+        .ok_or_else(|| DecodeError::corrupt(Format::Dicom, format!("missing {name}")))?
+        .to_int::<u64>()
+        .map_err(|e| DecodeError::corrupt(Format::Dicom, format!("bad {name}: {e}")))
+}
+
+/// Native (unencapsulated) pixel data must hold every sample the header
+/// announces; dicom-rs would only say "frame out of range".
+fn check_native_length(obj: &DefaultDicomObject, pixels: u64) -> Result<(), DecodeError> {
+    let Some(DicomValue::Primitive(value)) = obj.get(tags::PIXEL_DATA).map(|e| e.value()) else {
+        return Ok(());
+    };
+    let spp = obj.get(tags::SAMPLES_PER_PIXEL).and_then(|e| e.to_int::<u64>().ok()).unwrap_or(1);
+    let bits = obj.get(tags::BITS_ALLOCATED).and_then(|e| e.to_int::<u64>().ok()).unwrap_or(8);
+    let expected = pixels * spp * bits.div_ceil(8);
+    let have = value.calculate_byte_len() as u64;
+    if bits >= 8 && have < expected {
+        return Err(DecodeError::corrupt(
+            Format::Dicom,
+            format!("pixel data is truncated: {have} bytes where Rows x Columns x SamplesPerPixel need {expected}"),
+        ));
+    }
+    Ok(())
+}
+
+/// PixelSpacing, else ImagerPixelSpacing (detector plane), in mm. Two values
+/// (row, column) are averaged: they are equal for the square pixels of CR/DX.
+fn pixel_spacing(obj: &DefaultDicomObject) -> Option<f64> {
+    [tags::PIXEL_SPACING, tags::IMAGER_PIXEL_SPACING].iter().find_map(|&tag| {
+        let values = obj.get(tag)?.to_multi_float64().ok()?;
+        let values: Vec<f64> = values.into_iter().take(2).collect();
+        let ok = !values.is_empty() && values.iter().all(|v| v.is_finite() && *v > 0.0);
+        ok.then(|| values.iter().sum::<f64>() / values.len() as f64)
+    })
+}
+
+/// How stored samples sit in their allocated bits.
+#[derive(Clone, Copy, Debug)]
+struct Layout {
+    bytes: usize,
+    bits_stored: u32,
+    shift: u32,
+    signed: bool,
+}
+
+impl Layout {
+    fn new(px: &DecodedPixelData<'_>) -> Result<Self, DecodeError> {
+        let allocated = u32::from(px.bits_allocated());
+        let stored = u32::from(px.bits_stored());
+        let high = u32::from(px.high_bit());
+        if !matches!(allocated, 8 | 16 | 32) {
+            return Err(DecodeError::unsupported(
+                Format::Dicom,
+                format!("BitsAllocated {allocated} (8, 16 or 32 are decoded)"),
+            ));
+        }
+        // HighBit is advisory in practice; trust it only when it is consistent.
+        let top = if high + 1 >= stored && high < allocated { high + 1 } else { stored };
+        if stored == 0 || stored > allocated {
+            return Err(DecodeError::corrupt(
+                Format::Dicom,
+                format!("BitsStored {stored} with BitsAllocated {allocated}"),
+            ));
+        }
+        Ok(Layout {
+            bytes: allocated as usize / 8,
+            bits_stored: stored,
+            shift: top - stored,
+            signed: px.pixel_representation() == PixelRepresentation::Signed,
+        })
+    }
+
+    /// The stored value of one sample: shifted, masked to BitsStored, sign-extended.
+    #[inline]
+    fn value(&self, raw: u32) -> i64 {
+        let mask = if self.bits_stored == 32 { u32::MAX } else { (1u32 << self.bits_stored) - 1 };
+        let v = (raw >> self.shift) & mask;
+        if self.signed && self.bits_stored < 32 && v >> (self.bits_stored - 1) == 1 {
+            i64::from(v) - (1i64 << self.bits_stored)
+        } else if self.signed && self.bits_stored == 32 {
+            i64::from(v as i32)
+        } else {
+            i64::from(v)
+        }
+    }
+
+    /// Smallest and largest representable stored values.
+    fn range(&self) -> (i64, i64) {
+        if self.signed {
+            (-(1i64 << (self.bits_stored - 1)), (1i64 << (self.bits_stored - 1)) - 1)
+        } else {
+            (0, (1i64 << self.bits_stored) - 1)
+        }
+    }
+
+    /// Stored values of the first `n` samples (little-endian native data).
+    fn values(&self, data: &[u8], n: usize) -> Vec<i64> {
+        let data = &data[..n * self.bytes];
+        match self.bytes {
+            1 => data.iter().map(|&b| self.value(u32::from(b))).collect(),
+            2 => data
+                .chunks_exact(2)
+                .map(|c| self.value(u32::from(u16::from_le_bytes([c[0], c[1]]))))
+                .collect(),
+            _ => data
+                .chunks_exact(4)
+                .map(|c| self.value(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+                .collect(),
+        }
+    }
+}
+
+fn convert(px: DecodedPixelData<'_>) -> Result<DecodedImage, DecodeError> {
+    let (height, width) = (px.rows() as usize, px.columns() as usize);
+    let spp = usize::from(px.samples_per_pixel());
+    let layout = Layout::new(&px)?;
+    let n = height * width * spp;
+    let have = px.data().len();
+    if have < n * layout.bytes {
+        return Err(DecodeError::corrupt(
+            Format::Dicom,
+            format!("pixel data is truncated: {have} bytes for {width}x{height}x{spp} samples of {} bytes", layout.bytes),
+        ));
+    }
+    let pi = px.photometric_interpretation().clone();
+    let rescale = px.rescale().ok().and_then(|r| r.first().copied());
+    let (slope, intercept) = rescale.map_or((1.0, 0.0), |r| (r.slope, r.intercept));
+    if !slope.is_finite() || !intercept.is_finite() || slope == 0.0 {
+        return Err(DecodeError::corrupt(
+            Format::Dicom,
+            format!("RescaleSlope {slope} / RescaleIntercept {intercept}"),
+        ));
+    }
+    let planar = px.planar_configuration() == PlanarConfiguration::PixelFirst;
+    let (pixels, channels) = match (&pi, spp) {
+        (PhotometricInterpretation::Monochrome1 | PhotometricInterpretation::Monochrome2, 1) => {
+            let invert = pi == PhotometricInterpretation::Monochrome1;
+            (gray(px, layout, n, invert, slope, intercept), 1)
+        }
+        (PhotometricInterpretation::Rgb, 3) => (rgb(&px, layout, height * width, planar)?, 3),
+        // Y of full-range YCbCr is exactly the BT.601 luma of the RGB it encodes.
+        (PhotometricInterpretation::YbrFull, 3) => {
+            let all = layout.values(px.data(), n);
+            let y: Vec<i64> = if planar {
+                all[..height * width].to_vec()
+            } else {
+                all.chunks_exact(3).map(|c| c[0]).collect()
+            };
+            (integer_buffer(y, layout, false, 1.0, 0.0), 1)
+        }
+        _ => {
+            return Err(DecodeError::unsupported(
+                Format::Dicom,
+                format!("PhotometricInterpretation {pi} with {spp} samples per pixel"),
+            ))
+        }
+    };
+    Ok(DecodedImage {
+        pixels,
+        height,
+        width,
+        channels,
+        format: Format::Dicom,
+        bit_depth: layout.bits_stored as u8,
+        pixel_spacing_mm: None,
+    })
+}
+
+fn gray(
+    px: DecodedPixelData<'_>,
+    layout: Layout,
+    n: usize,
+    invert: bool,
+    slope: f64,
+    intercept: f64,
+) -> PixelBuffer {
+    let identity = slope == 1.0 && intercept == 0.0;
+    // Fast paths: the sample bytes are already the values, move or cast them.
+    if identity && !invert && !layout.signed && layout.shift == 0 {
+        if layout.bytes == 1 && layout.bits_stored == 8 {
+            let mut data = px.into_data();
+            data.truncate(n);
+            return PixelBuffer::U8(data);
+        }
+        if layout.bytes == 2 && layout.bits_stored == 16 {
+            let data = px.data();
+            return PixelBuffer::U16(
+                data[..2 * n].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect(),
+            );
+        }
+    }
+    let values = layout.values(px.data(), n);
+    integer_buffer(values, layout, invert, slope, intercept)
+}
+
+/// Stored values to the narrowest exact buffer: integers stay integers when no
+/// rescale applies; otherwise modality values in f64.
+fn integer_buffer(mut values: Vec<i64>, layout: Layout, invert: bool, slope: f64, intercept: f64) -> PixelBuffer {
+    let (lo, hi) = layout.range();
+    if invert {
+        // lo + hi - v mirrors the stored range; with a rescale applied after,
+        // it equals mirroring the modality range, whatever the slope's sign.
+        values.iter_mut().for_each(|v| *v = lo + hi - *v);
+    }
+    if slope == 1.0 && intercept == 0.0 {
+        if !layout.signed && layout.bits_stored <= 8 {
+            return PixelBuffer::U8(values.into_iter().map(|v| v as u8).collect());
+        }
+        if !layout.signed && layout.bits_stored <= 16 {
+            return PixelBuffer::U16(values.into_iter().map(|v| v as u16).collect());
+        }
+        if layout.signed && layout.bits_stored <= 16 {
+            return PixelBuffer::I16(values.into_iter().map(|v| v as i16).collect());
+        }
+    }
+    PixelBuffer::F64(values.into_iter().map(|v| v as f64 * slope + intercept).collect())
+}
+
+fn rgb(px: &DecodedPixelData<'_>, layout: Layout, npix: usize, planar: bool) -> Result<PixelBuffer, DecodeError> {
+    if layout.signed || layout.bits_stored > 16 {
+        return Err(DecodeError::unsupported(
+            Format::Dicom,
+            format!("RGB with {} signed={} bits", layout.bits_stored, layout.signed),
+        ));
+    }
+    let mut values = layout.values(px.data(), npix * 3);
+    if planar {
+        // RRR..GGG..BBB.. to RGBRGB..
+        values = (0..npix * 3).map(|i| values[(i % 3) * npix + i / 3]).collect();
+    }
+    Ok(integer_buffer(values, layout, false, 1.0, 0.0))
+}
+
+/// The error and its sources, joined: dicom-rs puts the useful part in the sources.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = s.source();
+    }
+    message
+}

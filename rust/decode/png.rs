@@ -1,0 +1,88 @@
+//! PNG via the `png` crate (>= 0.18, the fdeflate rewrite: 2.5x faster than 0.17).
+//!
+//! Gray stays gray at its own bit depth (8 or 16); palette, gray < 8 bit and
+//! tRNS are expanded by the crate. RGB(A) keeps its channels so the core makes
+//! luma exactly as the numpy reference does; a gray+alpha image drops alpha.
+
+use std::io::Cursor;
+
+use super::{check_size, DecodeError, DecodeOptions, DecodedImage, Format, PixelBuffer};
+
+pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
+    let mut decoder = ::png::Decoder::new(Cursor::new(bytes));
+    decoder.set_transformations(::png::Transformations::EXPAND);
+    decoder.set_ignore_text_chunk(true);
+    // Only IHDR is parsed here, so the size check precedes every large allocation.
+    let header = decoder.read_header_info().map_err(map_error)?;
+    let (width, height) = (header.width, header.height);
+    let source_depth = header.bit_depth as u8;
+    check_size(Format::Png, width.into(), height.into(), options)?;
+
+    let mut reader = decoder.read_info().map_err(map_error)?;
+    let (color, depth) = reader.output_color_type();
+    let len = reader
+        .output_buffer_size()
+        .ok_or_else(|| DecodeError::corrupt(Format::Png, "image size overflows memory"))?;
+    let samples = color.samples();
+    let pixels = match depth {
+        ::png::BitDepth::Sixteen => {
+            let mut buf = vec![0u16; len / 2];
+            reader.next_frame(u16_bytes_mut(&mut buf)).map_err(map_error)?;
+            // PNG stores 16-bit samples big-endian.
+            buf.iter_mut().for_each(|v| *v = u16::from_be(*v));
+            PixelBuffer::U16(drop_gray_alpha(buf, samples))
+        }
+        ::png::BitDepth::Eight => {
+            let mut buf = vec![0u8; len];
+            reader.next_frame(&mut buf).map_err(map_error)?;
+            PixelBuffer::U8(drop_gray_alpha(buf, samples))
+        }
+        other => {
+            // EXPAND widens every depth below 8; anything else is a crate contract change.
+            return Err(DecodeError::unsupported(Format::Png, format!("output bit depth {other:?}")));
+        }
+    };
+    Ok(DecodedImage {
+        pixels,
+        height: height as usize,
+        width: width as usize,
+        channels: if samples == 2 { 1 } else { samples },
+        format: Format::Png,
+        bit_depth: source_depth,
+        pixel_spacing_mm: None,
+    })
+}
+
+/// Keep only the gray sample of a gray+alpha buffer, in place (alpha carries no
+/// radiograph signal, and the core takes 1, 3 or 4 channels).
+fn drop_gray_alpha<T: Copy>(mut buf: Vec<T>, samples: usize) -> Vec<T> {
+    if samples != 2 {
+        return buf;
+    }
+    let n = buf.len() / 2;
+    for i in 0..n {
+        buf[i] = buf[2 * i];
+    }
+    buf.truncate(n);
+    buf.shrink_to_fit();
+    buf
+}
+
+/// The bytes of a u16 buffer, so the decoder writes straight into it (no copy).
+fn u16_bytes_mut(buf: &mut [u16]) -> &mut [u8] {
+    // SAFETY: u8 has alignment 1 and every bit pattern is a valid u16, and the
+    // byte slice covers exactly the memory of `buf`, which it borrows mutably.
+    unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<u8>(), buf.len() * 2) }
+}
+
+fn map_error(err: ::png::DecodingError) -> DecodeError {
+    match err {
+        ::png::DecodingError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            DecodeError::corrupt(Format::Png, "file is truncated (unexpected end of data)")
+        }
+        ::png::DecodingError::LimitsExceeded => {
+            DecodeError::corrupt(Format::Png, "decoder memory limit exceeded (implausible header)")
+        }
+        other => DecodeError::corrupt(Format::Png, other),
+    }
+}
