@@ -1,0 +1,383 @@
+"""Planted-slice benchmark: does the top blind spot recover a planted acquisition slice?
+
+Protocol (dcbench-style, ``docs/anchors.md``): take real chest X-rays, apply
+one acquisition change (``spectral_fast.acquire``) to a random 20 % of them,
+give the model errors that concentrate there, run the blind-spot finder and
+score its top-ranked blind spot by precision and recall against the planted
+set. Per change, over several seeds.
+
+Errors come from two models:
+
+(a) simulated: exactly 50 % of the slice and 10 % of the rest are errors;
+(b) a real small classifier (random-filter texture features + logistic
+    regression, normal vs abnormal) trained on unperturbed images only,
+    out-of-fold, so each image is predicted by a model that never saw it.
+
+Finders, all with the same k rule and the same blind-spot rule:
+
+* spectral_fast: spectral profile + artefact features, the package defaults;
+* intensity: the same clustering on CleanVision-style features (brightness,
+  contrast, Laplacian-variance blur, entropy);
+* random: random partitions with spectral_fast's cluster sizes.
+
+No step looks at the planted labels except the scoring: clusters, tree and
+blind spots see only the features and the errors.
+
+Run from the repository root::
+
+    python benches/planted_slices.py                     # NIH part of ../shared/data/cxr-real, 5 seeds
+    python benches/planted_slices.py --images DIR --labels labels.csv   # your own images
+    python benches/planted_slices.py --quick             # 1 seed, 3 changes (smoke test)
+
+``--ablations`` adds the k-selection and feature comparisons (error model a)
+that decided the defaults. Results go to ``benches/results/planted.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "python"))
+
+from spectral_fast import __version__, acquire  # noqa: E402
+from spectral_fast.artefacts import FEATURE_NAMES, artefact_features  # noqa: E402
+from spectral_fast.cluster import SpectralClusters, tree_members  # noqa: E402
+from spectral_fast.failures import find_blind_spots  # noqa: E402
+
+CHANGES = ("blur", "noise", "sharpen", "jpeg", "resample", "grid", "gamma")
+INTENSITY = ("int_brightness", "int_contrast", "int_blur_laplacian", "int_entropy")
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cxr-real"
+#: Bumped whenever profile or feature maths change, so stale caches are not reused.
+FEATURE_VERSION = 3
+
+
+# ----------------------------------------------------------------- images
+def load_images(args) -> tuple[list[np.ndarray], list[str], np.ndarray]:
+    """Gray uint8/uint16 images, their ids and a binary label (for error model b)."""
+    from PIL import Image
+
+    if args.images:
+        root = Path(args.images)
+        files = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".tif", ".tiff"))
+        ids = [str(p.relative_to(root)) for p in files]
+        labels = np.full(len(files), -1)
+        if args.labels:
+            lab = pl.read_csv(args.labels)
+            mapping = dict(zip(lab[lab.columns[0]].cast(pl.Utf8), lab[lab.columns[1]]))
+            labels = np.array([int(mapping.get(i, -1)) for i in ids])
+    else:
+        root = DEFAULT_DATA
+        meta = pl.read_csv(root / "metadata.csv").filter(pl.col("dataset") == args.dataset)
+        files = [root / f for f in meta["file"]]
+        ids = meta["file"].to_list()
+        labels = (meta["task_label"] != "normal").cast(pl.Int64).to_numpy()
+    images = []
+    for p in files:
+        with Image.open(p) as im:
+            arr = np.asarray(im)
+            if arr.ndim == 3:  # RGB(A) PNGs: luma, as the profile does
+                arr = np.asarray(im.convert("L"))
+        images.append(arr)
+    if len(images) < 20:
+        raise SystemExit(f"need at least 20 images, found {len(images)} under {root}")
+    return images, ids, labels
+
+
+# --------------------------------------------------------------- features
+def profile_rows(images: list[np.ndarray]) -> pl.DataFrame:
+    """Spectral profile + artefact + intensity features, one row per image."""
+    try:
+        import spectral_fast._core  # noqa: F401
+
+        import spectral_fast
+
+        prof = spectral_fast.profile(images)
+    except ImportError:  # the compiled core is not built: the numpy oracle, same maths
+        from spectral_fast.reference import profile_image
+
+        rows = []
+        for im in images:
+            p = profile_image(im)
+            row = {f"band_{i:02d}": float(v) for i, v in enumerate(p.bands)}
+            row.update(low=p.low, slope=p.slope, centroid=p.centroid, entropy=p.entropy, hf_ratio=p.hf_ratio)
+            row.update(mean=p.mean, std=p.std, height=p.height, width=p.width)
+            rows.append(row)
+        prof = pl.DataFrame(rows)
+    extra = pl.DataFrame([artefact_features(im) | intensity_features(im) for im in images])
+    return pl.concat([prof, extra], how="horizontal")
+
+
+def intensity_features(image: np.ndarray) -> dict[str, float]:
+    """CleanVision-style: brightness, contrast, Laplacian-variance blur, entropy (of [0, 1] values)."""
+    from scipy import ndimage
+
+    top = 255.0 if image.dtype == np.uint8 else float(np.iinfo(image.dtype).max) if image.dtype.kind == "u" else 1.0
+    x = image.astype(np.float64) / top
+    hist = np.histogram(x, bins=256, range=(0.0, 1.0))[0].astype(np.float64)
+    q = hist[hist > 0] / hist.sum()
+    return {
+        "int_brightness": float(x.mean()),
+        "int_contrast": float(x.std()),
+        "int_blur_laplacian": float(np.log10(ndimage.laplace(x).var() + 1e-12)),
+        "int_entropy": float(-(q * np.log2(q)).sum()),
+    }
+
+
+def classifier_features(image: np.ndarray, filters: np.ndarray) -> np.ndarray:
+    """What the small classifier sees: a 16x16 thumbnail and random-filter texture energy on a 4x4 grid.
+
+    The image is area-averaged to 512 px (a common CXR input size), the
+    texture features are mean |response| of fixed random zero-mean 3x3
+    filters per region, so the model can pick up acquisition texture the way
+    CNNs do.
+    """
+    from scipy import ndimage
+
+    from spectral_fast.reference import resize
+
+    x = resize(image.astype(np.float64) / 255.0, 512)
+    thumb = x.reshape(16, 32, 16, 32).mean(axis=(1, 3)).ravel()
+    tex = []
+    for f in filters:
+        r = np.abs(ndimage.correlate(x, f, mode="reflect"))
+        tex.append(r.reshape(4, 128, 4, 128).mean(axis=(1, 3)).ravel())
+    return np.concatenate([thumb, np.log(np.concatenate(tex) + 1e-6)])
+
+
+# ------------------------------------------------------------------ cache
+class Cache:
+    """Parquet/npz cache of feature tables per (image set, change, seed)."""
+
+    def __init__(self, folder: Path, images: list[np.ndarray], share: float) -> None:
+        h = hashlib.sha256()
+        for im in images:
+            h.update(hashlib.sha256(np.ascontiguousarray(im).tobytes()).digest())
+        h.update(f"{FEATURE_VERSION}-{share}-{__version__}".encode())
+        self.folder = folder / h.hexdigest()[:16]
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def get(self, name: str, make):
+        path = self.folder / f"{name}.parquet"
+        if path.exists():
+            return pl.read_parquet(path)
+        table = make()
+        table.write_parquet(path)
+        return table
+
+
+# ------------------------------------------------------------ experiment
+def planted_set(n: int, share: float, change: str, seed: int) -> tuple[np.ndarray, np.random.Generator]:
+    rng = np.random.default_rng([seed, zlib.crc32(change.encode())])
+    idx = np.sort(rng.choice(n, int(round(share * n)), replace=False))
+    return idx, rng
+
+
+def simulated_errors(planted: np.ndarray, seed: int, inside: float = 0.5, outside: float = 0.1) -> np.ndarray:
+    """Exactly ``inside`` of the slice and ``outside`` of the rest are errors (random which)."""
+    rng = np.random.default_rng([seed, 7])
+    error = np.zeros(len(planted), dtype=bool)
+    for group, rate in ((planted, inside), (~planted, outside)):
+        members = np.flatnonzero(group)
+        error[rng.choice(members, int(round(rate * len(members))), replace=False)] = True
+    return error
+
+
+def classifier_errors(clean_x: np.ndarray, mixed_x: np.ndarray, labels: np.ndarray, seed: int) -> np.ndarray:
+    """Out-of-fold errors of a logistic regression trained on clean images, applied to the mixed set."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    known = labels >= 0
+    error = np.zeros(len(labels), dtype=bool)
+    folds = StratifiedKFold(5, shuffle=True, random_state=seed)
+    idx = np.flatnonzero(known)
+    for train, test in folds.split(idx, labels[idx]):
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=2000))
+        model.fit(clean_x[idx[train]], labels[idx[train]])
+        error[idx[test]] = model.predict(mixed_x[idx[test]]) != labels[idx[test]]
+    return error
+
+
+def top_spot_scores(labels: np.ndarray, tree, k: int, error: np.ndarray, planted: np.ndarray) -> tuple[float, float]:
+    spots = find_blind_spots(labels, error, tree_members(tree, k))
+    if not spots:
+        return 0.0, 0.0
+    chosen = np.isin(labels, spots[0]["clusters"])
+    hit = int((chosen & planted).sum())
+    return hit / chosen.sum(), hit / planted.sum()
+
+
+def finders(table: pl.DataFrame, seed: int, ablations: bool) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
+    """(labels, tree, k) of every slice finder on one table."""
+    out = {}
+    sf = SpectralClusters(random_state=seed).fit(table)
+    out["spectral_fast"] = (sf.labels_, sf.tree_, sf.n_clusters_)
+    inten = SpectralClusters(random_state=seed, features=list(INTENSITY)).fit(table)
+    out["intensity"] = (inten.labels_, inten.tree_, inten.n_clusters_)
+    # random partition with spectral_fast's sizes; its tree over the random groups' centres
+    rng = np.random.default_rng([seed, 99])
+    rand = rng.permutation(sf.labels_)
+    z = sf._scaled(sf._matrix(table))
+    centres = np.array([z[rand == c].mean(axis=0) for c in range(sf.n_clusters_)])
+    from spectral_fast.cluster import ward_tree
+
+    out["random"] = (rand, ward_tree(centres, np.bincount(rand, minlength=sf.n_clusters_)), sf.n_clusters_)
+    if ablations:
+        bands = [c for c in table.columns if c.startswith("band_")]
+        variants = {
+            "bands only, z-score, k=4 (prototype)": dict(n_clusters=4, features=bands, scaling="standard"),
+            "bands only, robust, auto k": dict(features=bands),
+            "bands+artefacts, z-score, auto k": dict(scaling="standard"),
+            "k=2": dict(n_clusters=2),
+            "k=4": dict(n_clusters=4),
+            "k=12": dict(n_clusters=12),
+            "silhouette k": dict(n_clusters="silhouette"),
+            "BIC k (GMM diag)": dict(n_clusters="bic", method="gmm"),
+            "GMM diag, auto k": dict(method="gmm"),
+        }
+        for name, params in variants.items():
+            m = SpectralClusters(random_state=seed, **params).fit(table)
+            out[name] = (m.labels_, m.tree_, m.n_clusters_)
+    return out
+
+
+def run(args) -> dict:
+    images, ids, labels = load_images(args)
+    n = len(images)
+    cache = Cache(Path(args.cache), images, args.share)
+    t0 = time.perf_counter()
+    clean = cache.get("clean", lambda: profile_rows(images))
+    rng_f = np.random.default_rng(12345)
+    filters = rng_f.normal(size=(8, 3, 3))
+    filters -= filters.mean(axis=(1, 2), keepdims=True)
+    filters /= np.linalg.norm(filters, axis=(1, 2), keepdims=True)
+    use_b = (labels >= 0).sum() >= 20 and len(set(labels[labels >= 0])) == 2
+    clean_x = (
+        cache.get("clean_clf", lambda: pl.DataFrame(np.array([classifier_features(im, filters) for im in images])))
+        .to_numpy()
+        if use_b
+        else None
+    )
+    print(f"{n} images; clean features in {time.perf_counter() - t0:.0f} s", flush=True)
+
+    records = []
+    for change in args.changes:
+        for seed in range(args.seeds):
+            idx, rng = planted_set(n, args.share, change, seed)
+            perturbed = {}
+
+            def make(idx=idx, rng=rng, change=change, perturbed=perturbed):
+                for i in idx:
+                    perturbed[int(i)] = acquire.apply(images[i], change, rng=rng)
+                rows = profile_rows([perturbed[int(i)] for i in idx])
+                if use_b:
+                    feats = np.array([classifier_features(perturbed[int(i)], filters) for i in idx])
+                    rows = rows.with_columns(pl.Series("__clf", feats.tolist()))
+                return rows.with_columns(pl.Series("__index", idx.astype(np.int64)))
+
+            planted_rows = cache.get(f"{change}_{seed}", make)
+            replaced = planted_rows.select(clean.columns + ["__index"])
+            table = (
+                pl.concat([clean.with_row_index("__index").filter(~pl.col("__index").is_in(idx.tolist())), replaced],
+                          how="diagonal_relaxed")
+                .sort("__index")
+                .drop("__index")
+            )  # fmt: skip
+            planted = np.zeros(n, dtype=bool)
+            planted[idx] = True
+            errors = {"a": simulated_errors(planted, seed)}
+            if use_b:
+                mixed_x = clean_x.copy()
+                mixed_x[idx] = np.array(planted_rows["__clf"].to_list())
+                errors["b"] = classifier_errors(clean_x, mixed_x, labels, seed)
+            results = finders(table, seed, args.ablations)
+            for model_name, error in errors.items():
+                for finder, (lab, tree, k) in results.items():
+                    if model_name == "b" and finder not in ("spectral_fast", "intensity", "random"):
+                        continue
+                    p, r = top_spot_scores(lab, tree, k, error, planted)
+                    records.append(
+                        {"change": change, "seed": seed, "errors": model_name, "finder": finder, "k": k,
+                         "precision": p, "recall": r, "slice_error_rate": float(error[planted].mean()),
+                         "other_error_rate": float(error[~planted].mean())}
+                    )  # fmt: skip
+            print(f"{change} seed {seed}: done ({time.perf_counter() - t0:.0f} s)", flush=True)
+    return {"n_images": n, "share": args.share, "seeds": args.seeds, "version": __version__, "records": records}
+
+
+# ----------------------------------------------------------------- tables
+def summarise(result: dict) -> str:
+    rec = pl.DataFrame(result["records"])
+    lines = [
+        f"Planted-slice benchmark: {result['n_images']} images, {result['share']:.0%} planted, "
+        f"{result['seeds']} seeds; top blind spot, precision / recall, mean ± sd over seeds "
+        f"(0 / 0 when no blind spot was declared).",
+        "",
+    ]
+    for model_name, title in (("a", "(a) simulated errors: 50 % in the slice, 10 % outside"),
+                              ("b", "(b) errors of a small classifier trained on unperturbed images")):  # fmt: skip
+        sub = rec.filter(pl.col("errors") == model_name)
+        if sub.height == 0:
+            continue
+        lines += [f"### {title}", ""]
+        if model_name == "b":
+            rates = sub.filter(pl.col("finder") == "spectral_fast").group_by("change", maintain_order=True).agg(
+                pl.col("slice_error_rate").mean(), pl.col("other_error_rate").mean()
+            )
+            lines += ["Error rate in the slice / outside: " + ", ".join(
+                f"{r['change']} {r['slice_error_rate']:.2f}/{r['other_error_rate']:.2f}" for r in rates.iter_rows(named=True)
+            ), ""]  # fmt: skip
+        finders_ = list(dict.fromkeys(sub["finder"]))
+        changes = list(dict.fromkeys(sub["change"]))
+        lines.append("| finder | " + " | ".join(changes) + " |")
+        lines.append("|---|" + "---|" * len(changes))
+        for f in finders_:
+            cells = []
+            for c in changes:
+                g = sub.filter((pl.col("finder") == f) & (pl.col("change") == c))
+                p, r = g["precision"].to_numpy(), g["recall"].to_numpy()
+                cells.append(f"{p.mean():.2f}±{p.std():.2f} / {r.mean():.2f}±{r.std():.2f}")
+            lines.append(f"| {f} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", help="folder of images (default: the NIH part of ../shared/data/cxr-real)")
+    parser.add_argument("--labels", help="CSV of id,label (0/1) for the classifier error model, with --images")
+    parser.add_argument("--dataset", default="nih-cxr14", help="dataset of ../shared/data/cxr-real to use")
+    parser.add_argument("--changes", nargs="+", default=list(CHANGES), choices=list(acquire.CHANGES))
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--share", type=float, default=0.2, help="share of images in the planted slice")
+    parser.add_argument("--ablations", action="store_true", help="also compare k rules, scalings and feature sets")
+    parser.add_argument("--quick", action="store_true", help="1 seed, blur/jpeg/gamma: a smoke test")
+    parser.add_argument("--cache", default="/tmp/spectral_fast_planted")
+    parser.add_argument("--out", default=str(ROOT / "benches" / "results" / "planted"))
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seeds, args.changes = 1, ["blur", "jpeg", "gamma"]
+    result = run(args)
+    table = summarise(result)
+    print(table)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    out.with_suffix(".md").write_text(table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
