@@ -51,3 +51,29 @@ pub struct ImageView<'a> {
     pub width: usize,
     pub channels: usize,
 }
+
+impl<'a> ImageView<'a> {
+    /// A view of `height` x `width` pixels of `channels` samples each.
+    pub fn new(pixels: Pixels<'a>, height: usize, width: usize, channels: usize) -> Self {
+        ImageView { pixels, height, width, channels }
+    }
+
+    /// Check that the channel count is supported and the buffer matches the shape,
+    /// so that later indexing cannot go out of bounds.
+    pub fn check(&self) -> Result<(), crate::ImageError> {
+        if !matches!(self.channels, 1 | 3 | 4) {
+            return Err(crate::ImageError::BadChannels { channels: self.channels });
+        }
+        let expected = self.height.checked_mul(self.width).and_then(|n| n.checked_mul(self.channels));
+        if expected != Some(self.pixels.len()) {
+            return Err(crate::ImageError::BadBuffer {
+                height: self.height,
+                width: self.width,
+                channels: self.channels,
+                expected: expected.unwrap_or(usize::MAX),
+                got: self.pixels.len(),
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,278 @@
+//! The spectral profile of one image (`spectral_fast.reference.profile_image`).
+
+use std::sync::Arc;
+
+use crate::bands::{band_table, BandTable};
+use crate::error::ImageError;
+use crate::fft2::{grid, FftScratch, Grid};
+use crate::gray::{self, gray_row};
+use crate::image::ImageView;
+use crate::options::{ProfileOptions, Window, MAX_PIXELS, MIN_SIDE};
+use crate::resize::{resize, ResizeScratch};
+
+/// Floor added to fractions before `log10`, so empty bands stay finite.
+pub const LOG_FLOOR: f64 = 1e-12;
+
+/// The spectral profile of one image; see `spectral_fast.reference` for the maths.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Profile {
+    /// `log10(p_b + 1e-12)` for bands 0 .. B-1.
+    pub bands: Vec<f64>,
+    /// `log10(p_low + 1e-12)`.
+    pub low: f64,
+    /// Least-squares slope of log10 mean power per band against log10 band centre (NaN if < 2 bands qualify).
+    pub slope: f64,
+    /// Energy-weighted mean radial frequency, cycles per pixel.
+    pub centroid: f64,
+    /// Entropy of (p_low, p_0 .. p_{B-1}) in bits.
+    pub entropy: f64,
+    /// Energy with r > 0.25 over the total.
+    pub hf_ratio: f64,
+    /// Mean and population std of the native gray image.
+    pub mean: f64,
+    pub std: f64,
+    /// Native height and width.
+    pub height: usize,
+    pub width: usize,
+}
+
+/// Per-thread working memory, reused from image to image so the hot path does
+/// not allocate. It grows to the largest image seen: about 40 bytes per
+/// transformed pixel (two complex half spectra are avoided by the blocked transpose).
+#[derive(Default)]
+pub struct Workspace {
+    fft: FftScratch,
+    resize: ResizeScratch,
+    resized: Vec<f64>,
+    energy: Vec<f64>,
+    row: Vec<f64>,
+    /// The tables of the last grid and options used, so that a run of images
+    /// of one shape does not take the cache lock each time.
+    last_grid: Option<Arc<Grid>>,
+    last_table: Option<(ProfileOptions, Arc<BandTable>)>,
+}
+
+impl Workspace {
+    fn tables(&mut self, h: usize, w: usize, opts: &ProfileOptions) -> (Arc<Grid>, Arc<BandTable>) {
+        let g = match &self.last_grid {
+            Some(g) if g.height == h && g.width == w => Arc::clone(g),
+            _ => grid(h, w),
+        };
+        let t = match &self.last_table {
+            Some((o, t)) if t.height == h && t.width == w && o.bands == opts.bands && o.spacing == opts.spacing => {
+                Arc::clone(t)
+            }
+            _ => band_table(h, w, opts.bands, opts.spacing),
+        };
+        self.last_grid = Some(Arc::clone(&g));
+        self.last_table = Some((*opts, Arc::clone(&t)));
+        (g, t)
+    }
+}
+
+/// Profile one image with a fresh workspace. Prefer [`profile_with`] in loops.
+pub fn profile_one(image: &ImageView, opts: &ProfileOptions) -> Result<Profile, ImageError> {
+    profile_with(image, opts, &mut Workspace::default())
+}
+
+/// Profile one image, reusing `ws` (one per thread).
+///
+/// Never panics on any view that passed or failed [`ImageView::check`]: every
+/// problem of the image is an [`ImageError`].
+pub fn profile_with(image: &ImageView, opts: &ProfileOptions, ws: &mut Workspace) -> Result<Profile, ImageError> {
+    image.check()?;
+    let (height, width) = (image.height, image.width);
+    if height.min(width) < MIN_SIDE {
+        return Err(ImageError::TooSmall { height, width });
+    }
+    let oom = |_| ImageError::OutOfMemory { height, width };
+    if height * width > MAX_PIXELS {
+        return Err(ImageError::TooLarge { height, width });
+    }
+    crate::fft2::grow(&mut ws.row, width, 0.0).map_err(oom)?;
+    let stats = gray::stats(image, &mut ws.row);
+    if !stats.finite {
+        return Err(ImageError::NonFinite);
+    }
+    if stats.min == stats.max {
+        return Err(ImageError::NoVariation);
+    }
+    let n = (height * width) as f64;
+    let mean = stats.sum / n;
+
+    let (gh, gw) = opts.size.map_or((height, width), |s| (s, s));
+    let (grid, table) = ws.tables(gh, gw, opts);
+    let hann = opts.window == Window::Hann;
+    let (wy, wx) = (&grid.hann_y, &grid.hann_x);
+    let sq_dev = if let Some(size) = opts.size {
+        let sq_dev = gray::squared_deviations(image, mean, &mut ws.row);
+        let resized_mean = resize(image, size, &mut ws.resize, &mut ws.resized).map_err(oom)?;
+        let x = &ws.resized;
+        grid.forward(&mut ws.fft, |r, row| {
+            centre_and_window(&x[r * size..(r + 1) * size], resized_mean, hann.then(|| wy[r]), wx, row)
+        })
+        .map_err(oom)?;
+        sq_dev
+    } else {
+        // Native grid: convert each row straight into the FFT's input, and
+        // take the squared deviations for the std in the same pass.
+        let mut sq_dev = 0.0;
+        grid.forward(&mut ws.fft, |r, row| {
+            gray_row(image, r, row);
+            sq_dev += gray::sum_sq_dev(row, mean);
+            centre_and_window_in_place(row, mean, hann.then(|| wy[r]), wx);
+        })
+        .map_err(oom)?;
+        sq_dev
+    };
+
+    crate::fft2::grow(&mut ws.energy, table.bands + 1, 0.0).map_err(oom)?;
+    let energy = &mut ws.energy[..=table.bands];
+    let (centroid_sum, hf_sum) = table.accumulate(ws.fft.spectrum(&grid), energy);
+    finish(energy, centroid_sum, hf_sum, &table, opts, mean, (sq_dev / n).sqrt(), height, width)
+}
+
+/// `row = (x - mean) * (w_y * w_x)`: the window is the outer product, formed
+/// first as in the reference, so values agree to the last bit.
+#[inline]
+fn centre_and_window(x: &[f64], mean: f64, wy: Option<f64>, wx: &[f64], row: &mut [f64]) {
+    match wy {
+        Some(wy) => row.iter_mut().zip(x).zip(wx).for_each(|((o, &v), &wxc)| *o = (v - mean) * (wy * wxc)),
+        None => row.iter_mut().zip(x).for_each(|(o, &v)| *o = v - mean),
+    }
+}
+
+#[inline]
+fn centre_and_window_in_place(row: &mut [f64], mean: f64, wy: Option<f64>, wx: &[f64]) {
+    match wy {
+        Some(wy) => row.iter_mut().zip(wx).for_each(|(o, &wxc)| *o = (*o - mean) * (wy * wxc)),
+        None => row.iter_mut().for_each(|o| *o -= mean),
+    }
+}
+
+/// Fractions, features and scalars from the band energies.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    energy: &[f64],
+    centroid_sum: f64,
+    hf_sum: f64,
+    table: &BandTable,
+    _opts: &ProfileOptions,
+    mean: f64,
+    std: f64,
+    height: usize,
+    width: usize,
+) -> Result<Profile, ImageError> {
+    let total: f64 = energy.iter().sum();
+    if !(total > 0.0) || !total.is_finite() {
+        return Err(ImageError::NoEnergy);
+    }
+    let p: Vec<f64> = energy.iter().map(|e| e / total).collect();
+    let entropy = -p.iter().filter(|&&q| q > 0.0).map(|&q| q * q.log2()).sum::<f64>();
+    Ok(Profile {
+        bands: p[1..].iter().map(|q| (q + LOG_FLOOR).log10()).collect(),
+        low: (p[0] + LOG_FLOOR).log10(),
+        slope: spectral_slope(&energy[1..], &table.counts[1..], &table.centres),
+        centroid: centroid_sum / total,
+        entropy,
+        hf_ratio: hf_sum / total,
+        mean,
+        std,
+        height,
+        width,
+    })
+}
+
+/// Least-squares slope of `log10(E_b / n_b)` against `log10(c_b)` over bands
+/// with `n_b > 0` and `E_b > 0`; NaN when fewer than two qualify.
+fn spectral_slope(energy: &[f64], counts: &[f64], centres: &[f64]) -> f64 {
+    let pts: Vec<(f64, f64)> = (0..energy.len())
+        .filter(|&b| counts[b] > 0.0 && energy[b] > 0.0)
+        .map(|b| (centres[b].log10(), (energy[b] / counts[b]).log10()))
+        .collect();
+    if pts.len() < 2 {
+        return f64::NAN;
+    }
+    let k = pts.len() as f64;
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / k;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / k;
+    let num: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let den: f64 = pts.iter().map(|p| (p.0 - mx) * (p.0 - mx)).sum();
+    num / den
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::Pixels;
+    use crate::options::Spacing;
+
+    fn noise(h: usize, w: usize) -> Vec<f64> {
+        // A fixed LCG: deterministic, no dependency.
+        let mut s = 12345u64;
+        (0..h * w)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (s >> 11) as f64 / (1u64 << 53) as f64
+            })
+            .collect()
+    }
+
+    #[test]
+    fn per_image_problems_are_errors_not_panics() {
+        let opts = ProfileOptions::default();
+        let small = vec![1u8; 7 * 20];
+        let r = profile_one(&ImageView::new(Pixels::U8(&small), 7, 20, 1), &opts);
+        assert_eq!(r, Err(ImageError::TooSmall { height: 7, width: 20 }));
+        let flat = vec![3.0f32; 100];
+        assert_eq!(profile_one(&ImageView::new(Pixels::F32(&flat), 10, 10, 1), &opts), Err(ImageError::NoVariation));
+        let mut nan = noise(10, 10);
+        nan[5] = f64::NAN;
+        assert_eq!(profile_one(&ImageView::new(Pixels::F64(&nan), 10, 10, 1), &opts), Err(ImageError::NonFinite));
+        let short = vec![0u16; 99];
+        assert!(matches!(
+            profile_one(&ImageView::new(Pixels::U16(&short), 10, 10, 1), &opts),
+            Err(ImageError::BadBuffer { expected: 100, got: 99, .. })
+        ));
+        assert!(matches!(
+            profile_one(&ImageView::new(Pixels::U16(&short), 3, 10, 3), &opts),
+            Err(ImageError::BadBuffer { .. })
+        ));
+        assert_eq!(
+            profile_one(&ImageView::new(Pixels::U16(&short), 3, 11, 2), &opts),
+            Err(ImageError::BadChannels { channels: 2 })
+        );
+        // Overflowing shape products are a buffer mismatch, not a wrap-around.
+        assert!(matches!(
+            profile_one(&ImageView::new(Pixels::U16(&short), usize::MAX, 3, 1), &opts),
+            Err(ImageError::BadBuffer { .. })
+        ));
+    }
+
+    #[test]
+    fn fractions_sum_to_one_and_parseval_holds() {
+        let (h, w) = (24, 19);
+        let x = noise(h, w);
+        let opts = ProfileOptions { window: Window::None, ..ProfileOptions::default() };
+        let p = profile_one(&ImageView::new(Pixels::F64(&x), h, w, 1), &opts).unwrap();
+        let total: f64 = p.bands.iter().chain([&p.low]).map(|l| 10f64.powf(*l) - LOG_FLOOR).sum();
+        // The corners (r > 0.5) are dropped, so the kept fraction is at most 1.
+        assert!(total <= 1.0 + 1e-9 && total > 0.5, "{total}");
+        assert!(p.centroid > 0.0 && p.centroid <= 0.5);
+        assert_eq!((p.height, p.width), (h, w));
+    }
+
+    #[test]
+    fn workspace_reuse_across_shapes_gives_the_same_result() {
+        let opts = ProfileOptions { size: Some(16), spacing: Spacing::Linear, ..ProfileOptions::default() };
+        let a = noise(40, 33);
+        let b = noise(9, 12);
+        let mut ws = Workspace::default();
+        let va = ImageView::new(Pixels::F64(&a), 40, 33, 1);
+        let vb = ImageView::new(Pixels::F64(&b), 9, 12, 1);
+        let first = profile_with(&va, &opts, &mut ws).unwrap();
+        profile_with(&vb, &ProfileOptions::default(), &mut ws).unwrap();
+        assert_eq!(profile_with(&va, &opts, &mut ws).unwrap(), first);
+        assert_eq!(profile_one(&va, &opts).unwrap(), first);
+    }
+}
