@@ -19,6 +19,7 @@ _PUBLIC = {
     "SpectralFastError": "spectral_fast.errors",
     "InvalidInputError": "spectral_fast.errors",
     "InvalidTypeError": "spectral_fast.errors",
+    "InternalError": "spectral_fast.errors",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

@@ -13,3 +13,7 @@ class InvalidInputError(SpectralFastError, ValueError):
 
 class InvalidTypeError(SpectralFastError, TypeError):
     """An argument has an unsupported type or dtype; the message names the parameter."""
+
+
+class InternalError(SpectralFastError, RuntimeError):
+    """A bug inside spectral_fast (e.g. a caught Rust panic); please report it."""
