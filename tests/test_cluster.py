@@ -84,7 +84,7 @@ def test_gmm_predict_proba_and_kmeans_has_none():
     proba = g.predict_proba(df)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     np.testing.assert_array_equal(proba.argmax(axis=1), g.predict(df))
-    k = SpectralClusters(3, random_state=0).fit(df)
+    k = SpectralClusters(3, method="kmeans", random_state=0).fit(df)
     assert not hasattr(k, "predict_proba")
     with pytest.raises(AttributeError):
         k.predict_proba(df)
@@ -152,7 +152,7 @@ def test_clear_errors():
     with pytest.raises(InvalidInputError, match="method"):
         SpectralClusters(2, method="dbscan").fit(df)
     with pytest.raises(InvalidInputError, match="bic"):
-        SpectralClusters("bic").fit(df)
+        SpectralClusters("bic", method="kmeans").fit(df)
     with pytest.raises(InvalidTypeError, match="numeric"):
         SpectralClusters(2).fit(np.array([["a", "b"], ["c", "d"]]))
     m = SpectralClusters(2, random_state=0).fit(df)
@@ -178,6 +178,8 @@ def test_bic_and_silhouette_choices_are_recorded():
 def test_sklearn_estimator_checks():
     from sklearn.utils.estimator_checks import check_estimator
 
-    failures = check_estimator(SpectralClusters(3, n_init=2, random_state=0), on_fail=None)
-    failed = [f for f in failures if f["status"] == "failed"]
+    failed = []
+    for method in ("gmm", "kmeans"):
+        failures = check_estimator(SpectralClusters(3, method=method, n_init=2, random_state=0), on_fail=None)
+        failed += [f for f in failures if f["status"] == "failed"]
     assert not failed, [(f["check_name"], str(f["exception"])[:200]) for f in failed]

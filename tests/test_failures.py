@@ -147,3 +147,18 @@ def test_image_errors_bad_input(kwargs, match):
 def test_image_errors_labels_outside_binary():
     with pytest.raises(InvalidInputError, match="cardio: labels must be 0 or 1.*2.0"):
         image_errors(np.array([0, 2]), score=np.array([0.1, 0.2]), finding="cardio")
+
+
+def test_sibling_with_an_elevated_rate_joins_the_blind_spot():
+    # cluster 0: 16 images, 10 errors; its sibling 1: 8 images, 3 errors (unlucky draw of the same
+    # slice); clusters 2-5: 98 images at 10 %. The scan alone prefers cluster 0; growth adds 1.
+    sizes, errs = [16, 8, 25, 25, 24, 24], [10, 3, 3, 2, 3, 2]
+    labels = np.repeat(np.arange(6), sizes)
+    error = np.concatenate([np.arange(s) < e for s, e in zip(sizes, errs)])
+    tree = np.array([[0, 1, 1, 0], [2, 3, 2, 0], [4, 5, 3, 0], [7, 8, 4, 0], [6, 9, 5, 0]], float)
+    spots = find_blind_spots(labels, error, tree_members(tree, 6))
+    assert spots[0]["clusters"] == [0, 1]
+    # a sibling at the overall rate does not join
+    errs[1] = 1
+    error = np.concatenate([np.arange(s) < e for s, e in zip(sizes, errs)])
+    assert find_blind_spots(labels, error, tree_members(tree, 6))[0]["clusters"] == [0]

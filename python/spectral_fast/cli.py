@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from spectral_fast import __version__
 
 # subcommand -> (module, one-line help); the help is here so --help imports nothing.
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "report": ("spectral_fast.commands.report", "Find, test and explain the spectral clusters where a model's errors concentrate."),
+}
 
 
 def _build_parser() -> argparse.ArgumentParser:

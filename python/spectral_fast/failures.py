@@ -16,9 +16,12 @@ its lift is at least ``lift_threshold`` (1.5) and its one-sided
 hypergeometric p-value, Benjamini-Hochberg adjusted over all ``2k - 1``
 candidates, is below ``alpha`` (0.05). Qualifying candidates are taken
 greedily by their Bernoulli log-likelihood ratio (Kulldorff's scan
-statistic: it prefers the purest large group, so a union never swallows a
-sibling that does not share the excess), skipping any that overlap one
-already taken; the chosen blind spots are then ranked by excess errors
+statistic: it prefers the purest large group, so a union does not swallow a
+sibling that does not share the excess). Each is then grown toward the root
+while its sibling group's own error rate is at least ``lift_threshold``
+times the overall rate and the union stays significant: a small cluster of
+the slice that drew few errors by chance rejoins it. Candidates overlapping
+one already taken are skipped; the blind spots are ranked by excess errors
 (observed minus expected at the overall rate).
 """
 
@@ -374,9 +377,25 @@ def find_blind_spots(
     for x, q in zip(nodes, p_adj):
         x["p_adjusted"] = float(q)
     qualifying = [x for x in nodes if x["n"] and x["lift"] >= lift_threshold and x["p_adjusted"] < alpha]
+    parent = {}
+    for node, clusters in enumerate(members[k:], start=k):
+        children = [c for c in range(node) if c not in parent and set(members[c]) < set(clusters)]
+        for c in children:
+            parent[c] = node
+    sibling = {c: next(o for o in parent if parent[o] == p and o != c) for c, p in parent.items()}
     chosen: list[dict] = []
     taken: set[int] = set()
     for x in sorted(qualifying, key=lambda x: (-x["llr"], x["node"])):
+        # Grow toward the root while the sibling group is itself elevated: with
+        # few images a cluster of the slice can draw a low error count by
+        # chance, and the spectral tree says it belongs with its sibling.
+        node = x["node"]
+        while node in parent:
+            sib = nodes[sibling[node]]
+            if not sib["n"] or sib["error_rate"] < lift_threshold * overall or not nodes[parent[node]]["p_adjusted"] < alpha:
+                break
+            node = parent[node]
+        x = nodes[node]
         if taken.isdisjoint(x["clusters"]):
             chosen.append(x)
             taken.update(x["clusters"])

@@ -1,0 +1,100 @@
+"""``spectral-fast report``: blind spots of a model from profiles + predictions.
+
+Findings are given in order: each ``--label-col`` starts a finding, and the
+``--score-col`` (with an optional ``--threshold``) or ``--pred-col`` after it
+belong to that finding::
+
+    spectral-fast report profiles.parquet --predictions preds.csv --id-col path \\
+        --label-col pneumonia --score-col p_pneumonia --threshold 0.4 \\
+        --label-col effusion --pred-col effusion_hat -o out/
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "Find, test and explain the spectral clusters where a model's errors concentrate."
+
+
+class _FindingAction(argparse.Action):
+    """Collect --label-col / --score-col / --pred-col / --threshold into ordered findings."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        findings = getattr(namespace, "findings", None)
+        if findings is None:
+            findings = []
+            namespace.findings = findings
+        if self.dest == "label_col":
+            findings.append({"label_col": value})
+            return
+        if not findings:
+            parser.error(f"{option_string} must follow the --label-col it belongs to")
+        current = findings[-1]
+        key = {"score_col": "score_col", "pred_col": "pred_col", "threshold": "threshold"}[self.dest]
+        if key in current:
+            parser.error(f"{option_string} given twice for finding {current['label_col']!r}")
+        current[key] = value
+
+
+def _k(value: str):
+    if value == "auto":
+        return value
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--k must be 'auto' or a positive integer, got {value!r}") from None
+    if k < 1:
+        raise argparse.ArgumentTypeError(f"--k must be 'auto' or a positive integer, got {value!r}")
+    return k
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("profiles", metavar="PROFILES", help="profile table (Parquet or CSV) from `spectral-fast profile`")
+    parser.add_argument("--predictions", required=True, metavar="FILE", help="predictions (CSV or Parquet), one row per image")
+    parser.add_argument("--id-col", required=True, metavar="C", help="image id column of the predictions")
+    parser.add_argument("--label-col", dest="label_col", action=_FindingAction, metavar="L", required=True,
+                        help="true label column (0/1) of a finding; repeat for more findings")  # fmt: skip
+    parser.add_argument("--score-col", dest="score_col", action=_FindingAction, metavar="S",
+                        help="score column (probability in [0, 1]) of the preceding finding")  # fmt: skip
+    parser.add_argument("--pred-col", dest="pred_col", action=_FindingAction, metavar="P",
+                        help="predicted-label column (0/1) of the preceding finding, instead of a score")  # fmt: skip
+    parser.add_argument("--threshold", dest="threshold", action=_FindingAction, type=float, metavar="T",
+                        help="operating point for the preceding finding's score (default 0.5)")  # fmt: skip
+    parser.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the report files")
+    parser.add_argument("--k", type=_k, default="auto", help="number of clusters, or 'auto' (default)")
+    parser.add_argument("--method", choices=("gmm", "kmeans"), default="gmm", help="clustering (default gmm)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of clustering, bootstrap, permutations (default 0)")
+    parser.add_argument("--match", choices=("exact", "basename", "stem"), default="exact",
+                        help="how prediction ids are matched to profile ids (default exact)")  # fmt: skip
+    parser.add_argument("--profile-id-col", default="id", help="id column of the profiles (default id)")
+    parser.add_argument("--images", metavar="ROOT", help="folder the profile ids are relative to, for thumbnails")
+    parser.add_argument("--n-perm", type=int, default=999, help="permutations for the concentration test (default 999)")
+    parser.add_argument("--n-boot", type=int, default=500, help="bootstrap resamples for AUROC intervals (default 500)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from spectral_fast.errors import InvalidInputError
+    from spectral_fast.report import Finding, analyze
+
+    findings = []
+    for f in args.findings:
+        if ("score_col" in f) == ("pred_col" in f):
+            raise InvalidInputError(f"finding {f['label_col']!r}: give exactly one of --score-col or --pred-col after it")
+        if "threshold" in f and "score_col" not in f:
+            raise InvalidInputError(f"finding {f['label_col']!r}: --threshold applies to --score-col only")
+        findings.append(Finding(f["label_col"], f.get("score_col"), f.get("pred_col"), f.get("threshold", 0.5)))
+    rep = analyze(
+        args.profiles, args.predictions, findings, id_col=args.id_col, profile_id_col=args.profile_id_col,
+        match=args.match, n_clusters=args.k, method=args.method, seed=args.seed, n_perm=args.n_perm, n_boot=args.n_boot,
+    )  # fmt: skip
+    paths = rep.write(args.output, image_root=args.images)
+    s = rep.summary
+    print(f"{s['n_analysed']} images ({s['excluded']['error_rows']} profile error rows excluded), k = {s['k']} clusters")
+    for title, f in s["findings"].items():
+        verdict = "concentrated" if (f["perm_p_mutual_information"] or 1.0) < 0.05 else "not concentrated"
+        print(
+            f"{title}: errors {verdict} (permutation p = {f['perm_p_mutual_information']:.3g}, "
+            f"chi-square p = {f['chi2_p']:.3g}); {f['blind_spots']} blind spot(s)"
+        )
+    print(f"wrote {paths['html']} and tables in {args.output}")
+    return 0

@@ -1,0 +1,295 @@
+"""Blind-spot analysis from Python: profiles + predictions -> polars tables and files.
+
+>>> from spectral_fast.report import Finding, analyze
+>>> rep = analyze("profiles.parquet", "preds.csv", [Finding("pneumonia", score_col="p_pneumonia")])
+>>> rep.slices          # one row per (finding, cluster)
+>>> rep.write("out/")   # slices.csv, blind_spots.csv, assignments.parquet, summary.json, model.json, report.html
+
+The steps: drop profile rows that carry an error (counted), join predictions
+by id (:mod:`spectral_fast.predictions`), compute each finding's per-image
+error and loss, cluster the profiles (:class:`~spectral_fast.cluster.SpectralClusters`),
+then per finding the statistics and blind spots of :mod:`spectral_fast.failures`
+and the descriptions of :mod:`spectral_fast.describe`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from spectral_fast import __version__
+from spectral_fast.errors import InvalidInputError
+
+#: Column order of ``slices.csv``.
+SLICE_COLUMNS = [
+    "finding", "cluster", "n", "share", "errors", "error_rate", "error_ci_low", "error_ci_high", "lift",
+    "excess_errors", "error_share", "auroc", "auroc_ci_low", "auroc_ci_high", "auroc_note", "sensitivity",
+    "specificity", "p_value", "p_adjusted", "blind_spot", "rank", "group", "description", "exemplars",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One binary finding: its label column and either a score or a predicted-label column."""
+
+    label_col: str
+    score_col: str | None = None
+    pred_col: str | None = None
+    threshold: float = 0.5
+    name: str | None = None
+
+    @property
+    def title(self) -> str:
+        return self.name or self.label_col
+
+
+@dataclass
+class Report:
+    """Result of :func:`analyze`; ``write`` puts it on disk."""
+
+    slices: pl.DataFrame
+    blind_spots: pl.DataFrame
+    assignments: pl.DataFrame
+    summary: dict
+    model: Any
+    descriptions: list[dict]
+    table: pl.DataFrame = field(repr=False)
+
+    def write(self, outdir: str | Path, *, image_root: str | Path | None = None) -> dict[str, Path]:
+        """Write every output file into ``outdir`` (created) and return their paths."""
+        from spectral_fast._report_html import render_html
+
+        out = Path(outdir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {
+            "slices": out / "slices.csv",
+            "blind_spots": out / "blind_spots.csv",
+            "assignments": out / "assignments.parquet",
+            "summary": out / "summary.json",
+            "html": out / "report.html",
+        }
+        self.slices.write_csv(paths["slices"])
+        self.blind_spots.write_csv(paths["blind_spots"])
+        self.assignments.write_parquet(paths["assignments"])
+        paths["summary"].write_text(json.dumps(_jsonable(self.summary), indent=2) + "\n")
+        paths["model"], paths["model_arrays"] = self.model.save(out / "model.json")
+        paths["html"].write_text(render_html(self, image_root=image_root), encoding="utf-8")
+        reliability = _reliability()
+        if reliability is not None:  # label-free risk of new images needs the reference next to the model
+            paths.update({f"reference_{k}": v for k, v in reliability.write_reference(self, out).items()})
+        return paths
+
+
+def _reliability():
+    """``spectral_fast.reliability`` when this installation has it (it reads a report's folder)."""
+    import importlib.util
+
+    if importlib.util.find_spec("spectral_fast.reliability") is None:
+        return None
+    import spectral_fast.reliability as reliability
+
+    return reliability
+
+
+def load_profiles(profiles: pl.DataFrame | str | Path) -> pl.DataFrame:
+    """A profile table from a DataFrame or a Parquet/CSV file."""
+    if isinstance(profiles, pl.DataFrame):
+        return profiles
+    path = Path(profiles)
+    if not path.exists():
+        raise FileNotFoundError(f"profiles file not found: {path}")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pl.read_parquet(path)
+    if path.suffix.lower() == ".csv":
+        return pl.read_csv(path)
+    raise InvalidInputError(f"profiles file {path}: unknown format {path.suffix!r}; use .parquet or .csv")
+
+
+def drop_error_rows(table: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
+    """Remove rows the profiler marked as failed (or with missing bands) and count them."""
+    band_cols = [c for c in table.columns if c.startswith("band_")]
+    bad = pl.lit(False)
+    if "error" in table.columns:
+        bad = bad | (pl.col("error").cast(pl.Utf8).fill_null("") != "")
+    if "status" in table.columns:
+        bad = bad | ~pl.col("status").cast(pl.Utf8).fill_null("ok").str.to_lowercase().is_in(["ok", "success", ""])
+    for c in band_cols:
+        bad = bad | pl.col(c).is_null() | pl.col(c).cast(pl.Float64).is_nan()
+    flagged = table.with_columns(bad.alias("__sf_bad"))
+    dropped = flagged.filter(pl.col("__sf_bad"))
+    info = {"error_rows": dropped.height}
+    if dropped.height and "error" in table.columns:
+        info["error_examples"] = dropped["error"].cast(pl.Utf8).drop_nulls().unique(maintain_order=True).head(3).to_list()
+    return flagged.filter(~pl.col("__sf_bad")).drop("__sf_bad"), info
+
+
+def analyze(
+    profiles: pl.DataFrame | str | Path,
+    predictions: pl.DataFrame | str | Path,
+    findings: list[Finding],
+    *,
+    id_col: str = "id",
+    profile_id_col: str = "id",
+    match: str = "exact",
+    n_clusters: int | str = "auto",
+    method: str = "gmm",
+    features: str | list[str] = "auto",
+    seed: int = 0,
+    model: Any = None,
+    lift_threshold: float = 1.5,
+    alpha: float = 0.05,
+    n_boot: int = 500,
+    n_perm: int = 999,
+) -> Report:
+    """Find, test and describe the clusters where a model's errors concentrate.
+
+    Parameters
+    ----------
+    profiles : polars.DataFrame or path
+        Profile table (``band_*`` columns, an id column; error rows are dropped and counted).
+    predictions : polars.DataFrame or path
+        One row per image: id, true label(s) and score(s) or predicted label(s).
+    findings : list of Finding
+        The findings to analyse, each reported separately.
+    id_col, profile_id_col, match : str
+        How predictions are joined to profiles (:func:`spectral_fast.predictions.join_predictions`).
+    n_clusters, method, features : see :class:`spectral_fast.cluster.SpectralClusters`
+    seed : int
+        Seed of the clustering, bootstrap and permutations.
+    model : SpectralClusters, optional
+        A fitted model to apply instead of fitting one.
+    lift_threshold, alpha, n_boot, n_perm : see :func:`spectral_fast.failures.analyze_finding`
+
+    Returns
+    -------
+    Report
+    """
+    from spectral_fast.cluster import SpectralClusters, tree_members
+    from spectral_fast.describe import describe_clusters
+    from spectral_fast.failures import analyze_finding, image_errors
+    from spectral_fast.predictions import as_numeric, check_columns, join_predictions, read_predictions
+
+    if not findings:
+        raise InvalidInputError("findings: give at least one finding (a label column with a score or prediction column)")
+    names = [f.title for f in findings]
+    if len(set(names)) != len(names):
+        raise InvalidInputError(f"findings: names must be distinct, got {names}")
+    table = load_profiles(profiles)
+    preds = predictions if isinstance(predictions, pl.DataFrame) else read_predictions(predictions)
+    needed = [c for f in findings for c in (f.label_col, f.score_col, f.pred_col) if c]
+    check_columns(preds, [id_col] + needed)
+    n_input = table.height
+    table, excluded = drop_error_rows(table)
+    if table.height == 0:
+        raise InvalidInputError(f"all {n_input} profile rows are error rows; nothing to analyse")
+    joined = join_predictions(table, preds, id_col=id_col, profile_id_col=profile_id_col, match=match)
+    renamed = {c: f"{c}_prediction" for c in needed if c in table.columns and c != profile_id_col}
+
+    per_finding = {}
+    for f in findings:
+        truth = as_numeric(joined, renamed.get(f.label_col, f.label_col))
+        score = as_numeric(joined, renamed.get(f.score_col, f.score_col)) if f.score_col else None
+        pred = as_numeric(joined, renamed.get(f.pred_col, f.pred_col)) if f.pred_col else None
+        per_finding[f.title] = (*image_errors(truth, score=score, pred=pred, threshold=f.threshold, finding=f.title), score)
+
+    if model is None:
+        model = SpectralClusters(n_clusters, method=method, features=features, random_state=seed).fit(joined)
+        labels = model.labels_
+    else:
+        labels = model.predict(joined)
+    distances = model.transform(joined)
+    members = tree_members(model.tree_, model.n_clusters_)
+    descriptions = describe_clusters(joined, labels, distances, id_col=profile_id_col)
+
+    slice_rows, spot_rows, summaries = [], [], {}
+    for f in findings:
+        error, loss, truth, score = per_finding[f.title]
+        res = analyze_finding(
+            f.title, labels, error, truth, score, members,
+            lift_threshold=lift_threshold, alpha=alpha, n_boot=n_boot, n_perm=n_perm, seed=seed,
+        )  # fmt: skip
+        for row in res.clusters:
+            d = descriptions[row["cluster"]]
+            row["description"] = d["description"]
+            row["exemplars"] = " | ".join(d["exemplars"])
+            slice_rows.append(row)
+        for spot in res.blind_spots:
+            spot_rows.append(_spot_row(f.title, spot, descriptions))
+        res.summary["mean_loss"] = float(np.mean(loss))
+        res.summary["threshold"] = f.threshold if f.score_col else None
+        summaries[f.title] = res.summary
+
+    slices = pl.DataFrame(slice_rows, infer_schema_length=None).select(SLICE_COLUMNS)
+    spot_schema = {
+        "finding": pl.Utf8, "rank": pl.Int64, "clusters": pl.Utf8, "n": pl.Int64, "share": pl.Float64,
+        "errors": pl.Int64, "error_rate": pl.Float64, "error_ci_low": pl.Float64, "error_ci_high": pl.Float64,
+        "lift": pl.Float64, "excess_errors": pl.Float64, "p_value": pl.Float64, "p_adjusted": pl.Float64,
+        "llr": pl.Float64, "description": pl.Utf8,
+    }  # fmt: skip
+    blind = pl.DataFrame(spot_rows, schema=spot_schema, orient="row") if spot_rows else pl.DataFrame(schema=spot_schema)
+
+    assign = {
+        "id": joined[profile_id_col].cast(pl.Utf8),
+        "cluster": pl.Series(labels, dtype=pl.Int64),
+        "distance": pl.Series(distances[np.arange(len(labels)), labels], dtype=pl.Float64),
+    }
+    for title, (error, loss, _, _) in per_finding.items():
+        assign[f"error_{title}"] = pl.Series(error, dtype=pl.Boolean)
+        assign[f"loss_{title}"] = pl.Series(loss, dtype=pl.Float64)
+    assignments = pl.DataFrame(assign)
+    if model.method == "gmm":
+        proba = model.predict_proba(joined)
+        assignments = assignments.with_columns(pl.Series("probability", proba.max(axis=1)))
+
+    reliability = _reliability()
+    profile_options = (
+        reliability.read_profile_options(profiles) if reliability and not isinstance(profiles, pl.DataFrame) else None
+    )
+    summary = {
+        "package_version": __version__,
+        "profile_options": profile_options,
+        "n_profiles": n_input,
+        "excluded": excluded,
+        "n_analysed": joined.height,
+        "k": int(model.n_clusters_),
+        "k_selection": model.k_selection_,
+        "features": list(model.features_),
+        "findings": summaries,
+        "options": {
+            "n_clusters": n_clusters, "method": model.method, "scaling": model.scaling, "features": features,
+            "seed": seed, "match": match, "id_col": id_col, "lift_threshold": lift_threshold, "alpha": alpha,
+            "n_boot": n_boot, "n_perm": n_perm, "findings": [asdict(f) for f in findings],
+        },
+    }  # fmt: skip
+    return Report(slices, blind, assignments, summary, model, descriptions, joined)
+
+
+def _spot_row(finding: str, spot: dict, descriptions: list[dict]) -> dict:
+    texts = [descriptions[c]["description"] for c in spot["clusters"]]
+    return {
+        "finding": finding,
+        "rank": spot["rank"],
+        "clusters": spot["name"],
+        **{k: spot[k] for k in ("n", "share", "errors", "error_rate", "error_ci_low", "error_ci_high", "lift")},
+        **{k: spot[k] for k in ("excess_errors", "p_value", "p_adjusted", "llr")},
+        "description": " / ".join(dict.fromkeys(texts)),
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON: numpy scalars to Python, NaN/inf to null."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,199 @@
+"""End-to-end blind-spot report: Python API, files, CLI, bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import polars as pl
+import pytest
+
+from spectral_fast.cli import main
+from spectral_fast.cluster import SpectralClusters
+from spectral_fast.errors import InvalidInputError, SpectralFastError
+from spectral_fast.report import SLICE_COLUMNS, Finding, analyze
+
+NASTY = "site<1>/a&b \"q\" 'x'.png"
+
+
+def make_case(tmp_path=None, n=160, seed=0):
+    """Profiles with a blurred 20 % slice where a fake model errs 50 % of the time (10 % elsewhere)."""
+    rng = np.random.default_rng(seed)
+    base = np.linspace(-1.0, -6.0, 32)
+    bands = base + rng.normal(0, 0.15, (n, 1)) + rng.normal(0, 0.05, (n, 32))
+    slice_ = np.zeros(n, bool)
+    slice_[rng.choice(n, n // 5, replace=False)] = True
+    bands[slice_, 20:] -= 2.0
+    ids = [f"img/{i:03d}.png" for i in range(n)]
+    ids[int(np.flatnonzero(slice_)[0])] = NASTY
+    prof = pl.DataFrame({"id": ids, **{f"band_{i:02d}": bands[:, i] for i in range(32)}})
+    prof = prof.with_columns(
+        jpeg_block=pl.Series(rng.normal(0.1, 0.02, n)),
+        height=pl.lit(1024),
+        width=pl.lit(1024),
+        status=pl.lit("ok"),
+        error=pl.lit(None, dtype=pl.Utf8),
+    )
+    truth = rng.integers(0, 2, n)
+    error = np.zeros(n, bool)
+    for group, rate in ((slice_, 0.5), (~slice_, 0.1)):
+        members = np.flatnonzero(group)
+        error[rng.choice(members, int(round(rate * len(members))), replace=False)] = True
+    score = np.where(error != truth.astype(bool), 0.8, 0.2)
+    score = np.clip(score + rng.normal(0, 0.05, n), 0, 1)
+    # a second finding given as predicted labels
+    truth2 = rng.integers(0, 2, n)
+    pred2 = np.where(rng.random(n) < 0.15, 1 - truth2, truth2)
+    preds = pl.DataFrame({"image": ids, "y": truth, "p": score, "y2": truth2, "hat2": pred2})
+    if tmp_path is not None:
+        # three real PNG files for thumbnails, including the nasty id
+        from PIL import Image
+
+        for i in [ids[0], ids[1], NASTY]:
+            path = tmp_path / "imgs" / i
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 255, (64, 64), dtype=np.uint8)).save(path)
+    return prof, preds, slice_
+
+
+@pytest.fixture(scope="module")
+def case():
+    prof, preds, slice_ = make_case()
+    rep = analyze(prof, preds, [Finding("y", score_col="p"), Finding("y2", pred_col="hat2")], id_col="image",
+                  n_clusters=6, seed=1, n_boot=100, n_perm=199)  # fmt: skip
+    return rep, slice_
+
+
+def test_tables_have_the_documented_columns(case):
+    rep, _ = case
+    assert rep.slices.columns == SLICE_COLUMNS
+    assert rep.slices.height == 2 * 6
+    assert set(rep.assignments.columns) >= {"id", "cluster", "distance", "error_y", "loss_y", "error_y2", "loss_y2"}
+    assert rep.assignments.height == 160
+    for title in ("y", "y2"):
+        rows = rep.slices.filter(pl.col("finding") == title)
+        assert rows["n"].sum() == 160
+        assert rows["share"].sum() == pytest.approx(1.0)
+        assert rows["errors"].sum() == rep.assignments[f"error_{title}"].sum()
+
+
+def test_planted_slice_is_the_top_blind_spot(case):
+    rep, slice_ = case
+    top = rep.blind_spots.filter((pl.col("finding") == "y") & (pl.col("rank") == 1))
+    assert top.height == 1
+    clusters = [int(c) for c in top["clusters"][0].split("+")]
+    chosen = np.isin(rep.assignments["cluster"].to_numpy(), clusters)
+    assert (chosen & slice_).sum() / chosen.sum() >= 0.9
+    assert (chosen & slice_).sum() / slice_.sum() >= 0.8
+    assert "high-frequency" in top["description"][0]
+    s = rep.summary["findings"]["y"]
+    assert s["perm_p_mutual_information"] < 0.01 and s["chi2_p"] < 0.01
+    assert s["worst_share_20"] > 0.4  # the slice is 20 % of the data and holds ~55 % of the errors
+
+
+def test_predicted_labels_give_auroc_note(case):
+    rep, _ = case
+    rows = rep.slices.filter(pl.col("finding") == "y2")
+    assert rows["auroc"].is_nan().all()
+    assert (rows["auroc_note"] == "undefined: predicted labels, no scores").all()
+
+
+def test_write_files_and_reload_model(case, tmp_path):
+    rep, _ = case
+    paths = rep.write(tmp_path / "out")
+    for key in ("slices", "blind_spots", "assignments", "summary", "model", "model_arrays", "html"):
+        assert paths[key].exists(), key
+    summary = json.loads(paths["summary"].read_text())
+    assert summary["k"] == 6 and summary["package_version"]
+    assert {"chi2_p", "perm_p_mutual_information", "perm_p_max_lift", "worst_share_10", "worst_share_20"} <= set(
+        summary["findings"]["y"]
+    )
+    csv = pl.read_csv(paths["slices"])
+    assert set(csv["blind_spot"].unique().to_list()) <= {True, False}
+    model = SpectralClusters.load(paths["model"])
+    np.testing.assert_array_equal(model.predict(rep.table), rep.assignments["cluster"].to_numpy())
+
+
+def test_html_is_offline_and_escaped(tmp_path):
+    prof, preds, _ = make_case(tmp_path)
+    rep = analyze(prof, preds, [Finding("y", score_col="p")], id_col="image", n_clusters=6, n_boot=50, n_perm=99)
+    # make the nasty id an exemplar so it is printed
+    rep.descriptions[0]["exemplars"] = [NASTY, "img/000.png", "missing/file.png"]
+    page = rep.write(tmp_path / "out", image_root=tmp_path / "imgs")["html"].read_text()
+    assert "site&lt;1&gt;/a&amp;b &quot;q&quot; &#x27;x&#x27;.png" in page
+    assert "site<1>" not in page
+    assert not re.search(r"(src|href)=[\"'](?!data:)", page), "every resource must be inline"
+    assert "http://" not in page and "https://" not in page
+    assert page.count('src="data:image/png;base64,') >= 5  # plots + thumbnails
+    assert "(image not found)" in page
+    assert "errors are concentrated" in page
+
+
+def test_error_rows_are_excluded_and_counted():
+    prof, preds, _ = make_case()
+    bad = prof.head(3).with_columns(
+        pl.lit("error").alias("status"), pl.lit("decode failed").alias("error"), pl.lit(None, dtype=pl.Float64).alias("band_00")
+    )
+    prof = pl.concat([prof.slice(3), bad.with_columns(id=pl.Series(["e1", "e2", "e3"]))])
+    rep = analyze(prof, preds, [Finding("y", score_col="p")], id_col="image", n_clusters=4, n_boot=20, n_perm=19)
+    assert rep.summary["excluded"]["error_rows"] == 3
+    assert rep.summary["excluded"]["error_examples"] == ["decode failed"]
+
+
+@pytest.mark.parametrize(
+    "mutate, finding, match",
+    [
+        (lambda p: p.drop("p"), Finding("y", score_col="p"), r"\['p'\] not found"),
+        (lambda p: p.with_columns(y=pl.lit(2)), Finding("y", score_col="p"), "labels must be 0 or 1"),
+        (lambda p: p.with_columns(p=pl.lit(1.5)), Finding("y", score_col="p"), r"scores must be probabilities in \[0, 1\]"),
+        (lambda p: p.with_columns(p=pl.lit(float("nan"))), Finding("y", score_col="p"), "NaN"),
+        (lambda p: p.with_columns(p=pl.lit(None, dtype=pl.Float64)), Finding("y", score_col="p"), "NaN"),
+        (lambda p: p.with_columns(y=pl.lit("yes")), Finding("y", score_col="p"), "'y' must be numeric"),
+    ],
+)
+def test_bad_predictions_give_clear_errors(mutate, finding, match):
+    prof, preds, _ = make_case(n=40)
+    with pytest.raises(SpectralFastError, match=match):
+        analyze(prof, mutate(preds), [finding], id_col="image", n_clusters=2, n_boot=10, n_perm=9)
+
+
+def test_one_class_only_says_auroc_undefined():
+    prof, preds, _ = make_case(n=60)
+    rep = analyze(prof, preds.with_columns(y=pl.lit(1)), [Finding("y", score_col="p")], id_col="image",
+                  n_clusters=3, n_boot=10, n_perm=9)  # fmt: skip
+    assert rep.slices["auroc"].is_nan().all()
+    assert rep.slices["auroc_note"].str.contains("one class").all()
+
+
+def test_fewer_images_than_clusters():
+    prof, preds, _ = make_case(n=40)
+    with pytest.raises(InvalidInputError, match="cannot form 50 clusters"):
+        analyze(prof, preds, [Finding("y", score_col="p")], id_col="image", n_clusters=50)
+
+
+def test_cli_end_to_end_and_errors(tmp_path, capsys):
+    prof, preds, _ = make_case(tmp_path, n=120)
+    prof.write_parquet(tmp_path / "profiles.parquet")
+    preds.write_csv(tmp_path / "preds.csv")
+    out = tmp_path / "out"
+    argv = ["report", str(tmp_path / "profiles.parquet"), "--predictions", str(tmp_path / "preds.csv"),
+            "--id-col", "image", "--label-col", "y", "--score-col", "p", "--threshold", "0.5",
+            "--label-col", "y2", "--pred-col", "hat2", "-o", str(out), "--k", "5", "--seed", "3",
+            "--n-perm", "49", "--n-boot", "20", "--images", str(tmp_path / "imgs")]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "k = 5 clusters" in printed and "y2:" in printed
+    slices = pl.read_csv(out / "slices.csv")
+    assert sorted(slices["finding"].unique().to_list()) == ["y", "y2"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["options"]["seed"] == 3 and summary["k"] == 5
+    assert pl.read_parquet(out / "assignments.parquet").height == 120
+
+    bad = argv.copy()
+    bad[bad.index("p")] = "nope"
+    assert main(bad) == 2
+    assert "['nope'] not found" in capsys.readouterr().err
+    both = argv[:10] + ["--pred-col", "hat2"] + argv[10:]
+    assert main(both) == 2
+    assert "exactly one of --score-col or --pred-col" in capsys.readouterr().err
