@@ -220,6 +220,9 @@ def reference_features(profiles: list[Any]) -> np.ndarray:
 def core_features(df: Any) -> np.ndarray:
     """The FEATURES columns of spectral_fast.profile's DataFrame, as a float64 matrix."""
     cols = list(df.columns)
+    if "status" in cols and (df["status"] != "ok").any():
+        bad = df.filter(df["status"] != "ok")
+        raise ValueError(f"{bad.height} error rows, first: {bad['error'][0] if 'error' in cols else '?'}")
     band_cols = [c for c in cols if c.startswith("band")]
     band_cols = [c for c in band_cols if any(ch.isdigit() for ch in c)]
     band_cols.sort(key=lambda c: int("".join(ch for ch in c if ch.isdigit())))
