@@ -73,7 +73,9 @@ def plot_error_rates(rows: list[dict], overall: float, finding: str) -> str:
     lo = np.array([r["error_ci_low"] for r in rows], dtype=float)
     hi = np.array([r["error_ci_high"] for r in rows], dtype=float)
     colours = ["#c0392b" if r["blind_spot"] else "#34495e" for r in rows]
-    ax.errorbar(rate, y, xerr=[rate - lo, hi - rate], fmt="none", ecolor="#95a5a6", capsize=3)
+    # clip: at a rate of 0 or 1 the interval edge equals the rate up to rounding
+    below, above = np.nan_to_num(np.maximum(rate - lo, 0.0)), np.nan_to_num(np.maximum(hi - rate, 0.0))
+    ax.errorbar(rate, y, xerr=[below, above], fmt="none", ecolor="#95a5a6", capsize=3)
     ax.scatter(rate, y, c=colours, zorder=3)
     ax.axvline(overall, color="#7f8c8d", ls="--", lw=1, label=f"overall {overall:.1%}")
     ax.set_yticks(y, [f"cluster {r['cluster']} (n={r['n']})" for r in rows])
@@ -86,19 +88,25 @@ def plot_error_rates(rows: list[dict], overall: float, finding: str) -> str:
 
 
 def plot_spectra(table, labels: np.ndarray, k: int) -> str:
+    import warnings
+
     import matplotlib.pyplot as plt
+
+    warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
 
     from spectral_fast.describe import band_frequencies
 
     band_cols = sorted(c for c in table.columns if c.startswith("band_"))
     freqs = band_frequencies(table, band_cols)
     bands = table.select(band_cols).to_numpy().astype(float)
+    # A band with no coefficient sits at the log floor (1e-12) for small images: leave it out of the means.
+    bands = np.where(bands <= -11.5, np.nan, bands)
     fig, ax = plt.subplots(figsize=(7.5, 4.6))
     for c, colour in zip(range(k), _colours(k)):
         inside = labels == c
         if inside.any():
-            ax.plot(freqs, 10 ** bands[inside].mean(axis=0), color=colour, lw=1.4, label=f"cluster {c} (n={inside.sum()})")
-    ax.plot(freqs, 10 ** bands.mean(axis=0), color="black", lw=2.6, label="all images")
+            ax.plot(freqs, 10 ** np.nanmean(bands[inside], axis=0), color=colour, lw=1.4, label=f"cluster {c} (n={inside.sum()})")
+    ax.plot(freqs, 10 ** np.nanmean(bands, axis=0), color="black", lw=2.6, label="all images")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("radial frequency (cycles/pixel)")
@@ -111,6 +119,9 @@ def plot_spectra(table, labels: np.ndarray, k: int) -> str:
 def plot_map(z: np.ndarray, labels: np.ndarray, error: np.ndarray, k: int, finding: str) -> str:
     import matplotlib.pyplot as plt
 
+    # Clip so one extreme image (another resolution, a broken file) does not
+    # squeeze everyone else into a corner of the map.
+    z = np.clip(z, -8.0, 8.0)
     centred = z - z.mean(axis=0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     xy = centred @ vt[:2].T if vt.shape[0] >= 2 else np.c_[centred[:, 0], np.zeros(len(z))]
@@ -121,7 +132,7 @@ def plot_map(z: np.ndarray, labels: np.ndarray, error: np.ndarray, k: int, findi
         if inside.any():
             ax.scatter(xy[inside, 0], xy[inside, 1], s=18, color=colours[c], label=f"cluster {c}", alpha=0.85)
     ax.scatter(xy[error, 0], xy[error, 1], s=42, facecolors="none", edgecolors="black", lw=1.0, label=f"error ({finding})")
-    ax.set_xlabel("principal component 1 of the scaled features")
+    ax.set_xlabel("principal component 1 of the scaled features (clipped at ±8)")
     ax.set_ylabel("principal component 2")
     ax.legend(fontsize=8, ncol=2, frameon=False, loc="best")
     ax.grid(alpha=0.25)

@@ -125,7 +125,7 @@ def describe_clusters(
             found += _resampling_cliff(zb, freqs)
         for name, value in zip(extra, z[len(band_cols) :]):
             found.append((name, float(value)))
-        sentences = []
+        sentences = _size_sentence(table, inside)
         for name, value in sorted(found, key=lambda f: -abs(f[1])):
             if not np.isfinite(value) or abs(value) < threshold:
                 continue
@@ -148,6 +148,18 @@ def describe_clusters(
             }
         )
     return out
+
+
+def _size_sentence(table: pl.DataFrame, inside: np.ndarray) -> list[str]:
+    """Say so when a cluster's images are much smaller or larger than the set's (a different source or export)."""
+    if "height" not in table.columns or "width" not in table.columns:
+        return []
+    side = table.select(pl.min_horizontal("height", "width")).to_series().cast(pl.Float64).to_numpy()
+    here, typical = np.nanmedian(side[inside]), np.nanmedian(side)
+    if not (np.isfinite(here) and np.isfinite(typical)) or typical <= 0 or abs(here / typical - 1.0) < 0.2:
+        return []
+    word = "smaller" if here < typical else "larger"
+    return [f"{word} images than typical ({here:.0f} px vs {typical:.0f} px on the short side): another source or export"]
 
 
 def _resampling_cliff(zb: np.ndarray, freqs: np.ndarray) -> list[tuple[str, float]]:

@@ -271,14 +271,14 @@ def analyze(
 
 
 def _spot_row(finding: str, spot: dict, descriptions: list[dict]) -> dict:
-    texts = [descriptions[c]["description"] for c in spot["clusters"]]
+    texts = [f"cluster {c}: {descriptions[c]['description']}" for c in spot["clusters"]]
     return {
         "finding": finding,
         "rank": spot["rank"],
         "clusters": spot["name"],
         **{k: spot[k] for k in ("n", "share", "errors", "error_rate", "error_ci_low", "error_ci_high", "lift")},
         **{k: spot[k] for k in ("excess_errors", "p_value", "p_adjusted", "llr")},
-        "description": " / ".join(dict.fromkeys(texts)),
+        "description": " | ".join(texts),
     }
 
 
