@@ -17,8 +17,8 @@ The maths
     j = 8 q + o`` for whole periods only (``j < 8 floor((W - 1) / 8)``),
     ``o = 0 .. 7``. Ratio ``b_h = m_max / mean(m_o, o != argmax)``: about 1
     without blocks, larger when every 8th difference jumps. ``b_v`` likewise on
-    ``x.T``. ``jpeg_block = sqrt(b_h b_v) - 1``: about 0 to 0.3 without
-    blocks, 2 or more after JPEG at quality 30. Taking the best phase makes it
+    ``x.T``. ``jpeg_block = sqrt(b_h b_v) - 1``: 0 to 0.9 on uncompressed NIH
+    images (median 0.2), 1.6 to 4 after JPEG at quality 30. Taking the best phase makes it
     indifferent to crops after compression. Linear, not log: the clustering
     scales features by their median and IQR, and on a linear scale a
     compressed slice lands ten or more IQRs away from the bulk.
