@@ -16,6 +16,7 @@ from spectral_fast import __version__
 
 # subcommand -> (module, one-line help); the help is here so --help imports nothing.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "profile": ("spectral_fast.commands.profile", "Profile folders, lists, globs or tables of images into one Parquet file."),
     "report": ("spectral_fast.commands.report", "Find, test and explain the spectral clusters where a model's errors concentrate."),
 }
 
@@ -28,7 +29,8 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (_, help_text) in SUBCOMMANDS.items():
-        sub.add_parser(name, help=help_text, description=help_text)
+        # add_help=False: "COMMAND --help" must reach the module's own parser, which knows the options.
+        sub.add_parser(name, help=help_text, description=help_text, add_help=False)
     return parser
 
 

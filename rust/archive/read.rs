@@ -13,12 +13,19 @@ pub(super) fn max_file_bytes(max_pixels: u64) -> u64 {
 }
 
 /// The whole file, or a row error saying why it could not be read
-/// (missing, permission denied, symlink loop, a directory, too large).
+/// (missing, permission denied, symlink loop, a directory, a FIFO, too large).
 pub(super) fn read_file(path: &str, max_bytes: u64) -> Result<Vec<u8>, RowError> {
     let unreadable = |e: std::io::Error| RowError { kind: "unreadable", message: format!("cannot read file: {e}") };
     let meta = std::fs::metadata(path).map_err(unreadable)?;
     if meta.is_dir() {
         return Err(RowError { kind: "unreadable", message: "cannot read file: it is a directory".into() });
+    }
+    if !meta.is_file() {
+        // FIFOs and character devices can block a reader forever.
+        return Err(RowError {
+            kind: "unreadable",
+            message: "not a regular file (FIFO, socket or device); not read".into(),
+        });
     }
     if meta.len() > max_bytes {
         return Err(RowError {

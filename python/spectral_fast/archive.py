@@ -1,0 +1,312 @@
+"""Profile whole archives: folders, lists, globs and tables of encoded images, to one Parquet file.
+
+The unit of work is :func:`process_batch`, a pure function from an Arrow
+record batch of encoded images to a record batch of profiles, which is what
+a scale-out engine (Ray Data ``map_batches``, Spark ``mapInArrow``, Daft)
+calls. :func:`profile_archive` drives it over local inputs: it plans the
+inputs (:mod:`spectral_fast.sources`), streams batches through the Rust core
+(files are read, decoded and profiled on the core's threads, without the
+GIL), and writes the rows durably as they finish
+(:mod:`spectral_fast.journal`), so a killed run can be resumed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from spectral_fast import _core
+from spectral_fast import dicom_fallback as _fallback
+from spectral_fast.errors import InvalidInputError
+from spectral_fast.journal import Journal
+from spectral_fast.sources import plan
+
+__all__ = ["process_batch", "profile_archive", "ArchiveSummary", "DEFAULT_MAX_PIXELS"]
+
+#: Decompression-bomb guard: images whose header announces more pixels are error rows.
+DEFAULT_MAX_PIXELS = 100_000_000
+#: Files per batch: enough to keep every thread busy, few enough that a kill
+#: loses little and a batch of encoded bytes stays well under Arrow's 2 GiB.
+DEFAULT_BATCH_SIZE = 64
+
+
+def process_batch(
+    batch: pa.RecordBatch,
+    *,
+    size: int | None = None,
+    bands: int = 32,
+    spacing: str = "log",
+    window: str = "hann",
+    threads: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    dicom_fallback: bool = True,
+) -> pa.RecordBatch:
+    """Decode and profile every encoded image of one Arrow record batch.
+
+    Parameters
+    ----------
+    batch : pyarrow.RecordBatch (or anything with ``__arrow_c_array__``)
+        Columns ``id`` (string) and ``bytes`` (binary: encoded PNG, JPEG,
+        DICOM or TIFF files; binary, large_binary and binary_view are read
+        without a copy), or ``id`` and ``path`` (files the core reads). An
+        optional string column ``read_error`` marks rows that are already
+        known to be unreadable (its text becomes the error).
+    size, bands, spacing, window
+        As in :func:`spectral_fast.profile`.
+    threads : int or None
+        Core threads; ``None`` reads ``SPECTRAL_FAST_THREADS``, else all cores.
+        Use 1 inside engines that already run one process per core.
+    max_pixels : int, default 100_000_000
+        Images whose header announces more pixels are error rows, refused
+        before any pixel buffer is allocated (decompression-bomb guard).
+    dicom_fallback : bool, default True
+        Decode DICOM transfer syntaxes the core cannot (JPEG 2000, JPEG-LS)
+        with pydicom when it is installed (``spectral-fast[dicom]``).
+
+    Returns
+    -------
+    pyarrow.RecordBatch
+        One row per input row, in order: ``id``, ``band_00 ..``, ``low``,
+        ``slope``, ``centroid``, ``entropy``, ``hf_ratio``, ``mean``, ``std``,
+        ``height``, ``width``, ``status`` (``"ok"``/``"error"``), ``error``,
+        ``format`` (``png``, ``jpeg``, ``dicom``, ``tiff``), ``bit_depth``,
+        ``pixel_spacing_mm`` (DICOM PixelSpacing, else ImagerPixelSpacing),
+        ``bytes`` (encoded size) and ``error_kind`` (a stable short name such
+        as ``corrupt``, ``too_large``, ``not_an_image``, ``unreadable``).
+
+    Raises
+    ------
+    InvalidInputError, InvalidTypeError
+        Invalid options, or a batch without the required columns.
+    """
+    options = dict(size=size, bands=bands, spacing=spacing, window=window, threads=threads, max_pixels=max_pixels)
+    out = _core.process_batch(batch, **options)
+    if dicom_fallback:
+        out = _apply_dicom_fallback(batch, out, options)
+    return out
+
+
+@dataclass
+class ArchiveSummary:
+    """What a :func:`profile_archive` run did."""
+
+    output: Path
+    ok: int = 0
+    errors: int = 0
+    skipped: int = 0  # rows already in the output (resume)
+    previous_ok: int = 0
+    seconds: float = 0.0
+    error_kinds: Counter = field(default_factory=Counter)
+
+    @property
+    def processed(self) -> int:
+        return self.ok + self.errors
+
+    @property
+    def images_per_second(self) -> float:
+        return self.processed / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def total_ok(self) -> int:
+        """``ok`` rows in the output, including those of earlier runs."""
+        return self.ok + self.previous_ok
+
+    def line(self) -> str:
+        """One-line summary: counts, time and rate."""
+        kinds = ", ".join(f"{n} {k}" for k, n in self.error_kinds.most_common())
+        text = f"{self.ok} profiled, {self.errors} errors"
+        if kinds:
+            text += f" ({kinds})"
+        if self.skipped:
+            text += f", {self.skipped} already done"
+        return f"{text} in {self.seconds:.1f} s ({self.images_per_second:.1f} images/s) -> {self.output}"
+
+
+def profile_archive(
+    inputs: Sequence[Any] | Any,
+    output: str | os.PathLike[str],
+    *,
+    size: int | None = None,
+    bands: int = 32,
+    spacing: str = "log",
+    window: str = "hann",
+    threads: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    resume: bool = False,
+    overwrite: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    include: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    id_column: str | None = None,
+    bytes_column: str | None = None,
+    progress: bool | None = None,
+    dicom_fallback: bool = True,
+) -> ArchiveSummary:
+    """Profile every image of ``inputs`` into the Parquet file ``output``.
+
+    Parameters
+    ----------
+    inputs : path, glob, table, or a list of them
+        Folders (recursive), image files, text files of paths (``.txt``,
+        ``.lst``, ``.list``), glob patterns, Parquet or Arrow IPC files with a
+        column of encoded bytes and an id column, or in-memory Arrow tables
+        (pyarrow, polars). See :mod:`spectral_fast.sources` for the ids.
+    output : path
+        The Parquet file to write. Rows are journalled in ``<output>.parts``
+        as batches finish; the file appears, complete, when the run ends.
+    size, bands, spacing, window, threads, max_pixels, dicom_fallback
+        As in :func:`process_batch`.
+    batch_size : int, default 64
+        Files per batch. A kill loses at most the batch in flight.
+    resume : bool, default False
+        Skip the ids already in ``output`` or its journal (a killed or an
+        earlier run) and add the rest; options must match that run's.
+    overwrite : bool, default False
+        Replace an existing output or journal instead of refusing.
+    include, exclude : list of glob patterns
+        Keep ids matching any ``include`` pattern and none of ``exclude``
+        (patterns without ``/`` also match the file name alone).
+    id_column, bytes_column : str
+        Column names of table inputs (default ``id`` or ``path``; ``bytes``
+        or the only binary column).
+    progress : bool or None
+        Progress bar on stderr; ``None`` shows it when stderr is a terminal.
+
+    Returns
+    -------
+    ArchiveSummary
+        Counts, time and rate; ``summary.line()`` is the CLI's summary.
+
+    Raises
+    ------
+    InvalidInputError
+        Invalid options, missing inputs, duplicate ids, an output that exists
+        without ``resume``/``overwrite``, or a resume with other options.
+    KeyboardInterrupt
+        The journal is kept; run again with ``resume=True`` to continue.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 1_000_000:
+        raise InvalidInputError(f"batch_size must be an integer in [1, 1000000], got {batch_size!r}")
+    options = dict(size=size, bands=bands, spacing=spacing, window=window, max_pixels=max_pixels)
+    # Validate every option in the core before touching the disk.
+    schema = _core.process_batch(_empty_input(), threads=threads, **options).schema
+    journal = Journal(output, options, resume=resume, overwrite=overwrite)
+    sources = plan(
+        inputs,
+        include=include,
+        exclude=exclude,
+        skip_paths=journal.paths(),
+        id_column=id_column,
+        bytes_column=bytes_column,
+    )
+    total = sum(len(s.ids) for s in sources)
+    if total == 0:
+        raise InvalidInputError("no file to profile in the inputs (after include/exclude patterns)")
+
+    start = time.perf_counter()
+    bar = None
+    try:
+        done = journal.open(schema)
+        summary = ArchiveSummary(output=Path(output), skipped=len(done), previous_ok=journal.previous_ok)
+        bar = _progress_bar(total - summary.skipped, progress)
+        for source in sources:
+            for batch in source.batches(batch_size, done):
+                out = process_batch(batch, threads=threads, dicom_fallback=dicom_fallback, **options)
+                journal.add(out)
+                _count(summary, out)
+                if bar is not None:
+                    bar.update(out.num_rows)
+                    bar.set_postfix(errors=summary.errors, refresh=False)
+        journal.finish()
+    except BaseException:
+        journal.abandon()
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _count(summary: ArchiveSummary, out: pa.RecordBatch) -> None:
+    status = out.column("status")
+    ok = int(pc.sum(pc.equal(status, "ok")).as_py() or 0)
+    summary.ok += ok
+    summary.errors += out.num_rows - ok
+    if ok < out.num_rows:
+        summary.error_kinds.update(k for k in out.column("error_kind").to_pylist() if k is not None)
+
+
+def _progress_bar(total: int, progress: bool | None):
+    show = sys.stderr.isatty() if progress is None else progress
+    if not show or total <= 0:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="img", desc="profile", dynamic_ncols=True, smoothing=0.1, file=sys.stderr)
+
+
+def _empty_input() -> pa.RecordBatch:
+    return pa.record_batch({"id": pa.array([], pa.string()), "bytes": pa.array([], pa.binary())})
+
+
+# ---------------------------------------------------------------- DICOM fallback
+
+
+def _apply_dicom_fallback(batch: Any, out: pa.RecordBatch, options: dict[str, Any]) -> pa.RecordBatch:
+    """Re-decode rows with a transfer syntax the core lacks, with pydicom, and profile them."""
+    kinds = out.column("error_kind")
+    rows = [i for i, k in enumerate(kinds.to_pylist()) if k == "unsupported_transfer_syntax"]
+    if not rows or not _fallback.available():
+        return out
+    from spectral_fast.profile import profile
+
+    if not isinstance(batch, pa.RecordBatch):
+        batch = pa.record_batch(batch)
+    table = out.to_pylist()
+    for i in rows:
+        row = table[i]
+        try:
+            data = _encoded(batch, i)
+            decoded = _fallback.decode(data, options["max_pixels"])
+        except (_fallback.FallbackError, OSError) as exc:
+            row["error"] = str(exc)
+            continue
+        prof = profile(
+            decoded.pixels,
+            **{k: options[k] for k in ("size", "bands", "spacing", "window")},
+            threads=1,
+        ).row(0, named=True)
+        row.update(prof)
+        row.update(
+            format="dicom",
+            bit_depth=decoded.bit_depth,
+            pixel_spacing_mm=decoded.pixel_spacing_mm,
+            error_kind=None if prof["status"] == "ok" else "profile",
+        )
+    return pa.RecordBatch.from_pylist(table, schema=out.schema)
+
+
+def _encoded(batch: pa.RecordBatch, i: int) -> bytes:
+    names = batch.schema.names
+    if "bytes" in names:
+        return batch.column("bytes")[i].as_py()
+    with open(batch.column("path")[i].as_py(), "rb") as fh:
+        return fh.read()
+
+
+def run_options(output: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The version and options stored in a profiles file by :func:`profile_archive`."""
+    from spectral_fast.journal import read_metadata
+
+    return read_metadata(output)
+

@@ -1,0 +1,81 @@
+"""``spectral-fast profile``: profile folders, lists, globs or tables of images into one Parquet file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "Profile every image of folders, lists, globs or Parquet/Arrow tables into one Parquet file (resumable)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="folder (recursive), image file, text file of paths (.txt/.lst/.list), glob, "
+        "or Parquet/Arrow IPC file with an id and an encoded-bytes column",
+    )
+    parser.add_argument("-o", "--output", required=True, metavar="PROFILES.parquet", help="Parquet file to write")
+    parser.add_argument("--size", type=int, default=None, help="resize to SIZE x SIZE before the FFT (default: native grid)")
+    parser.add_argument("--bands", type=int, default=32, help="number of radial bands (default: 32)")
+    parser.add_argument("--spacing", choices=("log", "linear"), default="log", help="band edge spacing (default: log)")
+    parser.add_argument("--window", choices=("hann", "none"), default="hann", help="window (default: hann)")
+    parser.add_argument("--threads", type=int, default=None, help="worker threads (default: SPECTRAL_FAST_THREADS or all cores)")
+    parser.add_argument("--batch-size", type=int, default=64, help="files per batch; a kill loses at most one (default: 64)")
+    parser.add_argument("--resume", action="store_true", help="skip images already in the output or its journal")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output or journal")
+    parser.add_argument(
+        "--max-pixels", type=int, default=100_000_000, help="larger images are error rows (default: 100000000)"
+    )
+    parser.add_argument("--include", action="append", metavar="GLOB", help="keep only ids matching GLOB (repeatable)")
+    parser.add_argument("--exclude", action="append", metavar="GLOB", help="drop ids matching GLOB (repeatable)")
+    parser.add_argument("--id-column", default=None, help="id column of table inputs (default: id, else path)")
+    parser.add_argument(
+        "--bytes-column", default=None, help="encoded-image column of table inputs (default: bytes, else the only binary one)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
+
+
+def run(args: argparse.Namespace) -> int:
+    from spectral_fast.archive import profile_archive
+
+    try:
+        summary = profile_archive(
+            args.inputs,
+            args.output,
+            size=args.size,
+            bands=args.bands,
+            spacing=args.spacing,
+            window=args.window,
+            threads=args.threads,
+            batch_size=args.batch_size,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            max_pixels=args.max_pixels,
+            include=args.include,
+            exclude=args.exclude,
+            id_column=args.id_column,
+            bytes_column=args.bytes_column,
+            progress=False if args.quiet else None,
+        )
+    except OSError as exc:  # e.g. the output folder is not writable, or the disk is full
+        print(f"spectral-fast profile: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            f"spectral-fast profile: interrupted; finished batches are kept in {args.output}.parts, "
+            "run the same command with --resume to continue",
+            file=sys.stderr,
+        )
+        return 130
+    if summary.total_ok == 0:
+        print(
+            f"spectral-fast profile: error: no image could be profiled ({summary.errors} errors; "
+            f"see the error column of {args.output})",
+            file=sys.stderr,
+        )
+        return 1
+    if not args.quiet:
+        print(summary.line())
+    return 0

@@ -1,0 +1,262 @@
+"""Durable output of an archive run: a journal of finished batches, then one Parquet file.
+
+Why a journal: a Parquet file is unreadable until its footer is written, so
+a run killed mid-write (SIGKILL included) would lose everything written to a
+single file. Instead each finished batch is written to its own small Parquet
+file in ``<output>.parts/``: written under a temporary name, fsync'd, renamed
+(atomic), and the folder fsync'd, so a part either exists whole or not at all.
+A kill therefore loses at most the batches in flight.
+
+Meanwhile the final table streams into ``<output>.tmp`` in row groups; when
+the run ends it is closed, fsync'd and renamed over ``<output>`` (a finished
+output is never half-written), and only then is the journal removed.
+
+Resume reads the ids already in ``<output>`` and in the parts (the id column
+only), skips them, and starts the new ``.tmp`` with those rows, in their
+original order. A journal records the run's options and the package version
+(``run.json``): resuming with other options, or another version, is refused
+rather than mixing incompatible rows in one table. An exclusive lock on the
+journal stops two runs from writing the same output at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from spectral_fast import __version__
+from spectral_fast.errors import InvalidInputError
+
+#: Key of the run description in the Parquet file's key-value metadata.
+METADATA_KEY = b"spectral_fast"
+#: Rows gathered before a row group of the final file is written: small
+#: enough to bound memory, large enough for efficient Parquet reads.
+ROW_GROUP_ROWS = 4096
+
+
+class Journal:
+    """The output of one run: parts for durability, ``.tmp`` then ``output`` for the result."""
+
+    def __init__(self, output: str | os.PathLike[str], options: dict[str, Any], *, resume: bool, overwrite: bool):
+        self.output = Path(output)
+        self.parts = self.output.with_name(self.output.name + ".parts")
+        self.tmp = self.output.with_name(self.output.name + ".tmp")
+        self.options = dict(options)
+        self.resume = resume
+        self.overwrite = overwrite
+        self._lock_fd: int | None = None
+        self._writer: pq.ParquetWriter | None = None
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        self._next_part = 0
+        self.previous_ok = 0
+        self.previous_rows = 0
+
+    # ------------------------------------------------------------ start
+
+    def paths(self) -> list[Path]:
+        """Files of this run, which input listing must skip."""
+        return [self.output, self.parts, self.tmp, self._lock_path()]
+
+    def open(self, schema: pa.Schema) -> pa.Array:
+        """Prepare the output; return the ids already done (empty unless resuming)."""
+        if not self.output.parent.is_dir():
+            raise InvalidInputError(f"output folder {str(self.output.parent)!r} does not exist")
+        if self.output.is_dir():
+            raise InvalidInputError(f"output {str(self.output)!r} is a folder; give a file name")
+        exists = self.output.exists() or self.parts.exists()
+        if exists and not self.resume:
+            if not self.overwrite:
+                what = "a partial run (" + self.parts.name + ")" if self.parts.exists() else "the file"
+                raise InvalidInputError(
+                    f"output {str(self.output)!r} exists ({what}); pass --resume to continue or extend it, "
+                    "or --overwrite to start again"
+                )
+            self._take_lock()
+            shutil.rmtree(self.parts, ignore_errors=True)
+            self.output.unlink(missing_ok=True)
+        self._take_lock()
+        meta = self.run_metadata()
+        previous_files = self._previous_files(meta)
+        self.parts.mkdir(exist_ok=True)
+        _write_atomic_bytes(self.parts / "run.json", json.dumps(meta, indent=1).encode())
+
+        self._writer = pq.ParquetWriter(
+            self.tmp, schema.with_metadata({METADATA_KEY: json.dumps(meta).encode()})
+        )
+        done: list[pa.Array] = []
+        final_ids: pa.Array | None = None
+        for path in previous_files:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_ROWS):
+                if final_ids is not None:
+                    # Parts repeat rows of the final file only when a run was
+                    # killed between renaming the output and removing the
+                    # journal; the rows are the same, so the copy is dropped.
+                    batch = batch.filter(pc.invert(pc.is_in(batch.column("id"), value_set=final_ids)))
+                if batch.num_rows == 0:
+                    continue
+                batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+                self._append(batch)
+                done.append(batch.column("id"))
+                self.previous_ok += int(pc.sum(pc.equal(batch.column("status"), "ok")).as_py() or 0)
+                self.previous_rows += batch.num_rows
+            if path == self.output and done:
+                final_ids = pa.concat_arrays(done)
+        return pa.concat_arrays(done) if done else pa.array([], pa.string())
+
+    def run_metadata(self) -> dict[str, Any]:
+        return {"version": __version__, "options": self.options}
+
+    def _previous_files(self, meta: dict[str, Any]) -> list[Path]:
+        files: list[Path] = []
+        if self.output.exists():
+            self._check_compatible(_file_metadata(self.output), str(self.output))
+            files.append(self.output)
+        if self.parts.exists():
+            run_json = self.parts / "run.json"
+            if run_json.exists():
+                self._check_compatible(json.loads(run_json.read_text()), str(run_json))
+            for stale in self.parts.glob("*.tmp"):
+                stale.unlink()  # a part that was being written when the run died
+            parts = sorted(self.parts.glob("part-*.parquet"))
+            files.extend(parts)
+            if parts:
+                self._next_part = int(parts[-1].stem.split("-")[1]) + 1
+        return files
+
+    def _check_compatible(self, found: dict[str, Any] | None, where: str) -> None:
+        expected = self.run_metadata()
+        if found is None:
+            raise InvalidInputError(f"{where} was not written by spectral-fast profile; cannot resume into it")
+        if found.get("version") != expected["version"]:
+            raise InvalidInputError(
+                f"{where} was made by spectral_fast {found.get('version')}, this is {expected['version']}: "
+                "finish it with that version, or pass --overwrite to start again"
+            )
+        if found.get("options") != expected["options"]:
+            diff = {
+                k: (found.get("options", {}).get(k), v)
+                for k, v in expected["options"].items()
+                if found.get("options", {}).get(k) != v
+            }
+            text = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in diff.items())
+            raise InvalidInputError(
+                f"cannot resume {where} with different options ({text}); use the same options or --overwrite"
+            )
+
+    def _lock_path(self) -> Path:
+        return self.output.with_name(self.output.name + ".lock")
+
+    def _take_lock(self) -> None:
+        if self._lock_fd is not None:
+            return
+        fd = os.open(self._lock_path(), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise InvalidInputError(f"another spectral-fast run is writing {str(self.output)!r}") from None
+        self._lock_fd = fd
+
+    # ------------------------------------------------------------ run
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        """Record a finished batch durably, then stream it into the output."""
+        if batch.num_rows == 0:
+            return
+        part = self.parts / f"part-{self._next_part:08d}.parquet"
+        self._next_part += 1
+        tmp = part.with_name(part.name + ".tmp")
+        pq.write_table(pa.Table.from_batches([batch]), tmp)
+        _fsync_file(tmp)
+        os.replace(tmp, part)
+        _fsync_dir(self.parts)
+        self._append(batch)
+
+    def _append(self, batch: pa.RecordBatch) -> None:
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        if self._pending_rows >= ROW_GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending and self._writer is not None:
+            table = pa.Table.from_batches(self._pending)
+            self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
+        self._pending, self._pending_rows = [], 0
+
+    def finish(self) -> None:
+        """Close, fsync and rename the output into place, then drop the journal."""
+        self._flush()
+        assert self._writer is not None
+        self._writer.close()
+        self._writer = None
+        _fsync_file(self.tmp)
+        os.replace(self.tmp, self.output)
+        _fsync_dir(self.output.parent)
+        shutil.rmtree(self.parts, ignore_errors=True)
+        self._release()
+
+    def abandon(self) -> None:
+        """Stop without finishing (error, Ctrl-C): keep the parts for --resume."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except Exception:  # the file is discarded anyway
+                pass
+            self._writer = None
+        if self._lock_fd is not None:  # never touch the files of another live run
+            self.tmp.unlink(missing_ok=True)
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock_fd is not None:
+            self._lock_path().unlink(missing_ok=True)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The run description (version, options) stored in a profiles file."""
+    return _file_metadata(Path(path))
+
+
+def _file_metadata(path: Path) -> dict[str, Any] | None:
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InvalidInputError(f"cannot read {str(path)!r} as Parquet: {exc}") from exc
+    raw = meta.get(METADATA_KEY)
+    return json.loads(raw) if raw else None
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    _fsync_file(tmp)
+    os.replace(tmp, path)
+

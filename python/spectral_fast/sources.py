@@ -1,0 +1,462 @@
+"""Where archive images come from, as Arrow record batches of ``id`` + ``path`` or ``id`` + ``bytes``.
+
+Every input is planned up front (ids only, no image bytes), so a run knows
+its size for the progress bar, refuses duplicate ids before doing any work
+(ids are the resume key) and can skip what a previous run finished. Batches
+are then produced lazily, one at a time, so memory does not grow with the
+archive.
+
+Inputs
+------
+directory
+    Walked recursively in sorted order. Symlinks are followed, but a directory
+    reached twice (a symlink loop or a second link to it) is walked once.
+    Sockets, FIFOs and devices are listed as error rows, never opened.
+text file of paths (``.txt``, ``.lst``, ``.list``)
+    One path per line; blank lines and lines starting with ``#`` are skipped;
+    relative paths are relative to the list file.
+glob pattern (``*``, ``?``, ``[``; ``**`` recurses)
+    Expanded in sorted order.
+any other file
+    One image.
+Parquet (``.parquet``, ``.pq``) or Arrow IPC (``.arrow``, ``.feather``, ``.ipc``)
+    A column of encoded image bytes and an id column (see ``table_columns``).
+in-memory table (pyarrow ``Table``/``RecordBatch``, polars ``DataFrame``,
+anything with ``__arrow_c_stream__``; from Python only)
+    The same columns as Parquet inputs.
+
+Ids of files are their paths relative to a root, in POSIX form: the input
+directory itself, the folder of a single file, the fixed prefix of a glob or
+the folder of a list file. With several file inputs the root is their
+common folder, so ``profile data/nih data/mhh`` gives ``nih/...`` and
+``mhh/...``. A file outside its root (an absolute path in a list) keeps its
+absolute path as id.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import os
+import stat
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from spectral_fast.errors import InvalidInputError, InvalidTypeError
+
+LIST_SUFFIXES = (".txt", ".lst", ".list")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+IPC_SUFFIXES = (".arrow", ".feather", ".ipc", ".arrows")
+_GLOB_CHARS = set("*?[")
+
+
+@dataclass
+class FileSource:
+    """Files on disk: ids, absolute paths, and a message for entries that cannot be read."""
+
+    label: str
+    root: Path
+    paths: list[str] = field(default_factory=list)
+    # path -> why it is listed but will not be opened (e.g. a FIFO)
+    problems: dict[str, str] = field(default_factory=dict)
+    ids: list[str] = field(default_factory=list)
+
+    def select(self, include: Sequence[str] | None, exclude: Sequence[str] | None) -> None:
+        keep = [i for i, id_ in enumerate(self.ids) if _selected(id_, include, exclude)]
+        self.ids = [self.ids[i] for i in keep]
+        self.paths = [self.paths[i] for i in keep]
+
+    def batches(self, batch_size: int, done: pa.Array | None) -> Iterator[pa.RecordBatch]:
+        keep = range(len(self.ids))
+        if done is not None and len(done):
+            mask = pc.invert(pc.is_in(pa.array(self.ids, pa.string()), value_set=done))
+            keep = [i for i, k in enumerate(mask.to_pylist()) if k]
+        keep = list(keep)
+        for start in range(0, len(keep), batch_size):
+            rows = keep[start : start + batch_size]
+            paths = [self.paths[i] for i in rows]
+            yield pa.record_batch(
+                {
+                    "id": pa.array([self.ids[i] for i in rows], pa.string()),
+                    "path": pa.array(paths, pa.string()),
+                    "read_error": pa.array([self.problems.get(p) for p in paths], pa.string()),
+                }
+            )
+
+
+@dataclass
+class TableSource:
+    """Encoded images in an Arrow table (in memory, Parquet or IPC on disk)."""
+
+    label: str
+    id_column: str
+    bytes_column: str
+    ids: list[str]
+    _open: Any  # () -> Iterator[pa.RecordBatch] with the two columns, any chunking
+    # ids kept by include / exclude patterns; None keeps all
+    selected: pa.Array | None = None
+
+    def select(self, include: Sequence[str] | None, exclude: Sequence[str] | None) -> None:
+        self.ids = [i for i in self.ids if _selected(i, include, exclude)]
+        self.selected = pa.array(self.ids, pa.string())
+
+    def batches(self, batch_size: int, done: pa.Array | None) -> Iterator[pa.RecordBatch]:
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        for batch in self._open():
+            batch = _normalise(batch, self.id_column, self.bytes_column, self.label)
+            if self.selected is not None:
+                batch = batch.filter(pc.is_in(batch.column("id"), value_set=self.selected))
+            if done is not None and len(done):
+                batch = batch.filter(pc.invert(pc.is_in(batch.column("id"), value_set=done)))
+            for start in range(0, batch.num_rows, batch_size):
+                piece = batch.slice(start, batch_size)
+                pending.append(piece)
+                rows += piece.num_rows
+                while rows >= batch_size:
+                    out, pending, rows = _take(pending, batch_size)
+                    yield out
+        if rows:
+            out, pending, rows = _take(pending, rows)
+            yield out
+
+
+Source = FileSource | TableSource
+
+
+def plan(
+    inputs: Sequence[Any] | Any,
+    *,
+    include: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    skip_paths: Iterable[str | os.PathLike[str]] = (),
+    id_column: str | None = None,
+    bytes_column: str | None = None,
+) -> list[Source]:
+    """Resolve ``inputs`` into sources with their ids; raise on invalid input or duplicate ids.
+
+    ``skip_paths`` (the run's own output, temporary file and journal) are
+    never listed, so an output written inside an input folder is not profiled.
+    """
+    if isinstance(inputs, (str, os.PathLike)) or _is_table(inputs):
+        inputs = [inputs]
+    inputs = list(inputs)
+    if not inputs:
+        raise InvalidInputError("inputs is empty: give at least one folder, file, glob, list or table")
+    skip = {os.path.realpath(p) for p in skip_paths}
+    sources: list[Source] = []
+    files: list[FileSource] = []
+    for item in inputs:
+        if _is_table(item):
+            sources.append(_table_source(item, id_column, bytes_column))
+            continue
+        if not isinstance(item, (str, os.PathLike)):
+            raise InvalidTypeError(f"input must be a path, a glob or an Arrow table, got {type(item).__name__}")
+        text = os.fspath(item)
+        suffix = Path(text).suffix.lower()
+        if os.path.isdir(text):
+            src = _directory(text, skip)
+        elif os.path.isfile(text) and suffix in PARQUET_SUFFIXES + IPC_SUFFIXES:
+            sources.append(_table_file(text, id_column, bytes_column))
+            continue
+        elif os.path.isfile(text) and suffix in LIST_SUFFIXES:
+            src = _path_list(text)
+        elif os.path.lexists(text):
+            real = os.path.realpath(text)
+            src = FileSource(label=text, root=Path(os.path.abspath(text)).parent, paths=[os.path.abspath(text)])
+            if real in skip:
+                src.paths = []
+            _note_special(src)
+        elif set(text) & _GLOB_CHARS:
+            src = _glob(text, skip)
+        else:
+            raise InvalidInputError(f"input {text!r} does not exist (not a file, folder or glob that matches)")
+        files.append(src)
+        sources.append(src)
+    _assign_ids(files)
+    if include or exclude:
+        for src in sources:
+            src.select(include, exclude)
+    _check_unique(sources)
+    return sources
+
+
+# ---------------------------------------------------------------- file inputs
+
+
+def _directory(path: str, skip: set[str]) -> FileSource:
+    root = Path(os.path.abspath(path))
+    src = FileSource(label=path, root=root)
+    seen: set[tuple[int, int]] = set()
+
+    def walk(folder: str) -> None:
+        try:
+            st = os.stat(folder)
+        except OSError:
+            return
+        key = (st.st_dev, st.st_ino)
+        if key in seen:  # a symlink loop, or a folder linked twice: walk it once
+            return
+        seen.add(key)
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            # An unreadable folder is reported as one error row, not skipped silently.
+            src.paths.append(folder)
+            src.problems[folder] = f"cannot list folder: {exc.strerror or exc}"
+            return
+        for entry in entries:
+            full = entry.path
+            if os.path.realpath(full) in skip:
+                continue
+            try:
+                is_dir = entry.is_dir(follow_symlinks=True)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                walk(full)
+            else:
+                src.paths.append(full)
+
+    walk(str(root))
+    _note_special(src)
+    return src
+
+
+def _glob(pattern: str, skip: set[str]) -> FileSource:
+    parts = Path(pattern).parts
+    fixed = []
+    for part in parts:
+        if set(part) & _GLOB_CHARS:
+            break
+        fixed.append(part)
+    root = Path(os.path.abspath(os.path.join(*fixed))) if fixed else Path.cwd()
+    matches = sorted(glob.glob(pattern, recursive=True))
+    paths = [os.path.abspath(m) for m in matches if not os.path.isdir(m) and os.path.realpath(m) not in skip]
+    if not paths:
+        raise InvalidInputError(f"input {pattern!r} matches no file")
+    src = FileSource(label=pattern, root=root, paths=paths)
+    _note_special(src)
+    return src
+
+
+def _path_list(list_file: str) -> FileSource:
+    base = Path(os.path.abspath(list_file)).parent
+    try:
+        lines = Path(list_file).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"cannot read the list of paths {list_file!r}: {exc}") from exc
+    paths = []
+    for line in lines:
+        line = line.strip()
+        if line and not line.startswith("#"):
+            paths.append(os.path.abspath(os.path.join(base, line)))
+    src = FileSource(label=list_file, root=base, paths=paths)
+    _note_special(src)
+    return src
+
+
+def _note_special(src: FileSource) -> None:
+    """Mark FIFOs, sockets and devices: opening them could block forever."""
+    for p in src.paths:
+        try:
+            mode = os.stat(p).st_mode
+        except OSError:
+            continue  # missing, broken link, loop: the reader reports it
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            src.problems[p] = "not a regular file (FIFO, socket or device); not read"
+
+
+def _assign_ids(files: list[FileSource]) -> None:
+    if not files:
+        return
+    if len(files) == 1:
+        root = files[0].root
+    else:
+        root = Path(os.path.commonpath([str(f.root) for f in files]))
+    for src in files:
+        src.ids = [_relative_id(p, root) for p in src.paths]
+
+
+def _relative_id(path: str, root: Path) -> str:
+    try:
+        rel = Path(path).relative_to(root)
+    except ValueError:
+        return Path(path).as_posix()
+    return PurePosixPath(*rel.parts).as_posix()
+
+
+def _selected(id_: str, include: Sequence[str] | None, exclude: Sequence[str] | None) -> bool:
+    def match(pattern: str) -> bool:
+        # "*.png" also matches by base name, as users expect of a recursive walk.
+        return fnmatch.fnmatchcase(id_, pattern) or (
+            "/" not in pattern and fnmatch.fnmatchcase(id_.rsplit("/", 1)[-1], pattern)
+        )
+
+    if include and not any(match(p) for p in include):
+        return False
+    return not (exclude and any(match(p) for p in exclude))
+
+
+def _check_unique(sources: list[Source]) -> None:
+    owner: dict[str, int] = {}
+    for k, src in enumerate(sources):
+        for id_ in src.ids:
+            first = owner.setdefault(id_, k)
+            if first != k:
+                raise InvalidInputError(
+                    f"two inputs give the same id {id_!r} ({sources[first].label!r} and {src.label!r}); "
+                    "ids key the resume, so they must be unique: profile these inputs into separate outputs"
+                )
+        if len(set(src.ids)) != len(src.ids):
+            raise InvalidInputError(
+                f"input {src.label!r} has the id {_first_duplicate(src.ids)!r} more than once; ids must be unique"
+            )
+
+
+def _first_duplicate(ids: list[str]) -> str | None:
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            return i
+        seen.add(i)
+    return None
+
+
+# ---------------------------------------------------------------- table inputs
+
+
+def _is_table(obj: Any) -> bool:
+    return isinstance(obj, (pa.Table, pa.RecordBatch, pa.RecordBatchReader)) or hasattr(obj, "__arrow_c_stream__")
+
+
+def table_columns(schema: pa.Schema, id_column: str | None, bytes_column: str | None, label: str) -> tuple[str, str]:
+    """The id and bytes columns of a table: the given names, else ``id`` (or
+    ``path``) and ``bytes`` (or the only binary column)."""
+    names = schema.names
+    if id_column is None:
+        id_column = next((c for c in ("id", "path") if c in names), None)
+        if id_column is None:
+            raise InvalidInputError(f"{label}: no 'id' or 'path' column (columns: {names}); name it with id_column")
+    elif id_column not in names:
+        raise InvalidInputError(f"{label}: no column {id_column!r} (columns: {names})")
+    if bytes_column is None:
+        binary = [f.name for f in schema if _is_binary(f.type)]
+        if "bytes" in names:
+            bytes_column = "bytes"
+        elif len(binary) == 1:
+            bytes_column = binary[0]
+        else:
+            raise InvalidInputError(
+                f"{label}: cannot tell which column holds the encoded images (binary columns: {binary}); "
+                "name it with bytes_column"
+            )
+    elif bytes_column not in names:
+        raise InvalidInputError(f"{label}: no column {bytes_column!r} (columns: {names})")
+    if not _is_binary(schema.field(bytes_column).type):
+        raise InvalidInputError(
+            f"{label}: column {bytes_column!r} must hold binary data, got {schema.field(bytes_column).type}"
+        )
+    return id_column, bytes_column
+
+
+def _is_binary(t: pa.DataType) -> bool:
+    return pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t)
+
+
+def _normalise(batch: pa.RecordBatch, id_column: str, bytes_column: str, label: str) -> pa.RecordBatch:
+    """Just ``id`` (as a string) and ``bytes``, zero-copy where the types allow."""
+    ids = batch.column(id_column)
+    if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type) or pa.types.is_string_view(ids.type)):
+        ids = ids.cast(pa.string())
+    if ids.null_count:
+        raise InvalidInputError(f"{label}: the id column {id_column!r} has null values; every image needs an id")
+    return pa.RecordBatch.from_arrays([ids, batch.column(bytes_column)], names=["id", "bytes"])
+
+
+def _take(pending: list[pa.RecordBatch], n: int) -> tuple[pa.RecordBatch, list[pa.RecordBatch], int]:
+    """The first ``n`` rows of ``pending`` as one batch, and what is left."""
+    out, rest, need = [], [], n
+    for b in pending:
+        if need == 0:
+            rest.append(b)
+        elif b.num_rows <= need:
+            out.append(b)
+            need -= b.num_rows
+        else:
+            out.append(b.slice(0, need))
+            rest.append(b.slice(need))
+            need = 0
+    batch = out[0] if len(out) == 1 else pa.Table.from_batches(out).combine_chunks().to_batches()[0]
+    return batch, rest, sum(b.num_rows for b in rest)
+
+
+def _table_source(obj: Any, id_column: str | None, bytes_column: str | None) -> TableSource:
+    if isinstance(obj, pa.RecordBatch):
+        table = pa.Table.from_batches([obj])
+    elif isinstance(obj, pa.Table):
+        table = obj
+    else:
+        # polars frames, readers and other Arrow streams: read once, keep in memory.
+        table = pa.table(obj) if not isinstance(obj, pa.RecordBatchReader) else obj.read_all()
+    label = f"<{type(obj).__name__}>"
+    id_col, bytes_col = table_columns(table.schema, id_column, bytes_column, label)
+    ids = table.column(id_col).cast(pa.string()).to_pylist()
+    if any(i is None for i in ids):
+        raise InvalidInputError(f"{label}: the id column {id_col!r} has null values; every image needs an id")
+    return TableSource(label, id_col, bytes_col, ids, lambda: iter(table.select([id_col, bytes_col]).to_batches()))
+
+
+def _table_file(path: str, id_column: str | None, bytes_column: str | None) -> TableSource:
+    suffix = Path(path).suffix.lower()
+    try:
+        if suffix in PARQUET_SUFFIXES:
+            schema = pq.read_schema(path)
+            id_col, bytes_col = table_columns(schema, id_column, bytes_column, path)
+            ids = pq.read_table(path, columns=[id_col]).column(0).cast(pa.string()).to_pylist()
+
+            def open_batches() -> Iterator[pa.RecordBatch]:
+                # Small reads: a Parquet batch of encoded images is large.
+                yield from pq.ParquetFile(path).iter_batches(batch_size=64, columns=[id_col, bytes_col])
+
+        else:
+            schema = _ipc_reader(path).schema
+            id_col, bytes_col = table_columns(schema, id_column, bytes_column, path)
+            ids = [v for b in _ipc_reader(path) for v in b.column(id_col).cast(pa.string()).to_pylist()]
+
+            def open_batches() -> Iterator[pa.RecordBatch]:
+                yield from _ipc_reader(path)
+
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InvalidInputError(f"cannot read {path!r} as {'Parquet' if suffix in PARQUET_SUFFIXES else 'Arrow IPC'}: {exc}") from exc
+    if any(i is None for i in ids):
+        raise InvalidInputError(f"{path}: the id column {id_col!r} has null values; every image needs an id")
+    return TableSource(path, id_col, bytes_col, ids, open_batches)
+
+
+def _ipc_reader(path: str) -> Iterable[pa.RecordBatch]:
+    """Record batches of an Arrow IPC file or stream, memory-mapped."""
+    source = pa.memory_map(path, "r")
+    try:
+        reader = pa.ipc.open_file(source)
+    except pa.ArrowInvalid:
+        source = pa.memory_map(path, "r")
+        return pa.ipc.open_stream(source)
+    return _FileBatches(reader)
+
+
+class _FileBatches:
+    def __init__(self, reader: pa.ipc.RecordBatchFileReader) -> None:
+        self.reader = reader
+        self.schema = reader.schema
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        for i in range(self.reader.num_record_batches):
+            yield self.reader.get_batch(i)
