@@ -16,6 +16,8 @@ _PUBLIC = {
     "profile": "spectral_fast.profile",
     "band_edges": "spectral_fast.profile",
     "feature_matrix": "spectral_fast.profile",
+    "profile_archive": "spectral_fast.archive",
+    "process_batch": "spectral_fast.archive",
     "SpectralFastError": "spectral_fast.errors",
     "InvalidInputError": "spectral_fast.errors",
     "InvalidTypeError": "spectral_fast.errors",

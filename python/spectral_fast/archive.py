@@ -16,6 +16,7 @@ import os
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, wait
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,14 +219,29 @@ def profile_archive(
         done = journal.open(schema)
         summary = ArchiveSummary(output=Path(output), skipped=len(done), previous_ok=journal.previous_ok)
         bar = _progress_bar(total - summary.skipped, progress)
-        for source in sources:
-            for batch in source.batches(batch_size, done):
-                out = process_batch(batch, threads=threads, dicom_fallback=dicom_fallback, **options)
-                journal.add(out)
-                _count(summary, out)
-                if bar is not None:
-                    bar.update(out.num_rows)
-                    bar.set_postfix(errors=summary.errors, refresh=False)
+        # The journal write of batch k (Parquet + two fsyncs, ~15 ms) runs on
+        # its own thread while the core profiles batch k + 1: the GIL is free
+        # in both. One write at a time keeps parts in order; a kill then loses
+        # at most the batch being profiled and the one being written.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spectral-fast-journal") as writer:
+            pending = None
+            try:
+                for source in sources:
+                    for batch in source.batches(batch_size, done):
+                        out = process_batch(batch, threads=threads, dicom_fallback=dicom_fallback, **options)
+                        if pending is not None:
+                            pending.result()
+                        pending = writer.submit(journal.add, out)
+                        _count(summary, out)
+                        if bar is not None:
+                            bar.update(out.num_rows)
+                            bar.set_postfix(errors=summary.errors, refresh=False)
+            except BaseException:
+                if pending is not None:
+                    wait([pending])  # let the write end before abandon() closes the file
+                raise
+            if pending is not None:
+                pending.result()  # surface an error of the last write
         journal.finish()
     except BaseException:
         journal.abandon()

@@ -51,6 +51,31 @@ pub fn process_batch(
     output::to_batch(indices.iter().map(|&i| input.ids.get(i).unwrap_or_default()), &rows, opts.profile.bands)
 }
 
+/// Read and decode every row without profiling, dropping the pixels: the
+/// decode floor that benchmarks compare the whole pipeline with.
+/// Returns (decoded, failed) counts.
+pub fn decode_only(batch: &RecordBatch, opts: &DecodeOptions, pool: Option<&ThreadPool>) -> Result<(usize, usize), Error> {
+    let input = input::columns(batch)?;
+    let indices: Vec<usize> = (0..batch.num_rows()).collect();
+    let one = |&i: &usize, _: &mut Workspace| -> bool {
+        let decoded = |bytes: &[u8]| decode(bytes, opts).is_ok();
+        catch_unwind(AssertUnwindSafe(|| match &input.source {
+            input::Source::Bytes(col) => col.get(i).is_some_and(decoded),
+            input::Source::Path(col) => col
+                .get(i)
+                .and_then(|p| read::read_file(p, read::max_file_bytes(opts.max_pixels)).ok())
+                .is_some_and(|b| decoded(&b)),
+        }))
+        .unwrap_or(false)
+    };
+    let ok: Vec<bool> = match pool {
+        Some(pool) => par_map_with_workspace(&indices, pool, one),
+        None => with_workspace(|ws| indices.iter().map(|i| one(i, ws)).collect()),
+    };
+    let decoded = ok.iter().filter(|&&b| b).count();
+    Ok((decoded, ok.len() - decoded))
+}
+
 /// One row, with any panic below turned into an error row: a decoder or
 /// profile bug must cost one row, never the batch or the Python process.
 fn guarded_row(input: &input::Input<'_>, i: usize, opts: &ArchiveOptions, ws: &mut Workspace) -> Row {

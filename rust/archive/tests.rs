@@ -9,6 +9,7 @@ use arrow_array::{Array, ArrayRef, BinaryArray, BinaryViewArray, LargeBinaryArra
 use arrow_schema::{DataType, Field, Schema};
 
 use super::*;
+use crate::decode::DecodeOptions;
 use crate::batch::thread_pool;
 use rayon::ThreadPool;
 use crate::decode::DecodedImage;
@@ -225,4 +226,12 @@ fn band_names_follow_spectral_fast_profile() {
     assert_eq!(band_name(99, 100), "band_99");
     assert_eq!(band_name(7, 101), "band_007");
     assert_eq!(band_name(253, 254), "band_253");
+}
+
+#[test]
+fn decode_only_counts_what_process_batch_decodes() {
+    let b = bytes_batch();
+    // a.png, b.png and flat.png decode; empty, text and null do not.
+    assert_eq!(decode_only(&b, &DecodeOptions::default(), None).unwrap(), (3, 3));
+    assert_eq!(decode_only(&b, &DecodeOptions::default(), Some(&thread_pool(2).unwrap())).unwrap(), (3, 3));
 }

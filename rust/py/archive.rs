@@ -43,6 +43,25 @@ fn process_batch<'py>(
     out.to_pyarrow(py)
 }
 
+/// Read and decode every row of `batch` without profiling (the decode floor
+/// for benchmarks); returns `(decoded, failed)`.
+#[pyfunction]
+#[pyo3(signature = (batch, *, threads, max_pixels))]
+fn _decode_only<'py>(
+    py: Python<'py>,
+    batch: &Bound<'py, PyAny>,
+    threads: &Bound<'py, PyAny>,
+    max_pixels: &Bound<'py, PyAny>,
+) -> PyResult<(usize, usize)> {
+    let threads = crate::options::resolve_threads(super::run::opt_int_arg(py, threads, "threads")?)
+        .map_err(|e| core_error(py, e))?;
+    let max_pixels = int_arg(py, max_pixels, "max_pixels")?.max(1) as u64;
+    let batch = RecordBatch::from_pyarrow_bound(batch)
+        .map_err(|e| invalid_type(py, format!("batch: could not import the Arrow record batch: {e}")))?;
+    let opts = DecodeOptions { max_pixels };
+    run_detached(py, threads, |pool| archive::decode_only(&batch, &opts, pool))?.map_err(|e| core_error(py, e))
+}
+
 /// The output schema for `bands` bands, so writers can be opened before the first batch.
 #[pyfunction]
 fn archive_schema<'py>(py: Python<'py>, bands: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
@@ -53,5 +72,6 @@ fn archive_schema<'py>(py: Python<'py>, bands: &Bound<'py, PyAny>) -> PyResult<B
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(process_batch, m)?)?;
     m.add_function(wrap_pyfunction!(archive_schema, m)?)?;
+    m.add_function(wrap_pyfunction!(_decode_only, m)?)?;
     Ok(())
 }
