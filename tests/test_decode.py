@@ -115,6 +115,29 @@ def test_dicom_syntaxes_all_give_the_native_profile():
         pytest.skip("pylibjpeg-openjpeg / pyjpegls missing: install spectral-fast[dicom] to test the fallback")
 
 
+def test_dicom_jpeg_baseline_and_extended_match_pillow_decode():
+    """Lossy JPEG in DICOM (baseline 4.50, extended 4.51): the core's jpeg-decoder
+    path against Pillow's decode of the very same JPEG stream."""
+    arr = S.phantom(64, 72, seed=31)
+    stream = S.jpeg(arr)
+    sof0 = stream.index(b"\xff\xc0")
+    # An 8-bit Huffman JPEG is a valid extended-process (SOF1) stream as well.
+    extended = stream[:sof0] + b"\xff\xc1" + stream[sof0 + 2 :]
+    items = {
+        "baseline": S.dicom(arr, syntax="1.2.840.10008.1.2.4.50", frames=[stream]),
+        "extended": S.dicom(arr, syntax="1.2.840.10008.1.2.4.51", frames=[extended]),
+        "mono1": S.dicom(arr, syntax="1.2.840.10008.1.2.4.50", frames=[stream], photometric="MONOCHROME1"),
+    }
+    rows = {r["id"]: r for r in run(items).iter_rows(named=True)}
+    pil = profile(np.asarray(Image.open(__import__("io").BytesIO(stream)))).row(0, named=True)
+    for name in ("baseline", "extended"):
+        assert rows[name]["status"] == "ok", rows[name]["error"]
+        assert abs(rows[name]["mean"] - pil["mean"]) < 0.5
+        assert max(abs(rows[name][c] - pil[c]) for c in FEATURES[:32]) < 0.05
+    assert rows["baseline"]["band_09"] == rows["extended"]["band_09"]
+    assert rows["mono1"]["mean"] == pytest.approx(255 - rows["baseline"]["mean"])
+
+
 def _has_plugin(name: str) -> bool:
     try:
         __import__(name)
