@@ -79,7 +79,7 @@ def test_blind_spot_is_the_union_of_elevated_siblings():
     labels, error, slice_, members = planted()
     spots = find_blind_spots(labels, error, members)
     assert spots and spots[0]["clusters"] == [0, 1] and spots[0]["rank"] == 1
-    assert spots[0]["p_adjusted"] < 0.05 and spots[0]["lift"] >= 1.5
+    assert spots[0]["p_adjusted"] < 0.05 and spots[0]["lift"] >= 1.5 and spots[0]["p_scan"] < 0.01
     sel = np.isin(labels, spots[0]["clusters"])
     assert (sel == slice_).all()
     # p-value is the one-sided hypergeometric tail
@@ -94,6 +94,11 @@ def test_no_blind_spot_without_concentration():
     members = tree_members(np.array([[0, 1, 1, 0], [2, 3, 2, 0], [4, 5, 3, 0], [6, 7, 4, 0], [8, 9, 5, 0]], float), 6)
     assert find_blind_spots(labels, error, members) == []
     assert find_blind_spots(labels, np.zeros(300, bool), members) == []
+    from spectral_fast.failures import scan_p_values
+
+    llr = np.array([bernoulli_llr(int(error[np.isin(labels, m)].sum()), int(np.isin(labels, m).sum()), int(error.sum()), 300) for m in members])
+    p = scan_p_values(labels, error, members, llr, n_perm=199)
+    assert p.min() > 0.05  # no node stands out under permutation
 
 
 def test_concentration_detects_planted_and_not_random():

@@ -181,7 +181,7 @@ def _headline(title: str, s: dict, alpha: float) -> str:
         f"p = {fmt(s.get('perm_p_max_lift'))} (largest lift); chi-square p = {fmt(p_chi)} "
         f"(dof {s.get('chi2_dof')}). The worst clusters covering 10% / 20% of the images hold "
         f"{fmt(s.get('worst_share_10'))} / {fmt(s.get('worst_share_20'))} of the errors. "
-        f"{spots} blind spot{'s' if spots != 1 else ''} (lift ≥ threshold, BH-adjusted p &lt; {alpha}).</p></div>"
+        f"{spots} blind spot{'s' if spots != 1 else ''} (lift ≥ threshold, tree-scan p &lt; {alpha}).</p></div>"
     )
 
 
@@ -219,12 +219,12 @@ def render_html(report, *, image_root: str | Path | None = None) -> str:
         rows = [
             [fmt(r["rank"]), esc(r["finding"]), esc(r["clusters"]), fmt(r["n"]), fmt(r["share"]),
              f"{fmt(r['error_rate'])} [{fmt(r['error_ci_low'])}, {fmt(r['error_ci_high'])}]", fmt(r["lift"]),
-             fmt(r["excess_errors"], 2), fmt(r["p_adjusted"]), esc(r["description"])]
+             fmt(r["excess_errors"], 2), fmt(r["p_scan"]), fmt(r["p_adjusted"]), esc(r["description"])]
             for r in report.blind_spots.iter_rows(named=True)
         ]  # fmt: skip
         headers = ["rank", "finding", "clusters", "n", "share", "error rate [95% CI]", "lift", "excess errors",
-                   "p (BH)", "what is different"]  # fmt: skip
-        parts.append(_table(headers, rows, text_cols=(1, 2, 9)))
+                   "p (tree scan)", "p (BH)", "what is different"]  # fmt: skip
+        parts.append(_table(headers, rows, text_cols=(1, 2, 10)))
     else:
         parts.append("<p>No cluster or union of sibling clusters has a significantly elevated error rate.</p>")
 

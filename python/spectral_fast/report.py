@@ -230,7 +230,7 @@ def analyze(
         "finding": pl.Utf8, "rank": pl.Int64, "clusters": pl.Utf8, "n": pl.Int64, "share": pl.Float64,
         "errors": pl.Int64, "error_rate": pl.Float64, "error_ci_low": pl.Float64, "error_ci_high": pl.Float64,
         "lift": pl.Float64, "excess_errors": pl.Float64, "p_value": pl.Float64, "p_adjusted": pl.Float64,
-        "llr": pl.Float64, "description": pl.Utf8,
+        "p_scan": pl.Float64, "llr": pl.Float64, "description": pl.Utf8,
     }  # fmt: skip
     blind = pl.DataFrame(spot_rows, schema=spot_schema, orient="row") if spot_rows else pl.DataFrame(schema=spot_schema)
 
@@ -277,7 +277,7 @@ def _spot_row(finding: str, spot: dict, descriptions: list[dict]) -> dict:
         "rank": spot["rank"],
         "clusters": spot["name"],
         **{k: spot[k] for k in ("n", "share", "errors", "error_rate", "error_ci_low", "error_ci_high", "lift")},
-        **{k: spot[k] for k in ("excess_errors", "p_value", "p_adjusted", "llr")},
+        **{k: spot[k] for k in ("excess_errors", "p_value", "p_adjusted", "p_scan", "llr")},
         "description": " | ".join(texts),
     }
 
