@@ -135,6 +135,11 @@ def test_process_batch_accepts_polars_views_and_is_pure():
     first = process_batch(batch, threads=2)
     assert process_batch(batch, threads=1).equals(first)
     assert process_batch(views, threads=2).equals(first)
+    # Tables (Ray Data's pyarrow batches, polars frames) give a table back.
+    as_table = process_batch(pa.Table.from_batches([batch, batch]), threads=2)
+    assert isinstance(as_table, pa.Table) and as_table.num_rows == 4
+    assert as_table.to_batches()[1].equals(first)
+    assert process_batch(pl.from_arrow(pa.Table.from_batches([batch])), threads=2).to_batches()[0].equals(first)
     with pytest.raises(InvalidInputError, match="'bytes'"):
         process_batch(pa.record_batch({"id": ["a"]}))
     with pytest.raises(InvalidInputError, match="bands"):

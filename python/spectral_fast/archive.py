@@ -41,7 +41,7 @@ DEFAULT_BATCH_SIZE = 64
 
 
 def process_batch(
-    batch: pa.RecordBatch,
+    batch: Any,
     *,
     size: int | None = None,
     bands: int = 32,
@@ -50,13 +50,15 @@ def process_batch(
     threads: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     dicom_fallback: bool = True,
-) -> pa.RecordBatch:
+) -> pa.RecordBatch | pa.Table:
     """Decode and profile every encoded image of one Arrow record batch.
 
     Parameters
     ----------
-    batch : pyarrow.RecordBatch (or anything with ``__arrow_c_array__``)
-        Columns ``id`` (string) and ``bytes`` (binary: encoded PNG, JPEG,
+    batch : pyarrow.RecordBatch (or anything with ``__arrow_c_array__``), or a table
+        A table (``pyarrow.Table``, polars ``DataFrame``, anything with
+        ``__arrow_c_stream__``; Ray Data's ``batch_format="pyarrow"``) gives
+        a ``pyarrow.Table`` back. Columns ``id`` (string) and ``bytes`` (binary: encoded PNG, JPEG,
         DICOM or TIFF files; binary, large_binary and binary_view are read
         without a copy), or ``id`` and ``path`` (files the core reads). An
         optional string column ``read_error`` marks rows that are already
@@ -75,7 +77,7 @@ def process_batch(
 
     Returns
     -------
-    pyarrow.RecordBatch
+    pyarrow.RecordBatch (pyarrow.Table for a table)
         One row per input row, in order: ``id``, ``band_00 ..``, ``low``,
         ``slope``, ``centroid``, ``entropy``, ``hf_ratio``, ``mean``, ``std``,
         ``height``, ``width``, ``status`` (``"ok"``/``"error"``), ``error``,
@@ -90,6 +92,12 @@ def process_batch(
         Invalid options, or a batch without the required columns.
     """
     options = dict(size=size, bands=bands, spacing=spacing, window=window, threads=threads, max_pixels=max_pixels)
+    if not hasattr(batch, "__arrow_c_array__") and hasattr(batch, "__arrow_c_stream__"):
+        # A table (what Ray Data's map_batches passes): each of its batches, one table back.
+        table = batch if isinstance(batch, pa.Table) else pa.table(batch)
+        schema = _core.archive_schema(bands)
+        parts = [process_batch(b, dicom_fallback=dicom_fallback, **options) for b in table.to_batches()]
+        return pa.Table.from_batches(parts, schema=schema)
     out = _core.process_batch(batch, **options)
     if dicom_fallback:
         out = _apply_dicom_fallback(batch, out, options)
@@ -151,6 +159,8 @@ def profile_archive(
     bytes_column: str | None = None,
     progress: bool | None = None,
     dicom_fallback: bool = True,
+    engine: str = "local",
+    address: str | None = None,
 ) -> ArchiveSummary:
     """Profile every image of ``inputs`` into the Parquet file ``output``.
 
@@ -181,6 +191,14 @@ def profile_archive(
         or the only binary column).
     progress : bool or None
         Progress bar on stderr; ``None`` shows it when stderr is a terminal.
+    engine : {"local", "ray"}, default "local"
+        ``"ray"`` profiles the batches on a Ray cluster
+        (:mod:`spectral_fast.ray`, extra ``spectral-fast[ray]``) and writes
+        the same file; ``threads`` is then the CPUs (and core threads) per
+        Ray task, default 1, and every node must see the input paths.
+    address : str or None
+        Ray cluster address for ``engine="ray"`` (``None``: ``RAY_ADDRESS``,
+        else a new local Ray instance).
 
     Returns
     -------
@@ -198,6 +216,7 @@ def profile_archive(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 1_000_000:
         raise InvalidInputError(f"batch_size must be an integer in [1, 1000000], got {batch_size!r}")
     options = dict(size=size, bands=bands, spacing=spacing, window=window, max_pixels=max_pixels)
+    ray_outputs = _engine(engine, address)
     # Validate every option in the core before touching the disk.
     schema = _core.process_batch(_empty_input(), threads=threads, **options).schema
     journal = Journal(output, options, resume=resume, overwrite=overwrite)
@@ -226,16 +245,25 @@ def profile_archive(
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spectral-fast-journal") as writer:
             pending = None
             try:
-                for source in sources:
-                    for batch in source.batches(batch_size, done):
-                        out = process_batch(batch, threads=threads, dicom_fallback=dicom_fallback, **options)
-                        if pending is not None:
-                            pending.result()
-                        pending = writer.submit(journal.add, out)
-                        _count(summary, out)
-                        if bar is not None:
-                            bar.update(out.num_rows)
-                            bar.set_postfix(errors=summary.errors, refresh=False)
+                if ray_outputs is not None:
+                    outputs = ray_outputs(
+                        sources, batch_size=batch_size, done=done, threads=threads,
+                        dicom_fallback=dicom_fallback, address=address, **options,
+                    )
+                else:
+                    outputs = (
+                        process_batch(batch, threads=threads, dicom_fallback=dicom_fallback, **options)
+                        for source in sources
+                        for batch in source.batches(batch_size, done)
+                    )
+                for out in outputs:
+                    if pending is not None:
+                        pending.result()
+                    pending = writer.submit(journal.add, out)
+                    _count(summary, out)
+                    if bar is not None:
+                        bar.update(out.num_rows)
+                        bar.set_postfix(errors=summary.errors, refresh=False)
             except BaseException:
                 if pending is not None:
                     wait([pending])  # let the write end before abandon() closes the file
@@ -251,6 +279,21 @@ def profile_archive(
             bar.close()
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _engine(engine: str, address: str | None):
+    """``None`` for the local engine; the Ray engine's batch iterator for ``"ray"``."""
+    if engine == "local":
+        if address is not None:
+            raise InvalidInputError("address applies to engine='ray' only")
+        return None
+    if engine != "ray":
+        raise InvalidInputError(f"engine must be 'local' or 'ray', got {engine!r}")
+    try:  # optional extra: checked before any file is touched
+        from spectral_fast.ray import iter_profiles
+    except ImportError as exc:
+        raise InvalidInputError(f"engine='ray': {exc}") from exc
+    return iter_profiles
 
 
 def _count(summary: ArchiveSummary, out: pa.RecordBatch) -> None:
