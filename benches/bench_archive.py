@@ -80,23 +80,33 @@ print(s.processed, s.ok, dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def make_archive(folder: Path, n: int, size: int, data_dir: Path, log) -> list[Path]:
-    """``n`` ``size``^2 8-bit PNGs in ``folder`` (kept if already there)."""
-    from PIL import Image
-
+    """``n`` ``size``^2 8-bit PNGs in ``folder`` (kept if already there), written by a process pool."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"img_{i:06d}.png" for i in range(n)]
     missing = [p for p in paths if not p.exists()]
-    if not missing:
-        return paths
+    if missing:
+        log(f"  writing {len(missing)} PNGs of {size}^2 to {folder}")
+        from concurrent.futures import ProcessPoolExecutor
+
+        workers = max(1, min(len(os.sched_getaffinity(0)), 4))
+        chunks = [missing[k::workers] for k in range(workers)]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(_write_pngs, chunks, [size] * workers, [str(data_dir)] * workers))
+    return paths
+
+
+def _write_pngs(paths: list[Path], size: int, data_dir: str) -> None:
+    """Write each ``img_<i>.png`` as a seeded variation of one real NIH image."""
+    from PIL import Image
+
     sources = []
-    for p in sorted(data_dir.glob("nih__*.png"))[:40] if data_dir.is_dir() else []:
+    for p in sorted(Path(data_dir).glob("nih__*.png"))[:40] if Path(data_dir).is_dir() else []:
         with Image.open(p) as im:
             sources.append(np.asarray(im.convert("L").resize((size, size), Image.Resampling.LANCZOS)))
     if not sources:  # no data set: smooth random fields
         rng0 = np.random.default_rng(0)
         sources = [np.clip(128 + 40 * rng0.standard_normal((size, size)), 0, 255).astype(np.uint8) for _ in range(4)]
-    log(f"  writing {len(missing)} PNGs of {size}^2 to {folder}")
-    for p in missing:
+    for p in paths:
         i = int(p.stem.split("_")[1])
         rng = np.random.default_rng(i)
         img = sources[i % len(sources)].astype(np.float64)
@@ -107,7 +117,6 @@ def make_archive(folder: Path, n: int, size: int, data_dir: Path, log) -> list[P
         tmp = p.with_name(p.name + ".tmp")
         Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(tmp, format="PNG")
         os.replace(tmp, p)
-    return paths
 
 
 def link_farm(folder: Path, targets: list[Path], n: int) -> Path:
