@@ -113,7 +113,7 @@ class Journal:
         return pa.concat_arrays(done) if done else pa.array([], pa.string())
 
     def run_metadata(self) -> dict[str, Any]:
-        return {"version": __version__, "options": self.options}
+        return run_metadata(self.options)
 
     def _previous_files(self, meta: dict[str, Any]) -> list[Path]:
         files: list[Path] = []
@@ -222,6 +222,14 @@ class Journal:
             self._lock_path().unlink(missing_ok=True)
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+def run_metadata(options: dict[str, Any]) -> dict[str, Any]:
+    """The run description stored under :data:`METADATA_KEY`: package version and options.
+
+    Shared with the Ray engine's shards, so every writer records runs alike.
+    """
+    return {"version": __version__, "options": dict(options)}
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any] | None:

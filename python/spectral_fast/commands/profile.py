@@ -21,7 +21,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bands", type=int, default=32, help="number of radial bands (default: 32)")
     parser.add_argument("--spacing", choices=("log", "linear"), default="log", help="band edge spacing (default: log)")
     parser.add_argument("--window", choices=("hann", "none"), default="hann", help="window (default: hann)")
-    parser.add_argument("--threads", type=int, default=None, help="worker threads (default: SPECTRAL_FAST_THREADS or all cores)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="worker threads (default: SPECTRAL_FAST_THREADS or all cores); "
+        "with --engine ray: CPUs and threads per Ray task (default: 1)",
+    )
     parser.add_argument("--batch-size", type=int, default=64, help="files per batch; a kill loses at most one (default: 64)")
     parser.add_argument("--resume", action="store_true", help="skip images already in the output or its journal")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output or journal")
@@ -33,6 +39,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--id-column", default=None, help="id column of table inputs (default: id, else path)")
     parser.add_argument(
         "--bytes-column", default=None, help="encoded-image column of table inputs (default: bytes, else the only binary one)"
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="where to profile: this machine, or a Ray cluster (needs spectral-fast[ray]; "
+        "every node must see the input paths); same output either way (default: local)",
+    )
+    parser.add_argument(
+        "--address", default=None, help="Ray cluster address for --engine ray (default: RAY_ADDRESS, else a local Ray)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
 
@@ -58,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
             id_column=args.id_column,
             bytes_column=args.bytes_column,
             progress=False if args.quiet else None,
+            engine=args.engine,
+            address=args.address,
         )
     except OSError as exc:  # e.g. the output folder is not writable, or the disk is full
         print(f"spectral-fast profile: error: {exc}", file=sys.stderr)
