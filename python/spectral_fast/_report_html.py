@@ -125,7 +125,7 @@ def plot_map(z: np.ndarray, labels: np.ndarray, error: np.ndarray, k: int, findi
     centred = z - z.mean(axis=0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     xy = centred @ vt[:2].T if vt.shape[0] >= 2 else np.c_[centred[:, 0], np.zeros(len(z))]
-    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    fig, ax = plt.subplots(figsize=(8.5, 5.2))
     colours = _colours(k)
     for c in range(k):
         inside = labels == c
@@ -134,7 +134,7 @@ def plot_map(z: np.ndarray, labels: np.ndarray, error: np.ndarray, k: int, findi
     ax.scatter(xy[error, 0], xy[error, 1], s=42, facecolors="none", edgecolors="black", lw=1.0, label=f"error ({finding})")
     ax.set_xlabel("principal component 1 of the scaled features (clipped at ±8)")
     ax.set_ylabel("principal component 2")
-    ax.legend(fontsize=8, ncol=2, frameon=False, loc="best")
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: never hides points
     ax.grid(alpha=0.25)
     return _png(fig)
 

@@ -51,7 +51,9 @@ def wilson_interval(k: np.ndarray | int, n: np.ndarray | int, z: float = Z95) ->
         denom = 1.0 + z * z / n
         centre = (p + z * z / (2.0 * n)) / denom
         half = z * np.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n)) / denom
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+    lo, hi = np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+    # at k = 0 or k = n the bound equals 0 or 1 up to rounding (5e-17): make it exact
+    return np.where(lo < 1e-12, 0.0, lo), np.where(hi > 1.0 - 1e-12, 1.0, hi)
 
 
 def auroc(truth: np.ndarray, score: np.ndarray) -> float:
