@@ -167,3 +167,14 @@ def test_sibling_with_an_elevated_rate_joins_the_blind_spot():
     errs[1] = 1
     error = np.concatenate([np.arange(s) < e for s, e in zip(sizes, errs)])
     assert find_blind_spots(labels, error, tree_members(tree, 6))[0]["clusters"] == [0]
+
+
+def test_large_clusters_use_the_normal_interval_and_agree_with_bootstrap():
+    from spectral_fast.failures import bootstrap_auroc, hanley_mcneil_interval
+
+    rng = np.random.default_rng(4)
+    t = rng.random(3000) < 0.3
+    s = rng.random(3000) + 0.5 * t
+    lo_b, hi_b = bootstrap_auroc(t, s, rng, n_boot=300)
+    lo_h, hi_h = hanley_mcneil_interval(t, s)
+    assert lo_h == pytest.approx(lo_b, abs=0.01) and hi_h == pytest.approx(hi_b, abs=0.01)
