@@ -517,6 +517,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
               "the OpenMP pool is pyFFTW's, sized per plan by `threads=`.",
               f"* numpy SIMD: {m.get('numpy_config', {}).get('simd_found')}.",
               f"* pyFFTW planner: {cfg['planner']}; planning time (s, not timed): {doc['fftw_planning_s']}.",
+              f"* Process niceness: {m.get('nice')} (a negative value: run with `nice -n` to favour it over "
+              "other work on a shared machine).",
               f"* Cores kept busy by other processes while each size ran (0 = quiet, 1 = one core taken): "
               f"{doc['foreign_load_cores']}. Two-thread FFTW (OpenMP barriers) suffers most when a core is "
               "taken; rayon's per-image work stealing much less.",
