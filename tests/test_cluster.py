@@ -183,3 +183,15 @@ def test_sklearn_estimator_checks():
         failures = check_estimator(SpectralClusters(3, method=method, n_init=2, random_state=0), on_fail=None)
         failed += [f for f in failures if f["status"] == "failed"]
     assert not failed, [(f["check_name"], str(f["exception"])[:200]) for f in failed]
+
+
+def test_large_sets_fit_on_a_subsample_and_assign_everyone():
+    df, slice_ = make_profiles(400, seed=2)
+    m = SpectralClusters(4, method="kmeans", max_fit_samples=150, random_state=0).fit(df)
+    assert len(m.labels_) == 400
+    np.testing.assert_array_equal(m.labels_, m.predict(df))
+    for c in range(4):
+        inside = slice_[m.labels_ == c]
+        assert inside.mean() > 0.9 or inside.mean() < 0.1
+    with pytest.raises(InvalidInputError, match="max_fit_samples"):
+        SpectralClusters(2, max_fit_samples=1).fit(df)
