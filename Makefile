@@ -1,0 +1,40 @@
+# The README's commands. `make test` is what CI runs (.ci/run).
+PYTHON ?= python3
+# Outside the clone, so a second run on the same machine reuses compiled crates.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/spectral-fast-target
+
+.PHONY: setup setup-test demo test test-rust test-python stubtest bench dev
+
+# Release build of the extension (pip install builds with maturin's release profile).
+setup:
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet .
+
+setup-test:
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet ".[test,bench,dicom,ray]"
+
+demo: setup
+	spectral-fast demo -o spectral-fast-demo
+
+test: setup-test test-rust test-python stubtest
+
+test-rust:
+	cargo test
+
+# Run from outside the source tree so tests import the installed (release) package.
+test-python:
+	$(PYTHON) -m pytest tests
+
+stubtest:
+	$(PYTHON) -m mypy.stubtest spectral_fast._core
+
+bench: setup-test
+	$(PYTHON) benches/bench_core.py
+	$(PYTHON) benches/bench_archive.py
+	$(PYTHON) benches/planted_slices.py
+
+# Editable install with the release extension, for development.
+dev:
+	$(PYTHON) -m pip install --quiet maturin
+	maturin develop --release --extras test,bench,dicom
