@@ -22,7 +22,7 @@ test: setup-test test-rust test-python stubtest
 test-rust:
 	cargo test
 
-# Run from outside the source tree so tests import the installed (release) package.
+# The sources live under python/, so tests import the installed (release) package.
 test-python:
 	$(PYTHON) -m pytest tests
 
