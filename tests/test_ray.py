@@ -251,3 +251,21 @@ def test_missing_extra_gives_the_install_command(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "pip install 'spectral-fast[ray]'" in proc.stderr
     assert not (tmp_path / "o.parquet").exists()
+
+
+@needs_ray
+def test_benchmark_quick_run(tmp_path):
+    """benches/bench_ray.py --quick runs, checks identity and writes its files (no timing asserted)."""
+    import json
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parent.parent / "benches" / "bench_ray.py"
+    cmd = [sys.executable, str(bench), "--quick", "--out-dir", str(tmp_path), "--cache-dir", str(tmp_path / "cache")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    doc = json.loads((tmp_path / "ray.json").read_text())
+    (result,) = doc["results"].values()
+    assert result["identical"] == {"ray_cli_1cpu": True, "ray_cli_2cpu": True, "ray_shards": True}
+    assert result["overhead"]["local_t2"] == 1.0 and all(v > 0 for v in result["overhead"].values())
+    assert doc["cold_start"]["ray_init_s"] > 0
+    assert "overhead vs local" in (tmp_path / "ray.md").read_text()

@@ -271,8 +271,8 @@ def write_profiles(
         As in :func:`profile_dataset`.
     output_dir : path
         Folder for the shards (``Dataset.write_parquet``), written by the
-        workers themselves; on a cluster it must be shared storage (or a URI
-        Ray can write to). Must be empty or absent unless ``overwrite``.
+        workers themselves: on a cluster, a folder on storage every node
+        mounts. Must be empty or absent unless ``overwrite``.
     overwrite : bool, default False
         Remove the Parquet files already in ``output_dir`` first.
     **options
@@ -317,6 +317,8 @@ def iter_profiles(
     ``threads`` is the CPUs per Ray task (and core threads in it), default 1.
     """
     num_cpus = _check_cpus(1 if threads is None else threads)
+    if _remaining(sources, done) <= 0:  # a finished run being resumed: no need for a cluster
+        return
     started = connect(address)
     try:
         base = _base_job(options, dicom_fallback)
@@ -472,7 +474,9 @@ def _block_rows(sources: list[Source], batch_size: int, num_cpus: float, done: p
     """Rows per task: ``batch_size``, or fewer so that every task slot gets
     about four tasks: with one block per slot, the slowest block (or the
     short last one) would leave the other slots idle at the end."""
-    total = sum(len(s.ids) for s in sources) - (len(done) if done is not None else 0)
+    if not ray.is_initialized():  # Ray Data will start a local instance; its size is unknown yet
+        return batch_size
+    total = _remaining(sources, done)
     slots = max(1, int(ray.cluster_resources().get("CPU", 1) // num_cpus))
     return max(1, min(batch_size, math.ceil(max(total, 1) / (4 * slots))))
 
@@ -502,6 +506,10 @@ def _quiet_console() -> Iterator[None]:
         for h, level in zip(handlers, levels):
             h.setLevel(level)
             h.removeFilter(drop)
+
+
+def _remaining(sources: list[Source], done: pa.Array | None) -> int:
+    return sum(len(s.ids) for s in sources) - (len(done) if done is not None else 0)
 
 
 def _unwrap(exc: BaseException) -> BaseException:
