@@ -237,16 +237,19 @@ def finders(table: pl.DataFrame, seed: int, ablations: bool) -> dict[str, tuple[
     if ablations:
         bands = [c for c in table.columns if c.startswith("band_")]
         variants = {
-            "bands only, z-score, k=4 (prototype)": dict(n_clusters=4, features=bands, scaling="standard"),
-            "bands only, robust, auto k": dict(features=bands),
-            "bands+artefacts, z-score, auto k": dict(scaling="standard"),
-            "k=2": dict(n_clusters=2),
-            "k=4": dict(n_clusters=4),
-            "k=12": dict(n_clusters=12),
-            "silhouette k": dict(n_clusters="silhouette"),
-            "BIC k (GMM diag)": dict(n_clusters="bic", method="gmm"),
-            "GMM diag, auto k": dict(method="gmm"),
-        }
+            "prototype: k-means, k=4, bands only, z-score": dict(method="kmeans", n_clusters=4, features=bands,
+                                                                 scaling="standard"),
+            "GMM, auto k, bands only": dict(features=bands),
+            "GMM, auto k, z-score": dict(scaling="standard"),
+            "GMM, k=2": dict(n_clusters=2),
+            "GMM, k=4": dict(n_clusters=4),
+            "GMM, k=12": dict(n_clusters=12),
+            "GMM, BIC k": dict(n_clusters="bic"),
+            "GMM, silhouette k": dict(n_clusters="silhouette"),
+            "k-means, auto k": dict(method="kmeans"),
+            "k-means, silhouette k": dict(method="kmeans", n_clusters="silhouette"),
+            "k-means, auto k, bands only": dict(method="kmeans", features=bands),
+        }  # fmt: skip
         for name, params in variants.items():
             m = SpectralClusters(random_state=seed, **params).fit(table)
             out[name] = (m.labels_, m.tree_, m.n_clusters_)
