@@ -101,6 +101,24 @@ def test_read_binary_files_shards_combine_to_the_local_table(ray_session, local_
 
 @needs_ray
 @needs_data
+def test_paths_are_planned_like_the_local_cli(ray_session, tmp_path):
+    """A list of files and a glob, as the CLI takes them: the local run's ids and rows."""
+    import spectral_fast.ray as sfr
+
+    files = [str(p) for p in sorted(S.REAL_IMAGES.glob("mhh__*.png"))[:6]]
+    inputs = [*files, str(S.REAL_IMAGES / "siim__*.dcm")]
+    profile_archive(inputs, tmp_path / "local.parquet", threads=2)
+    local = _read(tmp_path / "local.parquet")
+    assert local.height == 8 and local["id"].to_list()[0] == "mhh__" + files[0].split("mhh__")[1]
+    shards = sfr.write_profiles(inputs, tmp_path / "shards", batch_size=3)
+    assert len(shards) > 1
+    assert combine_profiles(shards).equals(local.sort("id"))
+    with pytest.raises(InvalidInputError, match="root applies to Ray Dataset inputs"):
+        sfr.profile_dataset(inputs, root=S.REAL_IMAGES)
+
+
+@needs_ray
+@needs_data
 def test_parquet_inputs_by_dataset_and_by_path(ray_session, tmp_path):
     import spectral_fast.ray as sfr
 
