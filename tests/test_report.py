@@ -136,7 +136,10 @@ def test_error_rows_are_excluded_and_counted():
         pl.lit("error").alias("status"), pl.lit("decode failed").alias("error"), pl.lit(None, dtype=pl.Float64).alias("band_00")
     )
     prof = pl.concat([prof.slice(3), bad.with_columns(id=pl.Series(["e1", "e2", "e3"]))])
-    rep = analyze(prof, preds, [Finding("y", score_col="p")], id_col="image", n_clusters=4, n_boot=20, n_perm=19)
+    from spectral_fast.predictions import PartialMatchWarning
+
+    with pytest.warns(PartialMatchWarning, match="3 of 160 predictions have no profile"):
+        rep = analyze(prof, preds, [Finding("y", score_col="p")], id_col="image", n_clusters=4, n_boot=20, n_perm=19)
     assert rep.summary["excluded"]["error_rows"] == 3
     assert rep.summary["excluded"]["error_examples"] == ["decode failed"]
 
