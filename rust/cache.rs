@@ -1,9 +1,10 @@
 //! A small process-wide cache of immutable per-shape tables (FFT plans, band tables).
 //!
 //! Archives hold a few distinct image shapes, so tables are built once per shape
-//! and shared across threads through `Arc`. The cache is bounded: when full it
-//! is cleared (tables still in use live on through their `Arc`), which keeps
-//! memory in check when every image has its own shape.
+//! and shared across threads through `Arc`. The cache is bounded in entries
+//! and bytes: when either bound is hit it is cleared (tables still in use live
+//! on through their `Arc`), which keeps memory in check when every image has
+//! its own shape.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -12,11 +13,14 @@ use std::sync::{Arc, Mutex};
 pub(crate) struct ShapeCache<K, V> {
     map: Mutex<HashMap<K, Arc<V>>>,
     capacity: usize,
+    budget: usize,
+    bytes_of: fn(&V) -> usize,
 }
 
 impl<K: Eq + Hash + Clone, V> ShapeCache<K, V> {
-    pub fn new(capacity: usize) -> Self {
-        ShapeCache { map: Mutex::new(HashMap::new()), capacity }
+    /// At most `capacity` entries holding at most `budget` bytes by `bytes_of`.
+    pub fn new(capacity: usize, budget: usize, bytes_of: fn(&V) -> usize) -> Self {
+        ShapeCache { map: Mutex::new(HashMap::new()), capacity, budget, bytes_of }
     }
 
     /// The cached value for `key`, built by `build` on a miss.
@@ -29,7 +33,8 @@ impl<K: Eq + Hash + Clone, V> ShapeCache<K, V> {
         }
         let value = Arc::new(build()?);
         let mut map = self.lock();
-        if map.len() >= self.capacity {
+        let held: usize = map.values().map(|v| (self.bytes_of)(v)).sum();
+        if map.len() >= self.capacity || held + (self.bytes_of)(&value) > self.budget {
             map.clear();
         }
         Ok(Arc::clone(map.entry(key.clone()).or_insert(value)))

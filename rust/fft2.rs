@@ -32,7 +32,8 @@ pub struct Grid {
     pub hann_x: Vec<f64>,
 }
 
-static GRIDS: LazyLock<ShapeCache<(usize, usize), Grid>> = LazyLock::new(|| ShapeCache::new(64));
+/// Plans and windows are O(H + W): bound the count only.
+static GRIDS: LazyLock<ShapeCache<(usize, usize), Grid>> = LazyLock::new(|| ShapeCache::new(64, usize::MAX, |_| 0));
 
 /// The shared grid of a `height` x `width` transform (cached).
 pub fn grid(height: usize, width: usize) -> Arc<Grid> {

@@ -57,18 +57,145 @@ pub(crate) struct Stats {
 
 /// One pass over the image for the checks and the mean; `row` is scratch of at least `width`.
 pub(crate) fn stats(img: &ImageView, row: &mut [f64]) -> Stats {
+    if img.channels == 1 {
+        // Gray integers: exact integer sum and min/max on the samples
+        // themselves, which vectorise far better than the same in f64. The sum
+        // is exact (< 2^28 px x 2^16 < 2^53), like numpy's, so the means agree.
+        match img.pixels {
+            Pixels::U8(s) => return int_stats(s),
+            Pixels::U16(s) => return int_stats(s),
+            Pixels::I16(s) => return int_stats(s),
+            Pixels::F32(_) | Pixels::F64(_) => {}
+        }
+    }
     let mut s = Stats { sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, finite: true };
     for r in 0..img.height {
         gray_row(img, r, row);
-        let row = &row[..img.width];
-        s.sum += sum(row);
-        for &v in row {
-            s.finite &= v.is_finite();
-            s.min = s.min.min(v);
-            s.max = s.max.max(v);
-        }
+        let (sum, min, max, finite) = row_stats(&row[..img.width]);
+        s.sum += sum;
+        s.min = s.min.min(min);
+        s.max = s.max.max(max);
+        s.finite &= finite;
     }
     s
+}
+
+fn int_stats<T: Copy + Ord + Into<i64>>(px: &[T]) -> Stats {
+    let sum: i64 = px.iter().map(|&v| v.into()).sum();
+    let min = px.iter().copied().min().map_or(0, Into::into);
+    let max = px.iter().copied().max().map_or(0, Into::into);
+    Stats { sum: sum as f64, min: min as f64, max: max as f64, finite: true }
+}
+
+/// Sum, min, max and finiteness of one row, in four independent lanes so the
+/// loop vectorises (a single running min/max is a serial dependency chain).
+/// `x - x` is 0 for finite `x` and NaN otherwise, so summing it flags
+/// NaN/inf without a branch and without the overflow a plain sum could hit.
+#[inline]
+fn row_stats(xs: &[f64]) -> (f64, f64, f64, bool) {
+    let (mut sum, mut lo, mut hi, mut bad) = ([0.0f64; 4], [f64::INFINITY; 4], [f64::NEG_INFINITY; 4], [0.0f64; 4]);
+    let chunks = xs.chunks_exact(4);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for l in 0..4 {
+            sum[l] += c[l];
+            lo[l] = if c[l] < lo[l] { c[l] } else { lo[l] };
+            hi[l] = if c[l] > hi[l] { c[l] } else { hi[l] };
+            bad[l] += c[l] - c[l];
+        }
+    }
+    for &v in tail {
+        sum[0] += v;
+        lo[0] = if v < lo[0] { v } else { lo[0] };
+        hi[0] = if v > hi[0] { v } else { hi[0] };
+        bad[0] += v - v;
+    }
+    let finite = ((bad[0] + bad[1]) + (bad[2] + bad[3])) == 0.0;
+    (
+        (sum[0] + sum[1]) + (sum[2] + sum[3]),
+        lo[0].min(lo[1]).min(lo[2].min(lo[3])),
+        hi[0].max(hi[1]).max(hi[2].max(hi[3])),
+        finite,
+    )
+}
+
+/// Row `r` of `img`, mean removed and windowed, into `out[..width]`; returns the
+/// row's sum of squared deviations (for the std). One pass: conversion, centring,
+/// the std's sum and the window multiply are fused. `wy` is this row's window
+/// value, `None` for no window; the window is `wy * wx[c]`, formed first as in
+/// the reference so the values agree to the last bit.
+pub(crate) fn centred_row(img: &ImageView, r: usize, mean: f64, wy: Option<f64>, wx: &[f64], out: &mut [f64]) -> f64 {
+    let out = &mut out[..img.width];
+    if img.channels != 1 {
+        gray_row(img, r, out);
+        return centre_in_place(out, mean, wy, wx);
+    }
+    let range = r * img.width..(r + 1) * img.width;
+    match img.pixels {
+        Pixels::U8(s) => centre_from(&s[range], mean, wy, wx, out),
+        Pixels::U16(s) => centre_from(&s[range], mean, wy, wx, out),
+        Pixels::I16(s) => centre_from(&s[range], mean, wy, wx, out),
+        Pixels::F32(s) => centre_from(&s[range], mean, wy, wx, out),
+        Pixels::F64(s) => centre_from(&s[range], mean, wy, wx, out),
+    }
+}
+
+/// `out = (x - mean) * (wy * wx)` from gray samples; returns `sum (x - mean)^2`.
+#[inline]
+fn centre_from<T: Sample>(x: &[T], mean: f64, wy: Option<f64>, wx: &[f64], out: &mut [f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let n4 = x.len() / 4 * 4;
+    match wy {
+        Some(wy) => {
+            for i in (0..n4).step_by(4) {
+                for l in 0..4 {
+                    let d = x[i + l].f() - mean;
+                    acc[l] += d * d;
+                    out[i + l] = d * (wy * wx[i + l]);
+                }
+            }
+            for i in n4..x.len() {
+                let d = x[i].f() - mean;
+                acc[0] += d * d;
+                out[i] = d * (wy * wx[i]);
+            }
+        }
+        None => {
+            for i in (0..n4).step_by(4) {
+                for l in 0..4 {
+                    let d = x[i + l].f() - mean;
+                    acc[l] += d * d;
+                    out[i + l] = d;
+                }
+            }
+            for i in n4..x.len() {
+                let d = x[i].f() - mean;
+                acc[0] += d * d;
+                out[i] = d;
+            }
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// [`centre_from`] in place on f64 gray values.
+pub(crate) fn centre_in_place(row: &mut [f64], mean: f64, wy: Option<f64>, wx: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let n4 = row.len() / 4 * 4;
+    let w = |i: usize| wy.map_or(1.0, |wy| wy * wx[i]);
+    for i in (0..n4).step_by(4) {
+        for l in 0..4 {
+            let d = row[i + l] - mean;
+            acc[l] += d * d;
+            row[i + l] = if wy.is_some() { d * w(i + l) } else { d };
+        }
+    }
+    for i in n4..row.len() {
+        let d = row[i] - mean;
+        acc[0] += d * d;
+        row[i] = if wy.is_some() { d * w(i) } else { d };
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
 /// Sum of squared deviations from `mean`, for the population std.
@@ -131,6 +258,11 @@ mod tests {
         assert!(!stats(&img, &mut [0.0; 2]).finite);
         let px = [1.0f64, 2.0, 3.0, 4.0, 5.0];
         assert_eq!(sum(&px), 15.0);
+        assert_eq!(row_stats(&px), (15.0, 1.0, 5.0, true));
+        assert!(!row_stats(&[1.0, 2.0, 3.0, 4.0, f64::INFINITY]).3);
+        assert!(!row_stats(&[1.0, f64::NEG_INFINITY, 3.0]).3);
+        // Huge finite values overflow a sum but are still finite.
+        assert!(row_stats(&[f64::MAX; 6]).3);
         assert_eq!(sum_sq_dev(&px, 3.0), 10.0);
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::bands::{band_table, BandTable};
 use crate::error::ImageError;
 use crate::fft2::{grid, FftScratch, Grid};
-use crate::gray::{self, gray_row};
+use crate::gray;
 use crate::image::ImageView;
 use crate::options::{ProfileOptions, Window, MAX_PIXELS, MIN_SIDE};
 use crate::resize::{resize, ResizeScratch};
@@ -109,18 +109,17 @@ pub fn profile_with(image: &ImageView, opts: &ProfileOptions, ws: &mut Workspace
         let resized_mean = resize(image, size, &mut ws.resize, &mut ws.resized).map_err(oom)?;
         let x = &ws.resized;
         grid.forward(&mut ws.fft, |r, row| {
-            centre_and_window(&x[r * size..(r + 1) * size], resized_mean, hann.then(|| wy[r]), wx, row)
+            row.copy_from_slice(&x[r * size..(r + 1) * size]);
+            gray::centre_in_place(row, resized_mean, hann.then(|| wy[r]), wx);
         })
         .map_err(oom)?;
         sq_dev
     } else {
-        // Native grid: convert each row straight into the FFT's input, and
-        // take the squared deviations for the std in the same pass.
+        // Native grid: each row goes straight from the pixels into the FFT's
+        // input, with the std's squared deviations taken in the same pass.
         let mut sq_dev = 0.0;
         grid.forward(&mut ws.fft, |r, row| {
-            gray_row(image, r, row);
-            sq_dev += gray::sum_sq_dev(row, mean);
-            centre_and_window_in_place(row, mean, hann.then(|| wy[r]), wx);
+            sq_dev += gray::centred_row(image, r, mean, hann.then(|| wy[r]), wx, row);
         })
         .map_err(oom)?;
         sq_dev
@@ -130,24 +129,6 @@ pub fn profile_with(image: &ImageView, opts: &ProfileOptions, ws: &mut Workspace
     let energy = &mut ws.energy[..=table.bands];
     let (centroid_sum, hf_sum) = table.accumulate(ws.fft.spectrum(&grid), energy);
     finish(energy, centroid_sum, hf_sum, &table, opts, mean, (sq_dev / n).sqrt(), height, width)
-}
-
-/// `row = (x - mean) * (w_y * w_x)`: the window is the outer product, formed
-/// first as in the reference, so values agree to the last bit.
-#[inline]
-fn centre_and_window(x: &[f64], mean: f64, wy: Option<f64>, wx: &[f64], row: &mut [f64]) {
-    match wy {
-        Some(wy) => row.iter_mut().zip(x).zip(wx).for_each(|((o, &v), &wxc)| *o = (v - mean) * (wy * wxc)),
-        None => row.iter_mut().zip(x).for_each(|(o, &v)| *o = v - mean),
-    }
-}
-
-#[inline]
-fn centre_and_window_in_place(row: &mut [f64], mean: f64, wy: Option<f64>, wx: &[f64]) {
-    match wy {
-        Some(wy) => row.iter_mut().zip(wx).for_each(|(o, &wxc)| *o = (*o - mean) * (wy * wxc)),
-        None => row.iter_mut().for_each(|o| *o -= mean),
-    }
 }
 
 /// Fractions, features and scalars from the band energies.

@@ -2,6 +2,7 @@
 
 use numpy::PyArray1;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use rayon::prelude::*;
 
 use super::output::SCALARS;
@@ -38,6 +39,18 @@ fn resolve_thread_count(py: Python<'_>, threads: &Bound<'_, PyAny>) -> PyResult<
     resolve_threads(opt_int_arg(py, threads, "threads")?).map_err(|e| core_error(py, e))
 }
 
+/// How this extension was built: `profile` ("release" or "debug"), `version`
+/// and `threads_default` (what `threads=None` resolves to now). The
+/// benchmarks refuse a debug build.
+#[pyfunction]
+fn build_info(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("profile", if cfg!(debug_assertions) { "debug" } else { "release" })?;
+    d.set_item("version", env!("CARGO_PKG_VERSION"))?;
+    d.set_item("threads_default", resolve_threads(None).map_err(|e| core_error(py, e))?)?;
+    Ok(d)
+}
+
 /// Drop the thread pools in a forked child (registered with `os.register_at_fork`).
 #[pyfunction]
 fn _after_fork_in_child() {
@@ -63,6 +76,7 @@ fn _panic_for_tests(py: Python<'_>, threads: usize) -> PyResult<()> {
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(band_edges, m)?)?;
     m.add_function(wrap_pyfunction!(resolve_thread_count, m)?)?;
+    m.add_function(wrap_pyfunction!(build_info, m)?)?;
     m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     m.add("SCALARS", SCALARS.to_vec())?;
