@@ -198,7 +198,8 @@ def profile_archive(
         Ray task, default 1, and every node must see the input paths.
     address : str or None
         Ray cluster address for ``engine="ray"`` (``None``: ``RAY_ADDRESS``,
-        else a new local Ray instance).
+        else a new local Ray instance). An existing connection of this
+        process is used as is; a new one stays open after the run.
 
     Returns
     -------
@@ -231,6 +232,12 @@ def profile_archive(
     total = sum(len(s.ids) for s in sources)
     if total == 0:
         raise InvalidInputError("no file to profile in the inputs (after include/exclude patterns)")
+    if ray_outputs is not None:
+        from spectral_fast.ray import connect
+
+        # Inputs are valid: connect now, so a wrong address fails before the output is touched.
+        # Ray stays connected afterwards (as Ray Data leaves it), so later runs skip its start-up.
+        connect(address)
 
     start = time.perf_counter()
     bar = None
