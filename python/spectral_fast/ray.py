@@ -35,8 +35,10 @@ the workers with ``ray.data.read_parquet``.
 
 Failures: a file that cannot be read or decoded is an error row, exactly as
 locally. A worker process that dies (killed, node lost) fails its task, and
-Ray Data retries the task on another worker; results of a task are only kept
-once it has finished, so no row is lost or doubled.
+Ray Data retries the task (by default without limit) on another worker. The
+driver of the CLI path only receives a task's rows once it has finished, so
+none is lost or doubled; for shards, :func:`spectral_fast.merge.combine_profiles`
+refuses an id found twice rather than counting it twice.
 """
 
 from __future__ import annotations
