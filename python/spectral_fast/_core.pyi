@@ -1,0 +1,82 @@
+# Hand-written stubs of the Rust extension (rust/py/); CI checks them with
+# `python -m mypy.stubtest spectral_fast._core`. Options arrive as plain
+# objects because the core validates them itself and raises the package's
+# InvalidInputError / InvalidTypeError naming the parameter.
+
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "profile_numpy",
+    "profile_arrow",
+    "band_edges",
+    "resolve_thread_count",
+    "build_info",
+    "_after_fork_in_child",
+    "_panic_for_tests",
+    "SCALARS",
+    "MIN_SIDE",
+    "MAX_BANDS",
+    "process_batch",
+    "archive_schema",
+    "_decode_only",
+]
+
+#: Rows of the `scalars` array returned by the profile functions, in order.
+SCALARS: Final[list[str]]
+#: Smallest image side, in pixels, that has a profile.
+MIN_SIDE: Final[int]
+#: Largest number of bands.
+MAX_BANDS: Final[int]
+
+#: What the profile functions return: `bands` float64 (B, n), `scalars`
+#: float64 (7, n) in SCALARS order (NaN on error rows), native `height` and
+#: `width` int64 (n,) with -1 where unknown, and each row's error text or None.
+_ProfileOutput = tuple[
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    list[str | None],
+]
+
+def profile_numpy(
+    arrays: list[npt.NDArray[Any]],
+    *,
+    stacked: bool,
+    size: int | None,
+    bands: int,
+    spacing: str,
+    window: str,
+    threads: int | None,
+) -> _ProfileOutput: ...
+def profile_arrow(
+    data: object,
+    *,
+    size: int | None,
+    bands: int,
+    spacing: str,
+    window: str,
+    threads: int | None,
+) -> _ProfileOutput: ...
+def band_edges(height: int, width: int, bands: int, spacing: str) -> npt.NDArray[np.float64]: ...
+def resolve_thread_count(threads: int | None) -> int: ...
+def build_info() -> dict[str, Any]: ...
+def _after_fork_in_child() -> None: ...
+def _panic_for_tests(threads: int) -> None: ...
+
+# Archive processing (rust/py/archive.rs): encoded image bytes in, profiles out.
+def process_batch(
+    batch: object,
+    *,
+    size: int | None,
+    bands: int,
+    spacing: str,
+    window: str,
+    threads: int | None,
+    max_pixels: int,
+) -> Any: ...  # pyarrow.RecordBatch (pyarrow ships no type stubs)
+def archive_schema(bands: int) -> Any: ...  # pyarrow.Schema
+def _decode_only(batch: object, *, threads: int | None, max_pixels: int) -> tuple[int, int]: ...
