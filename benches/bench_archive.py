@@ -66,13 +66,18 @@ FULL = {"size": 1024, "archive": 2000, "timed": 240, "rss": (2000, 20000), "repe
 QUICK = {"size": 96, "archive": 24, "timed": 12, "rss": (24, 240), "repeats": 1, "threads": 2}
 TARGETS = {"vs_reference": 6.0, "vs_scipy_pool": 3.0, "rss_growth": 0.20}
 
+# Peak RSS is read from VmHWM, the high-water mark of this process's own
+# address space. getrusage's ru_maxrss is not usable here: Linux carries the
+# parent's peak across fork + exec, so every child would report the
+# benchmark's own (large) RSS.
 RSS_CHILD = r"""
-import resource, sys, time
+import sys, time
 from spectral_fast.archive import profile_archive
 t0 = time.perf_counter()
 s = profile_archive(sys.argv[1], sys.argv[2], threads=int(sys.argv[3]), progress=False)
 dt = time.perf_counter() - t0
-print(s.processed, s.ok, dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(s.processed, s.ok, dt, hwm)
 """
 
 
