@@ -200,3 +200,18 @@ def test_cli_end_to_end_and_errors(tmp_path, capsys):
     both = argv[:10] + ["--pred-col", "hat2"] + argv[10:]
     assert main(both) == 2
     assert "exactly one of --score-col or --pred-col" in capsys.readouterr().err
+
+
+def test_artefacts_computed_from_images_when_missing(tmp_path):
+    from PIL import Image
+
+    prof, preds, _ = make_case(n=40)
+    prof = prof.drop("jpeg_block").with_columns(pl.Series("id", [f"im{i}.png" for i in range(40)]))
+    preds = preds.with_columns(pl.Series("image", [f"im{i}.png" for i in range(40)]))
+    rng = np.random.default_rng(0)
+    for i in range(39):  # the last one is missing on disk
+        Image.fromarray(rng.integers(0, 255, (32, 32), dtype=np.uint8)).save(tmp_path / f"im{i}.png")
+    rep = analyze(prof, preds, [Finding("y", score_col="p")], id_col="image", n_clusters=2, n_boot=10, n_perm=9,
+                  artefacts_from=tmp_path)  # fmt: skip
+    assert {"jpeg_block", "hist_comb", "peak_max"} <= set(rep.summary["features"])
+    assert rep.summary["excluded"]["artefact_failures"] == 1

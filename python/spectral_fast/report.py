@@ -111,6 +111,38 @@ def load_profiles(profiles: pl.DataFrame | str | Path) -> pl.DataFrame:
     raise InvalidInputError(f"profiles file {path}: unknown format {path.suffix!r}; use .parquet or .csv")
 
 
+def add_artefacts(table: pl.DataFrame, root: str | Path, *, id_col: str = "id") -> tuple[pl.DataFrame, int]:
+    """Add the artefact features the table lacks, computed from the images ``root / id``.
+
+    Returns the table and the number of images that could not be read (their
+    features stay null, which the clustering treats as the typical value).
+    """
+    from spectral_fast.artefacts import FEATURE_NAMES, artefact_features
+
+    missing = [c for c in FEATURE_NAMES if c not in table.columns]
+    if not missing:
+        return table, 0
+    if id_col not in table.columns:
+        raise InvalidInputError(f"artefacts: the profile table has no id column {id_col!r} to find the images by")
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"artefacts: image folder not found: {root}")
+    from PIL import Image
+
+    rows, failed = [], 0
+    for image_id in table[id_col].cast(pl.Utf8):
+        try:
+            with Image.open(root / image_id) as im:
+                arr = np.asarray(im.convert("L") if im.mode in ("RGB", "RGBA", "P", "LA") else im)
+            feats = artefact_features(arr)
+            rows.append({c: feats[c] for c in missing})
+        except (OSError, ValueError, TypeError):
+            failed += 1
+            rows.append({c: None for c in missing})
+    extra = pl.DataFrame(rows, schema={c: pl.Float64 for c in missing}, orient="row")
+    return pl.concat([table, extra], how="horizontal"), failed
+
+
 def drop_error_rows(table: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
     """Remove rows the profiler marked as failed (or with missing bands) and count them."""
     band_cols = [c for c in table.columns if c.startswith("band_")]
@@ -146,6 +178,7 @@ def analyze(
     alpha: float = 0.05,
     n_boot: int = 500,
     n_perm: int = 999,
+    artefacts_from: str | Path | None = None,
 ) -> Report:
     """Find, test and describe the clusters where a model's errors concentrate.
 
@@ -165,6 +198,11 @@ def analyze(
     model : SpectralClusters, optional
         A fitted model to apply instead of fitting one.
     lift_threshold, alpha, n_boot, n_perm : see :func:`spectral_fast.failures.analyze_finding`
+    artefacts_from : path, optional
+        Folder the profile ids are relative to. When given and the table lacks
+        the artefact features (:mod:`spectral_fast.artefacts`), they are
+        computed from the images (numpy, about 0.2 s per 1024 px image);
+        images that cannot be read get the typical value and are counted.
 
     Returns
     -------
@@ -188,6 +226,8 @@ def analyze(
     table, excluded = drop_error_rows(table)
     if table.height == 0:
         raise InvalidInputError(f"all {n_input} profile rows are error rows; nothing to analyse")
+    if artefacts_from is not None:
+        table, excluded["artefact_failures"] = add_artefacts(table, artefacts_from, id_col=profile_id_col)
     joined = join_predictions(table, preds, id_col=id_col, profile_id_col=profile_id_col, match=match)
     renamed = {c: f"{c}_prediction" for c in needed if c in table.columns and c != profile_id_col}
 
