@@ -34,7 +34,9 @@ bench: setup-test
 	$(PYTHON) benches/bench_archive.py
 	$(PYTHON) benches/planted_slices.py
 
-# Editable install with the release extension, for development.
+# Editable install with the release extension, for development. (Not
+# `maturin develop`: it needs a virtualenv, and builds debug unless told.
+# pyproject's [tool.maturin] profile makes this a release build.)
 dev:
-	$(PYTHON) -m pip install --quiet maturin
-	maturin develop --release --extras test,bench,dicom
+	$(PYTHON) -m pip install --quiet "maturin>=1.16,<2"
+	$(PYTHON) -m pip install --quiet --no-build-isolation -e ".[test,bench,dicom]"
