@@ -200,11 +200,6 @@ impl BandTable {
     /// Add spectrum rows `kx0 .. kx0 + columns.len() / H` to `sums`: lets the
     /// FFT hand over each chunk of columns while it is still in cache.
     pub fn accumulate_columns(&self, kx0: usize, columns: &[Complex<f64>], sums: &mut BandSums) {
-        crate::simd::dispatch!(self.accumulate_columns_impl(kx0, columns, sums))
-    }
-
-    #[inline(always)]
-    fn accumulate_columns_impl(&self, kx0: usize, columns: &[Complex<f64>], sums: &mut BandSums) {
         let h = self.height;
         for (j, column) in columns.chunks_exact(h).enumerate() {
             let kx = kx0 + j;

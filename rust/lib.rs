@@ -42,7 +42,6 @@ pub mod decode;
 pub mod error;
 pub mod fft2;
 mod gray;
-mod simd;
 pub mod image;
 pub mod options;
 pub mod profile;
