@@ -1,0 +1,236 @@
+"""Label-free reliability: shrinkage, expected accuracy and its interval, unknown territory, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+from spectral_fast.cluster import SpectralClusters
+from spectral_fast.errors import InvalidInputError
+from spectral_fast.reliability import (
+    Reference,
+    build_reference,
+    check_profile_options,
+    expected_accuracy,
+    fit_prior_strength,
+    load_model_dir,
+    predict,
+    read_profile_options,
+    shrunk_rates,
+)
+
+BASE = np.linspace(-1.0, -6.0, 32)
+
+
+def make_profiles(n: int, seed: int, shift_share: float, *, bands: int = 32, offset: float = 0.0):
+    """Profile-like table with a blurred slice (less high-frequency energy) of share ``shift_share``.
+
+    Returns the table, the slice mask and per-image errors drawn with rate
+    0.5 inside the slice and 0.1 outside: the classifier's blind spot.
+    """
+    rng = np.random.default_rng(seed)
+    base = np.interp(np.linspace(0, 31, bands), np.arange(32), BASE)
+    x = base + rng.normal(0, 0.15, (n, 1)) + rng.normal(0, 0.05, (n, bands)) + offset
+    slice_ = rng.random(n) < shift_share
+    x[slice_, int(bands * 0.6) :] -= 1.5
+    data = {f"band_{i:02d}": x[:, i] for i in range(bands)}
+    data.update(id=[f"s{seed}/{i:04d}.png" for i in range(n)], status=["ok"] * n, error=[None] * n)
+    error = np.where(slice_, rng.random(n) < 0.5, rng.random(n) < 0.1)
+    return pl.DataFrame(data, schema_overrides={"error": pl.Utf8}), slice_, error
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A report-like folder: k-means on 1000 reference images, errors concentrated in the slice."""
+    out = tmp_path_factory.mktemp("model")
+    table, _, error = make_profiles(1000, 0, 0.25)
+    model = SpectralClusters(6, method="kmeans", random_state=0).fit(table)
+    model.save(out / "model.json")
+    ref = build_reference(table, model, {"y": error}, profile_options={"spacing": "log", "window": "hann", "size": None})
+    ref.save(out)
+    return out
+
+
+# ------------------------------------------------------------------ shrinkage
+def test_small_clusters_shrink_toward_the_overall_rate_large_ones_keep_theirs():
+    errors = np.array([50.0, 1.0, 100.0])
+    n = np.array([100.0, 2.0, 1000.0])
+    rate, var, mu, m = shrunk_rates(errors, n, prior_strength=10.0)
+    assert mu == pytest.approx((151 + 0.5) / 1103)
+    assert rate[1] == pytest.approx((1 + 10 * mu) / 12)  # 2 images: mostly the prior
+    assert abs(rate[1] - mu) < abs(0.5 - mu)
+    assert rate[2] == pytest.approx(0.1, abs=0.002)  # 1000 images: its own rate
+    assert (var > 0).all()
+    raw, _, _, _ = shrunk_rates(errors, n, prior_strength=0)
+    np.testing.assert_allclose(raw, errors / n, atol=1e-6)
+
+
+def test_prior_strength_is_large_for_homogeneous_clusters_small_for_different_ones():
+    rng = np.random.default_rng(1)
+    n = np.full(12, 60.0)
+    same = rng.binomial(60, 0.2, 12).astype(float)
+    different = rng.binomial(60, np.tile([0.05, 0.6], 6)).astype(float)
+    assert fit_prior_strength(same, n, same.sum() / n.sum()) > 300
+    assert fit_prior_strength(different, n, different.sum() / n.sum()) < 20
+
+
+def test_shrunk_rates_rejects_bad_counts():
+    with pytest.raises(InvalidInputError, match="errors"):
+        shrunk_rates(np.array([3.0]), np.array([2.0]))
+    with pytest.raises(InvalidInputError, match="prior_strength"):
+        shrunk_rates(np.array([1.0, 2.0]), np.array([5.0, 5.0]), prior_strength="big")
+
+
+# ------------------------------------------------------------------ expected accuracy
+def test_expected_accuracy_formula():
+    posterior = np.array([[1.0, 0.0], [1.0, 0.0], [0.25, 0.75], [0.0, 1.0]])
+    rate, var = np.array([0.1, 0.5]), np.array([0.001, 0.004])
+    acc, se, lo, hi = expected_accuracy(posterior, rate, var)
+    risk = np.array([0.1, 0.1, 0.4, 0.5])
+    w = posterior.mean(axis=0)
+    assert acc == pytest.approx(1 - risk.mean())
+    assert se**2 == pytest.approx((w * w * var).sum() + (risk * (1 - risk)).sum() / 16)
+    assert (lo, hi) == pytest.approx((acc - 1.959963984540054 * se, min(1.0, acc + 1.959963984540054 * se)))
+    assert np.isnan(expected_accuracy(np.zeros((0, 2)), rate, var)[0])
+
+
+def test_interval_covers_the_actual_accuracy_of_new_batches():
+    """Clusters with known error probabilities; rates learned from a finite reference; 95 % coverage."""
+    rng = np.random.default_rng(7)
+    true_rate = np.array([0.05, 0.1, 0.3, 0.6])
+    ref_n = np.array([200, 150, 60, 30])
+    hits, errs = 0, []
+    for _ in range(400):
+        ref_e = rng.binomial(ref_n, true_rate)
+        rate, var, _, _ = shrunk_rates(ref_e.astype(float), ref_n.astype(float))
+        mix = rng.dirichlet(np.ones(4))
+        labels = rng.choice(4, 200, p=mix)
+        posterior = np.eye(4)[labels]
+        actual = 1 - (rng.random(200) < true_rate[labels]).mean()
+        acc, _, lo, hi = expected_accuracy(posterior, rate, var)
+        hits += lo <= actual <= hi
+        errs.append(abs(acc - actual))
+    assert 0.92 <= hits / 400 <= 0.99
+    assert np.mean(errs) < 0.04
+
+
+# ------------------------------------------------------------------ predict
+def test_predict_tracks_the_share_of_the_blind_spot(model_dir):
+    predicted, actual = [], []
+    for i, share in enumerate((0.0, 0.25, 0.5, 0.9)):
+        batch, slice_, _ = make_profiles(400, 10 + i, share)
+        res = predict(model_dir, batch)
+        predicted.append(res.summary["findings"]["y"]["expected_accuracy"])
+        actual.append(1 - np.where(slice_, 0.5, 0.1).mean())  # the generating expectation, free of binomial noise
+        assert res.images.columns[:4] == ["id", "cluster", "distance", "unknown"]
+        assert res.images["risk_y"].min() >= 0 and res.images["risk_y"].max() <= 1
+        assert res.slices["n"].sum() == 400
+    assert np.all(np.diff(predicted) < 0)  # more of the slice, lower accuracy
+    assert np.max(np.abs(np.array(predicted) - np.array(actual))) < 0.05
+
+
+def test_slice_accuracy_matches_the_cluster_rate(model_dir):
+    batch, slice_, error = make_profiles(600, 21, 0.5)
+    res = predict(model_dir, batch)
+    labels = res.images["cluster"].to_numpy()
+    for row in res.slices.iter_rows(named=True):
+        inside = labels == row["cluster"]
+        assert row["expected_accuracy"] == pytest.approx(1 - row["reference_error_rate"])
+        if row["n"] >= 60:
+            assert abs(row["expected_accuracy"] - (1 - error[inside].mean())) < 0.12
+
+
+def test_mixture_risk_is_posterior_weighted(tmp_path):
+    table, _, error = make_profiles(300, 3, 0.3)
+    model = SpectralClusters(4, method="gmm", random_state=0).fit(table)
+    model.save(tmp_path / "model.json")
+    ref = build_reference(table, model, {"y": error})
+    ref.save(tmp_path)
+    batch, _, _ = make_profiles(100, 4, 0.3)
+    res = predict(tmp_path, batch)
+    post = model.predict_proba(batch)
+    rate, _ = ref.rates("y")
+    np.testing.assert_allclose(res.images["risk_y"].to_numpy(), post @ rate)
+    np.testing.assert_allclose(ref.findings["y"]["n"], model.predict_proba(table).sum(axis=0))
+    assert "probability" in res.images.columns
+
+
+def test_unknown_territory(model_dir):
+    ref_table, _, _ = make_profiles(1000, 0, 0.25)
+    assert predict(model_dir, ref_table).summary["unknown"]["share"] == pytest.approx(0.01, abs=0.0021)
+    far, _, _ = make_profiles(50, 5, 0.0, offset=3.0)
+    res = predict(model_dir, far)
+    assert res.images["unknown"].all()
+    assert res.summary["unknown"]["n"] == 50
+
+
+# ------------------------------------------------------------------ files
+def test_reference_round_trip_and_tamper_detection(model_dir, tmp_path):
+    model, ref = load_model_dir(model_dir)
+    assert ref.profile_options == {"bands": 32, "spacing": "log", "window": "hann", "size": None}
+    assert ref.meta["method"] == "kmeans" and len(ref.mix) == model.n_clusters_
+    assert ref.sample.shape == (1000, 32)
+    for name in ("model.json", "model.npz", "reference.json", "reference.npz"):
+        (tmp_path / name).write_bytes((model_dir / name).read_bytes())
+    meta = json.loads((tmp_path / "reference.json").read_text())
+    meta["distance_threshold"] *= 2
+    (tmp_path / "reference.json").write_text(json.dumps(meta))
+    with pytest.raises(InvalidInputError, match="checksum"):
+        Reference.load(tmp_path)
+    with pytest.raises(FileNotFoundError, match="reference.json"):
+        Reference.load(tmp_path / "nowhere")
+
+
+def test_read_profile_options_from_parquet_metadata(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table, _, _ = make_profiles(5, 0, 0.0)
+    meta = {"version": "0.1.0", "options": {"size": None, "bands": 32, "spacing": "linear", "window": "hann"}}
+    arrow = table.to_arrow()
+    pq.write_table(arrow.replace_schema_metadata({b"spectral_fast": json.dumps(meta).encode()}), tmp_path / "p.parquet")
+    assert read_profile_options(tmp_path / "p.parquet") == {"bands": 32, "spacing": "linear", "window": "hann", "size": None}
+    table.write_parquet(tmp_path / "plain.parquet")
+    assert read_profile_options(tmp_path / "plain.parquet") is None
+    assert read_profile_options(tmp_path / "p.csv") is None
+
+
+# ------------------------------------------------------------------ bad input
+def test_profiles_made_with_other_options_name_the_option(model_dir, tmp_path):
+    other, _, _ = make_profiles(20, 1, 0.0, bands=16)
+    with pytest.raises(InvalidInputError, match=r"bands: the profiles have 16 band_\* columns .* bands=32"):
+        predict(model_dir, other)
+    ok, _, _ = make_profiles(20, 1, 0.0)
+    for name, value in (("spacing", "linear"), ("window", "none"), ("size", 512)):
+        options = {"bands": 32, "spacing": "log", "window": "hann", "size": None, name: value}
+        with pytest.raises(InvalidInputError, match=rf"^{name}: the profiles were made with {name}="):
+            predict(model_dir, ok, options=options)
+    with pytest.raises(InvalidInputError, match="bands: the profiles were made with bands=64"):
+        check_profile_options({"bands": 32}, ok.columns, {"bands": 64})
+    # unknown options on either side are not compared; the band count always is
+    assert check_profile_options({"bands": 32, "spacing": "?"}, ok.columns, {"spacing": "linear"}) == ["bands"]
+
+
+def test_empty_batches_and_error_rows(model_dir):
+    batch, _, _ = make_profiles(30, 2, 0.0)
+    with pytest.raises(InvalidInputError, match="empty"):
+        predict(model_dir, batch.head(0))
+    broken = batch.with_columns(
+        pl.when(pl.int_range(pl.len()) < 4).then(pl.lit("decode failed")).otherwise(None).alias("error"),
+        pl.when(pl.int_range(pl.len()) < 4).then(pl.lit("error")).otherwise(pl.lit("ok")).alias("status"),
+    )
+    res = predict(model_dir, broken)
+    assert res.summary["n_input"] == 30 and res.summary["n"] == 26
+    assert res.summary["excluded"]["error_rows"] == 4
+    assert res.summary["excluded"]["error_examples"] == ["decode failed"]
+    assert res.images.height == 26
+    all_bad = broken.with_columns(pl.lit("error").alias("status"))
+    with pytest.raises(InvalidInputError, match="all 30 rows are error rows"):
+        predict(model_dir, all_bad)
+    with pytest.raises(InvalidInputError, match="finding"):
+        predict(model_dir, batch, findings=["nope"])
+    with pytest.raises(InvalidInputError, match=r"feature columns \['band_31'\]"):
+        predict(model_dir, batch.drop("band_31").with_columns(pl.lit(0.0).alias("band_xx")))
