@@ -18,6 +18,8 @@ from spectral_fast import __version__
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "profile": ("spectral_fast.commands.profile", "Profile folders, lists, globs or tables of images into one Parquet file."),
     "report": ("spectral_fast.commands.report", "Find, test and explain the spectral clusters where a model's errors concentrate."),
+    "predict": ("spectral_fast.commands.predict", "Per-image failure risk and expected accuracy of unlabeled images."),
+    "monitor": ("spectral_fast.commands.monitor", "Compare a new batch with a report's reference; verdict, JSON + HTML."),
 }
 
 

@@ -1,0 +1,41 @@
+"""``spectral-fast monitor``: compare a new batch with a report's reference set."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "Compare a new batch with a report's reference; verdict, JSON + HTML."
+
+#: Exit code when the verdict reaches --fail-on (0 otherwise).
+EXIT_FLAGGED = 1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model_dir", metavar="MODEL_DIR", help="output folder of `spectral-fast report`")
+    parser.add_argument("profiles", metavar="PROFILES", help="profiles of the new batch (Parquet or CSV)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUTDIR",
+                        help="folder for monitor.json, monitor.html and risk.parquet")  # fmt: skip
+    parser.add_argument("--alpha", type=float, default=0.05, help="significance level of the tests (default 0.05)")
+    parser.add_argument("--max-drop", type=float, default=0.02,
+                        help="implied accuracy drop that makes an alert (default 0.02)")  # fmt: skip
+    parser.add_argument("--unknown-alert", type=float, default=0.05,
+                        help="share of unknown-territory images that makes an alert (default 0.05)")  # fmt: skip
+    parser.add_argument("--id-col", default="id", help="id column of the profiles (default: id)")
+    parser.add_argument("--fail-on", choices=("never", "drift", "alert"), default="never",
+                        help=f"exit with code {EXIT_FLAGGED} when the verdict is at least this (for CI; default never)")  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    from spectral_fast.monitor import monitor
+
+    result = monitor(
+        args.model_dir, args.profiles, alpha=args.alpha, max_drop=args.max_drop,
+        unknown_alert=args.unknown_alert, id_col=args.id_col,
+    )  # fmt: skip
+    paths = result.write(args.output)
+    print(result.summary["verdict_line"])
+    print(f"wrote {paths['json']}, {paths['html']}, {paths['risk']}")
+    order = {"ok": 0, "drift": 1, "alert": 2}
+    if args.fail_on != "never" and order[result.summary["verdict"]] >= order[args.fail_on]:
+        return EXIT_FLAGGED
+    return 0
