@@ -114,12 +114,13 @@ def profile(
     >>> df.select("band_00", "band_07", "status").shape
     (1, 3)
     """
-    options = dict(size=size, bands=bands, spacing=spacing, window=window, threads=threads)
     if hasattr(images, "__arrow_c_stream__") or hasattr(images, "__arrow_c_array__"):
-        out = _core.profile_arrow(images, **options)
+        out = _core.profile_arrow(images, size=size, bands=bands, spacing=spacing, window=window, threads=threads)
     else:
         arrays, stacked = _as_arrays(images)
-        out = _core.profile_numpy(arrays, stacked=stacked, **options)
+        out = _core.profile_numpy(
+            arrays, stacked=stacked, size=size, bands=bands, spacing=spacing, window=window, threads=threads
+        )
     return _to_frame(out)
 
 
