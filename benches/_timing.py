@@ -128,6 +128,16 @@ class Measurement:
     case: Case
     times: list[float]  # seconds per call, one per repeat
     warmup_result: Any = None  # what fn returned on its first warm-up call
+    #: (process CPU seconds, wall seconds) of each timed call, all threads of this process
+    cpu_wall: list[tuple[float, float]] = field(default_factory=list)
+
+    @property
+    def cores_used(self) -> float:
+        """Process CPU time over wall time during the timed calls: ~1 for one busy
+        thread, ~2 for two; well below the thread count means the machine did not
+        give this process the cores (shared machine) or the work did not parallelise."""
+        cpu, wall = sum(c for c, _ in self.cpu_wall), sum(w for _, w in self.cpu_wall)
+        return cpu / wall if wall > 0 else math.nan
 
     @property
     def median(self) -> float:
@@ -161,21 +171,22 @@ class Measurement:
             "ms_per_unit": round(self.per_unit_ms, 4),
             "units_per_s": round(self.units_per_s, 2),
             "iqr_rel": round(self.spread, 4),
+            "cores_used": round(self.cores_used, 3),
         }
 
 
-def _call(case: Case) -> tuple[float, Any]:
+def _call(case: Case) -> tuple[float, Any, tuple[float, float]]:
     gc.collect()
     gc.disable()
     try:
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         out = case.fn()
-        elapsed = time.perf_counter() - t0
+        wall = time.perf_counter() - t0
+        cpu = time.process_time() - c0
     finally:
         gc.enable()
-    if case.self_timed:
-        elapsed = float(out)
-    return elapsed, out
+    elapsed = float(out) if case.self_timed else wall
+    return elapsed, out, (cpu, wall)
 
 
 def run_interleaved(
@@ -200,7 +211,7 @@ def run_interleaved(
     results = [Measurement(c, []) for c in cases]
     for m in results:
         for i in range(warmup):
-            _, out = _call(m.case)
+            _, out, _ = _call(m.case)
             if i == 0:
                 m.warmup_result = out
         if log:
@@ -209,8 +220,9 @@ def run_interleaved(
     for r in range(repeats):
         for k in range(n):
             m = results[(k + r) % n]
-            elapsed, _ = _call(m.case)
+            elapsed, _, cw = _call(m.case)
             m.times.append(elapsed)
+            m.cpu_wall.append(cw)
         if log:
             log(f"  repeat {r + 1}/{repeats} done")
     return results
@@ -227,6 +239,13 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return None
 
 
 def _version(module: str) -> str | None:
@@ -271,6 +290,8 @@ def machine_info(modules: Iterable[str] = ("numpy", "scipy", "pyfftw", "polars",
         "affinity": affinity,
         "load_average_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "nice": os.nice(0) if hasattr(os, "nice") else None,
+        "autogroup": _read("/proc/self/autogroup"),  # Linux: nice of the session's scheduling group
+        "sched_autogroup_enabled": _read("/proc/sys/kernel/sched_autogroup_enabled"),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "env": {k: os.environ.get(k) for k in THREAD_ENV_VARS},

@@ -64,7 +64,7 @@ def _check_common(doc: dict, tmp_path: Path) -> None:
                 assert (size, p, t) in pipelines, (size, p, t)
         assert (size, "scipy_pythreads", 2) in pipelines
     for r in doc["results"]:
-        for key in ("ms_per_image", "images_per_s", "median_s", "times_s", "repeats", "label"):
+        for key in ("ms_per_image", "images_per_s", "median_s", "times_s", "repeats", "label", "cores_used"):
             assert key in r, key
         assert r["median_s"] > 0 and r["repeats"] == 1
 
