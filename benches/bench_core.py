@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Core benchmark: spectral profiles of decoded CXR batches, spectral_fast against its peers.
 
-    python benches/bench_core.py            # full run (~3-5 min on 2 cores), writes
+    python benches/bench_core.py            # full run (~3 min on 2 free cores), writes
                                             #   benches/results/core.json and core.md
     python benches/bench_core.py --quick    # smoke run on tiny sizes into a temp dir
 
@@ -70,7 +70,7 @@ SCALARS = ("low", "slope", "centroid", "entropy", "hf_ratio", "mean", "std")
 FEATURES = tuple(f"band_{i:02d}" for i in range(BANDS)) + SCALARS
 RTOL, ATOL = 1e-6, 1e-10
 
-FULL = {"sizes": (512, 1024, 2048), "batch": {512: 48, 1024: 24, 2048: 12}, "repeats": 7}
+FULL = {"sizes": (512, 1024, 2048), "batch": {512: 192, 1024: 64, 2048: 16}, "repeats": 7}
 QUICK = {"sizes": (64, 128), "batch": {64: 4, 128: 4}, "repeats": 2}
 
 #: Targets of issue 2, item 7, evaluated at this size.
@@ -562,7 +562,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run: tiny sizes, 2 repeats, FFTW_ESTIMATE")
     ap.add_argument("--sizes", type=lambda s: tuple(int(x) for x in s.split(",")), help="e.g. 512,1024,2048")
-    ap.add_argument("--batch", type=int, help="images per size (default: 48/24/12 for 512/1024/2048)")
+    ap.add_argument("--batch", type=int, help="images per size (default: 192/64/16 for 512/1024/2048)")
     ap.add_argument("--repeats", type=int, help="timed repeats per pipeline (default 7; quick 2)")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
