@@ -37,8 +37,9 @@ pub struct Profile {
 }
 
 /// Per-thread working memory, reused from image to image so the hot path does
-/// not allocate. It grows to the largest image seen: about 40 bytes per
-/// transformed pixel (two complex half spectra are avoided by the blocked transpose).
+/// not allocate. It grows to the largest image seen and is kept: about 8 bytes
+/// per pixel of the transformed grid (one complex half spectrum; the blocked
+/// transpose avoids a second), plus about 16 per output pixel when resizing.
 #[derive(Default)]
 pub struct Workspace {
     fft: FftScratch,
