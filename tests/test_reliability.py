@@ -234,3 +234,27 @@ def test_empty_batches_and_error_rows(model_dir):
         predict(model_dir, batch, findings=["nope"])
     with pytest.raises(InvalidInputError, match=r"feature columns \['band_31'\]"):
         predict(model_dir, batch.drop("band_31").with_columns(pl.lit(0.0).alias("band_xx")))
+
+
+def test_artefact_features_are_computed_from_the_images_when_the_model_needs_them(tmp_path):
+    from PIL import Image
+
+    import spectral_fast as sf
+    from spectral_fast import acquire, synth
+    from spectral_fast.artefacts import FEATURE_NAMES, artefact_table
+
+    images = [synth.phantom(128, seed=s) for s in range(24)]
+    images = [acquire.apply(im, "jpeg") if i % 3 == 0 else im for i, im in enumerate(images)]
+    ids = [f"img_{i:02d}.png" for i in range(len(images))]
+    for name, im in zip(ids, images):
+        Image.fromarray(im).save(tmp_path / name)
+    prof = sf.profile(images).with_columns(pl.Series("id", ids))
+    table = pl.concat([prof, artefact_table(images)], how="horizontal")
+    model = SpectralClusters(3, method="kmeans", random_state=0).fit(table)
+    assert set(FEATURE_NAMES) <= set(model.features_)
+    ref = build_reference(table, model, {"y": np.arange(len(images)) % 3 == 0})
+    with pytest.raises(InvalidInputError, match=r"lack the feature columns \['jpeg_block'.*--images ROOT"):
+        predict((model, ref), prof)
+    res = predict((model, ref), prof, artefacts_from=tmp_path)
+    np.testing.assert_array_equal(res.images["cluster"].to_numpy(), model.predict(table))
+    assert res.summary["excluded"]["artefact_failures"] == 0

@@ -81,14 +81,39 @@ def check_profile_options(reference: dict, table_columns: list[str], options: di
 
 
 def prepare_batch(
-    profiles: pl.DataFrame | str | Path, reference: Any, *, options: dict | None = None, id_col: str = "id"
+    profiles: pl.DataFrame | str | Path,
+    reference: Any,
+    *,
+    options: dict | None = None,
+    id_col: str = "id",
+    artefacts_from: str | Path | None = None,
 ) -> tuple[pl.DataFrame, dict]:
     """Load a batch of profiles, check it matches the reference, drop and count error rows.
 
-    Returns the usable rows and a dict with ``n_input``, ``error_rows``
-    (``error_examples``) and ``options_checked``.
+    Parameters
+    ----------
+    profiles : polars.DataFrame or path
+        The batch's profile table.
+    reference : Reference
+        What the batch is compared with (its ``profile_options`` and ``features``).
+    options : dict, optional
+        Profile options of a DataFrame (a Parquet file's own are read otherwise).
+    id_col : str
+        Id column (row numbers when absent).
+    artefacts_from : path, optional
+        Folder the ids are relative to: artefact features the model clusters
+        on but the table lacks are computed from the images
+        (:func:`spectral_fast.report.add_artefacts`, as the report does).
+
+    Returns
+    -------
+    table : polars.DataFrame
+        The usable rows.
+    info : dict
+        ``n_input``, ``error_rows`` (and ``error_examples``), ``artefact_failures``
+        when computed, ``options_checked`` and ``options``.
     """
-    from spectral_fast.report import drop_error_rows, load_profiles
+    from spectral_fast.report import add_artefacts, drop_error_rows, load_profiles
 
     if not isinstance(profiles, (pl.DataFrame, str, Path)):
         raise InvalidTypeError(f"profiles must be a polars DataFrame or a path, got {type(profiles).__name__}")
@@ -98,16 +123,16 @@ def prepare_batch(
     if table.height == 0:
         raise InvalidInputError("profiles: the batch is empty (0 rows)")
     checked = check_profile_options(reference.profile_options, table.columns, options)
-    missing = [c for c in reference.features if c not in table.columns]
-    if missing:
-        raise InvalidInputError(
-            f"profiles lack the feature columns {missing} the model was fitted on; profile the batch with the "
-            "same options (artefact features included) as the reference"
-        )
     n_input = table.height
     table, excluded = drop_error_rows(table)
     if table.height == 0:
         raise InvalidInputError(f"profiles: all {n_input} rows are error rows; nothing to predict")
+    if artefacts_from is not None:
+        table, excluded["artefact_failures"] = add_artefacts(table, artefacts_from, id_col=id_col)
+    missing = [c for c in reference.features if c not in table.columns]
+    if missing:
+        hint = "" if artefacts_from is not None else "; give the image folder (CLI --images ROOT) to compute them"
+        raise InvalidInputError(f"profiles lack the feature columns {missing} the model was fitted on{hint}")
     if id_col not in table.columns:
         table = table.with_row_index("__row").with_columns(pl.col("__row").cast(pl.Utf8).alias(id_col)).drop("__row")
     info = {"n_input": n_input, **excluded, "options_checked": checked, "options": options}

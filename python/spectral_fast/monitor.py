@@ -174,6 +174,7 @@ def monitor(
     unknown_alert: float = 0.05,
     options: dict | None = None,
     id_col: str = "id",
+    artefacts_from: str | Path | None = None,
 ) -> MonitorResult:
     """Compare a new batch with the reference of a report (module docstring).
 
@@ -189,7 +190,7 @@ def monitor(
         Drop in implied accuracy that makes an alert.
     unknown_alert : float
         Share of unknown-territory images that makes an alert (when significant).
-    options, id_col
+    options, id_col, artefacts_from
         As for :func:`spectral_fast.reliability.predict`.
 
     Returns
@@ -205,7 +206,7 @@ def monitor(
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not low < value <= high:
             raise InvalidInputError(f"{name} must be a number in ({low}, {high}], got {value!r}")
     model, reference = load_model_dir(model_dir) if not isinstance(model_dir, tuple) else model_dir
-    pred = predict((model, reference), profiles, options=options, id_col=id_col)
+    pred = predict((model, reference), profiles, options=options, id_col=id_col, artefacts_from=artefacts_from)
     posterior = pred.posterior
     n_b, n_r, k = posterior.shape[0], reference.n, posterior.shape[1]
     p_share, q_share = posterior.mean(axis=0), np.asarray(reference.mix, dtype=np.float64)

@@ -21,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--unknown-alert", type=float, default=0.05,
                         help="share of unknown-territory images that makes an alert (default 0.05)")  # fmt: skip
     parser.add_argument("--id-col", default="id", help="id column of the profiles (default: id)")
+    parser.add_argument("--images", metavar="ROOT",
+                        help="folder the ids are relative to: computes the artefact features the model needs when the "
+                        "profiles lack them (as `report --artefacts` did)")  # fmt: skip
     parser.add_argument("--fail-on", choices=("never", "drift", "alert"), default="never",
                         help=f"exit with code {EXIT_FLAGGED} when the verdict is at least this (for CI; default never)")  # fmt: skip
 
@@ -30,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = monitor(
         args.model_dir, args.profiles, alpha=args.alpha, max_drop=args.max_drop,
-        unknown_alert=args.unknown_alert, id_col=args.id_col,
+        unknown_alert=args.unknown_alert, id_col=args.id_col, artefacts_from=args.images,
     )  # fmt: skip
     paths = result.write(args.output)
     print(result.summary["verdict_line"])

@@ -14,6 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="RISK.parquet", help="per-image risk table to write")
     parser.add_argument("--finding", action="append", metavar="NAME", help="finding to predict (repeatable; default all)")
     parser.add_argument("--id-col", default="id", help="id column of the profiles (default: id)")
+    parser.add_argument("--images", metavar="ROOT",
+                        help="folder the ids are relative to: computes the artefact features the model needs when the "
+                        "profiles lack them (as `report --artefacts` did)")  # fmt: skip
     parser.add_argument("--json", metavar="PATH", help="also write the batch and per-slice results as JSON")
 
 
@@ -21,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from spectral_fast.reliability import predict
     from spectral_fast.report import _jsonable
 
-    pred = predict(args.model_dir, args.profiles, findings=args.finding, id_col=args.id_col)
+    pred = predict(args.model_dir, args.profiles, findings=args.finding, id_col=args.id_col, artefacts_from=args.images)
     pred.write(args.output)
     s = pred.summary
     print(f"{s['n']} images ({s['excluded'].get('error_rows', 0)} error rows excluded); options checked: "
