@@ -243,7 +243,7 @@ def test_artefact_features_are_computed_from_the_images_when_the_model_needs_the
     from spectral_fast import acquire, synth
     from spectral_fast.artefacts import FEATURE_NAMES, artefact_table
 
-    images = [synth.phantom(128, seed=s) for s in range(24)]
+    images = [synth.phantom(128, seed=s) for s in range(12)]
     images = [acquire.apply(im, "jpeg") if i % 3 == 0 else im for i, im in enumerate(images)]
     ids = [f"img_{i:02d}.png" for i in range(len(images))]
     for name, im in zip(ids, images):
