@@ -14,8 +14,9 @@ setup-test:
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet ".[test,bench,dicom,ray]"
 
+# Until the end-to-end demo lands: profile generated phantoms, half of them blurred.
 demo: setup
-	spectral-fast demo -o spectral-fast-demo
+	$(PYTHON) examples/quickstart.py
 
 test: setup-test test-rust test-python stubtest
 
