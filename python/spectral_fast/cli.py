@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "report": ("spectral_fast.commands.report", "Find, test and explain the spectral clusters where a model's errors concentrate."),
     "predict": ("spectral_fast.commands.predict", "Per-image failure risk and expected accuracy of unlabeled images."),
     "monitor": ("spectral_fast.commands.monitor", "Compare a new batch with a report's reference; verdict, JSON + HTML."),
+    "demo": ("spectral_fast.commands.demo", "Run the built-in demo: phantoms, a classifier, its hidden acquisition failures, and the report finding them."),
 }
 
 
