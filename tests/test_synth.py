@@ -176,3 +176,28 @@ def test_bad_arguments_raise_naming_the_parameter(kwargs, error, name):
 def test_bad_batch_arguments(kwargs, name):
     with pytest.raises(InvalidInputError, match=name):
         list(synth.phantoms(size=128, **kwargs))
+
+
+def test_vessel_segments_drawn_together_equal_drawn_one_by_one(monkeypatch):
+    """The vessels are rasterised as one flat batch: it must give exactly what a loop over segments gives."""
+    from spectral_fast import _synth_bones as bones
+
+    a = anat.draw_anatomy(np.random.default_rng(4))
+    frame = anat.Frame(200, 260, a)  # rectangular, so rows and columns cannot be swapped unnoticed
+    seg = np.array(bones._branches(1, a, np.random.default_rng(5)) + bones._branches(-1, a, np.random.default_rng(6)))
+    expected = np.zeros((200, 260), np.float32)
+    for x0, y0, x1, y1, width in seg.tolist():  # Python floats, as the generator had them
+        box = frame.box(np.array([x0, x1]), np.array([y0, y1]), width + 0.01)
+        if box is None:
+            continue
+        X, Y = frame.X[box], frame.Y[box]
+        vx, vy = x1 - x0, y1 - y0
+        t = np.clip(((X - x0) * vx + (Y - y0) * vy) / (vx * vx + vy * vy), 0.0, 1.0)
+        d = np.sqrt((X - x0 - t * vx) ** 2 + (Y - y0 - t * vy) ** 2)
+        np.maximum(expected[box], np.float32(0.06 * width / 0.012) * anat.tube(d, width), out=expected[box])
+    assert expected.max() > 0.05 and (expected > 0).mean() > 0.02  # the trees are really drawn
+    for chunk in (bones._PAIRS_PER_CHUNK, 997):  # one batch, and many batches splitting boxes mid-way
+        monkeypatch.setattr(bones, "_PAIRS_PER_CHUNK", chunk)
+        out = np.zeros((200, 260), np.float32)
+        bones._tubes(frame, seg, 0.06, out)
+        assert np.array_equal(out, expected)

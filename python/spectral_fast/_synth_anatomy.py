@@ -132,13 +132,24 @@ class Frame:
 
     def box(self, xs: np.ndarray, ys: np.ndarray, pad: float) -> tuple[slice, slice] | None:
         """Pixel window holding the model points ``(xs, ys)`` plus ``pad`` model units."""
-        r, c = self.to_pixel(np.asarray(xs), np.asarray(ys))
-        p = pad * self.unit + 2
-        r0, r1 = int(max(0, math.floor(r.min() - p))), int(min(self.height, math.ceil(r.max() + p) + 1))
-        c0, c1 = int(max(0, math.floor(c.min() - p))), int(min(self.width, math.ceil(c.max() + p) + 1))
+        r0, r1, c0, c1 = (int(v[0]) for v in self.boxes(np.asarray(xs)[None], np.asarray(ys)[None], np.array([pad])))
         if r0 >= r1 or c0 >= c1:
             return None
         return slice(r0, r1), slice(c0, c1)
+
+    def boxes(self, xs: np.ndarray, ys: np.ndarray, pad: np.ndarray) -> tuple[np.ndarray, ...]:
+        """:meth:`box` of many shapes at once: row ``i`` of ``xs``, ``ys`` (n, k) padded by ``pad[i]``.
+
+        Returns the int arrays ``r0, r1, c0, c1`` (clipped to the image; a
+        shape outside it has ``r0 >= r1`` or ``c0 >= c1``).
+        """
+        r, c = self.to_pixel(xs, ys)
+        p = pad * self.unit + 2
+        r0 = np.maximum(0, np.floor(r.min(axis=1) - p)).astype(np.intp)
+        r1 = np.minimum(self.height, np.ceil(r.max(axis=1) + p) + 1).astype(np.intp)
+        c0 = np.maximum(0, np.floor(c.min(axis=1) - p)).astype(np.intp)
+        c1 = np.minimum(self.width, np.ceil(c.max(axis=1) + p) + 1).astype(np.intp)
+        return r0, r1, c0, c1
 
 
 def ramp(v: np.ndarray, width: float) -> np.ndarray:
