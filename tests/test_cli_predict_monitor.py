@@ -96,3 +96,27 @@ def test_missing_model_dir(tmp_path, capsys):
     table.write_parquet(tmp_path / "p.parquet")
     assert main(["predict", str(tmp_path / "nope"), str(tmp_path / "p.parquet"), "-o", str(tmp_path / "r.parquet")]) == 2
     assert "MODEL_DIR" in capsys.readouterr().err
+
+
+def test_predict_cli_with_the_models_scores(model_dir, tmp_path, capsys):
+    """The report had --score-col p, so its reference holds a confidence model; --predictions uses it."""
+    batch, _, error = make_profiles(120, 9, 0.5)
+    _write_with_options(batch, tmp_path / "new.parquet")
+    truth = np.random.default_rng(1).random(batch.height) < 0.5
+    score = np.where(truth != error, 0.8, 0.2)
+    pl.DataFrame({"image": batch["id"], "prob": score}).write_csv(tmp_path / "scores.csv")
+    args = ["predict", str(model_dir), str(tmp_path / "new.parquet"), "-o", str(tmp_path / "risk.parquet"),
+            "--predictions", str(tmp_path / "scores.csv"), "--pred-id-col", "image"]  # fmt: skip
+    assert main(args + ["--score-col", "y=prob"]) == 0
+    out = capsys.readouterr().out
+    assert "y: expected accuracy with the model's confidence" in out and "120 images scored by 'prob'" in out
+    risk = pl.read_parquet(tmp_path / "risk.parquet")
+    assert risk["risk_combined_y"].null_count() == 0 and risk["risk_combined_y"].is_between(0, 1).all()
+    # the report's own score column name is the default; here it is absent from the file
+    assert main(args) == 2
+    assert "['p'] not found in the predictions" in capsys.readouterr().err
+    assert main(args + ["--score-col", "=prob"]) == 2
+    assert "use COL or FINDING=COL" in capsys.readouterr().err
+    assert main(["predict", str(model_dir), str(tmp_path / "new.parquet"), "-o", str(tmp_path / "r2.parquet"),
+                 "--score-col", "prob"]) == 2  # fmt: skip
+    assert "--score-col needs --predictions" in capsys.readouterr().err

@@ -80,6 +80,45 @@ def check_profile_options(reference: dict, table_columns: list[str], options: di
     return checked
 
 
+def load_usable_profiles(
+    profiles: pl.DataFrame | str | Path,
+    *,
+    artefacts_from: str | Path | None = None,
+    id_col: str = "id",
+    what: str = "the batch",
+) -> tuple[pl.DataFrame, int, dict]:
+    """Load a profile table, drop and count its error rows, and add artefact features from the images if asked.
+
+    Shared by the report (reference set) and :func:`prepare_batch` (new batches).
+
+    Returns
+    -------
+    table : polars.DataFrame
+        The usable rows.
+    n_input : int
+        Rows before error rows were dropped.
+    excluded : dict
+        ``error_rows`` (and ``error_examples``); ``artefact_failures`` when computed.
+
+    Raises
+    ------
+    InvalidInputError
+        An empty table, or one with error rows only (``what`` names it in the message).
+    """
+    from spectral_fast.report import add_artefacts, drop_error_rows, load_profiles
+
+    table = load_profiles(profiles)
+    n_input = table.height
+    if n_input == 0:
+        raise InvalidInputError(f"profiles ({what}): empty, 0 rows")
+    table, excluded = drop_error_rows(table)
+    if table.height == 0:
+        raise InvalidInputError(f"profiles ({what}): all {n_input} rows are error rows; nothing to use")
+    if artefacts_from is not None:
+        table, excluded["artefact_failures"] = add_artefacts(table, artefacts_from, id_col=id_col)
+    return table, n_input, excluded
+
+
 def prepare_batch(
     profiles: pl.DataFrame | str | Path,
     reference: Any,
@@ -113,22 +152,12 @@ def prepare_batch(
         ``n_input``, ``error_rows`` (and ``error_examples``), ``artefact_failures``
         when computed, ``options_checked`` and ``options``.
     """
-    from spectral_fast.report import add_artefacts, drop_error_rows, load_profiles
-
     if not isinstance(profiles, (pl.DataFrame, str, Path)):
         raise InvalidTypeError(f"profiles must be a polars DataFrame or a path, got {type(profiles).__name__}")
     if options is None and not isinstance(profiles, pl.DataFrame):
         options = read_profile_options(profiles)
-    table = load_profiles(profiles)
-    if table.height == 0:
-        raise InvalidInputError("profiles: the batch is empty (0 rows)")
+    table, n_input, excluded = load_usable_profiles(profiles, artefacts_from=artefacts_from, id_col=id_col)
     checked = check_profile_options(reference.profile_options, table.columns, options)
-    n_input = table.height
-    table, excluded = drop_error_rows(table)
-    if table.height == 0:
-        raise InvalidInputError(f"profiles: all {n_input} rows are error rows; nothing to predict")
-    if artefacts_from is not None:
-        table, excluded["artefact_failures"] = add_artefacts(table, artefacts_from, id_col=id_col)
     missing = [c for c in reference.features if c not in table.columns]
     if missing:
         hint = "" if artefacts_from is not None else "; give the image folder (CLI --images ROOT) to compute them"

@@ -309,7 +309,6 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         """Write ``path`` (JSON, ``.json`` added if missing) and its ``.npz`` arrays."""
         check_is_fitted(self, "cluster_centers_")
         json_path = Path(path) if str(path).endswith(".json") else Path(f"{path}.json")
-        npz_path = json_path.with_suffix(".npz")
         arrays = {
             "loc": self.loc_,
             "scale": self.scale_,
@@ -321,7 +320,6 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
             arrays.update(
                 weights=self.weights_, covariances=self.covariances_, precisions_cholesky=self._mixture.precisions_cholesky_
             )
-        np.savez(npz_path, **arrays)
         meta = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -331,12 +329,8 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
             "table_input": hasattr(self, "feature_names_in_"),
             "n_clusters": int(self.n_clusters_),
             "k_selection": self.k_selection_,
-            "arrays": npz_path.name,
-            "arrays_sha256": hashlib.sha256(npz_path.read_bytes()).hexdigest(),
         }
-        meta["sha256"] = _digest(meta)
-        json_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        return json_path, npz_path
+        return write_checksummed(json_path, meta, arrays)
 
     @classmethod
     def load(cls, path: str | Path, *, strict_version: bool = True) -> SpectralClusters:
@@ -347,29 +341,12 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         or a file whose JSON or arrays were changed after saving.
         """
         json_path = Path(path) if str(path).endswith(".json") else Path(f"{path}.json")
-        try:
-            meta = json.loads(json_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise InvalidInputError(f"{json_path}: not a spectral_fast model file ({exc})") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise InvalidInputError(f"{json_path}: not a spectral_fast model file (format {meta.get('format')!r})")
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise InvalidInputError(
-                f"{json_path}: model format version {meta.get('format_version')!r}, "
-                f"this spectral_fast {__version__} reads version {FORMAT_VERSION}; refit the model"
-            )
-        if meta.get("sha256") != _digest({k: v for k, v in meta.items() if k != "sha256"}):
-            raise InvalidInputError(f"{json_path}: checksum mismatch, the file was modified after saving")
+        meta, arrays = read_checksummed(json_path, FORMAT, (FORMAT_VERSION,), what="model", remedy="refit the model")
         if strict_version and meta["package_version"] != __version__:
             raise InvalidInputError(
                 f"{json_path}: written by spectral_fast {meta['package_version']}, this is {__version__}; "
                 "refit, or pass strict_version=False to load it anyway"
             )
-        npz_path = json_path.with_name(meta["arrays"])
-        if hashlib.sha256(npz_path.read_bytes()).hexdigest() != meta["arrays_sha256"]:
-            raise InvalidInputError(f"{npz_path}: checksum mismatch, the arrays were modified after saving")
-        with np.load(npz_path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
         params = dict(meta["params"])
         model = cls(**params)
         model.features_ = list(meta["feature_names"])
@@ -394,6 +371,52 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
 
 def _digest(meta: dict) -> str:
     return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()
+
+
+def write_checksummed(json_path: Path, meta: dict, arrays: dict[str, np.ndarray]) -> tuple[Path, Path]:
+    """Save ``arrays`` as the ``.npz`` next to ``json_path`` and ``meta`` as JSON, both checksummed.
+
+    The JSON gains ``arrays`` (the npz file name), ``arrays_sha256`` and its
+    own ``sha256``; :func:`read_checksummed` verifies all three. Shared by the
+    cluster model and :class:`spectral_fast.reliability.Reference` (no pickle).
+    """
+    npz_path = json_path.with_suffix(".npz")
+    np.savez(npz_path, **arrays)
+    meta = {**meta, "arrays": npz_path.name, "arrays_sha256": hashlib.sha256(npz_path.read_bytes()).hexdigest()}
+    meta["sha256"] = _digest(meta)
+    json_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return json_path, npz_path
+
+
+def read_checksummed(
+    json_path: Path, fmt: str, versions: tuple[int, ...], *, what: str, remedy: str
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """Read a file pair written by :func:`write_checksummed`; returns ``(meta, arrays)``.
+
+    Raises :class:`InvalidInputError` (naming ``what`` and saying ``remedy``
+    for an unreadable version) for another format, a format version not in
+    ``versions``, or a JSON or npz file changed after saving.
+    """
+    try:
+        meta = json.loads(json_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"{json_path}: not a spectral_fast {what} file ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != fmt:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise InvalidInputError(f"{json_path}: not a spectral_fast {what} file (format {found!r})")
+    if meta.get("format_version") not in versions:
+        raise InvalidInputError(
+            f"{json_path}: {what} format version {meta.get('format_version')!r}, "
+            f"this spectral_fast {__version__} reads version {' or '.join(map(str, versions))}; {remedy}"
+        )
+    if meta.get("sha256") != _digest({k: v for k, v in meta.items() if k != "sha256"}):
+        raise InvalidInputError(f"{json_path}: checksum mismatch, the file was modified after saving")
+    npz_path = json_path.with_name(str(meta.get("arrays")))
+    if not npz_path.is_file() or hashlib.sha256(npz_path.read_bytes()).hexdigest() != meta.get("arrays_sha256"):
+        raise InvalidInputError(f"{npz_path}: missing, or checksum mismatch: the arrays were modified after saving")
+    with np.load(npz_path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    return meta, arrays
 
 
 def _scaling_stats(data: np.ndarray, scaling: str) -> tuple[np.ndarray, np.ndarray]:

@@ -372,6 +372,15 @@ def _plot_distance(result: MonitorResult) -> str:
     return _png(fig)
 
 
+def _records_table(records: list[dict], columns: list[tuple[str, Any]], *, text_cols=(), row_class=None) -> str:
+    """An HTML table of ``records``: one row each, one cell per ``(header, record -> cell html)`` column."""
+    from spectral_fast._report_html import _table
+
+    rows = [[cell(r) for _, cell in columns] for r in records]
+    classes = [row_class(r) for r in records] if row_class else None
+    return _table([h for h, _ in columns], rows, classes, text_cols)
+
+
 def render_monitor_html(result: MonitorResult) -> str:
     """The monitoring page: verdict, accuracy, mix, bands and distances, self-contained (no network)."""
     from importlib import resources
@@ -379,7 +388,7 @@ def render_monitor_html(result: MonitorResult) -> str:
 
     import matplotlib
 
-    from spectral_fast._report_html import _figure, _table, esc, fmt
+    from spectral_fast._report_html import _figure, esc, fmt
 
     matplotlib.use("Agg", force=True)
     s = result.summary
@@ -393,24 +402,25 @@ def render_monitor_html(result: MonitorResult) -> str:
         f'<div class="headline {cls}"><strong>{esc(s["verdict"].upper())}</strong><p>{esc(s["verdict_line"])}</p></div>',
         "<h2>Expected accuracy</h2>",
     ]
-    rows = [
-        [esc(name), fmt(a["reference"]), f"{fmt(a['batch'])} [{fmt(a['batch_ci_low'])}, {fmt(a['batch_ci_high'])}]",
-         f"{a['change']:+.3f} [{a['ci_low']:+.3f}, {a['ci_high']:+.3f}]"]
-        for name, a in s["accuracy"].items()
-    ]  # fmt: skip
-    parts.append(_table(["finding", "reference", "batch [95% CI]", "change [95% CI]"], rows, text_cols=(0,)))
+    parts.append(_records_table(
+        [{"finding": k, **a} for k, a in s["accuracy"].items()],
+        [("finding", lambda a: esc(a["finding"])), ("reference", lambda a: fmt(a["reference"])),
+         ("batch [95% CI]", lambda a: f"{fmt(a['batch'])} [{fmt(a['batch_ci_low'])}, {fmt(a['batch_ci_high'])}]"),
+         ("change [95% CI]", lambda a: f"{a['change']:+.3f} [{a['ci_low']:+.3f}, {a['ci_high']:+.3f}]")],
+        text_cols=(0,),
+    ))  # fmt: skip
     sl = result.prediction.slices
     if sl.height:
-        rows = [
-            [esc(r["finding"]), fmt(r["cluster"]), fmt(r["n"]), fmt(r["share"]),
-             f"{fmt(r['expected_accuracy'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]",
-             fmt(r["reference_error_rate"]), fmt(r["unknown"]), "yes" if r["blind_spot"] else ""]
-            for r in sl.iter_rows(named=True)
-        ]  # fmt: skip
-        headers = ["finding", "cluster", "n", "share", "expected accuracy [95% CI]", "reference error rate (shrunk)",
-                   "unknown territory", "blind spot"]  # fmt: skip
         parts.append("<h3>Per slice (cluster)</h3>")
-        parts.append(_table(headers, rows, ["blind" if r["blind_spot"] else "" for r in sl.iter_rows(named=True)], (0,)))
+        parts.append(_records_table(
+            sl.to_dicts(),
+            [("finding", lambda r: esc(r["finding"])), ("cluster", lambda r: fmt(r["cluster"])),
+             ("n", lambda r: fmt(r["n"])), ("share", lambda r: fmt(r["share"])),
+             ("expected accuracy [95% CI]", lambda r: f"{fmt(r['expected_accuracy'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]"),
+             ("reference error rate (shrunk)", lambda r: fmt(r["reference_error_rate"])),
+             ("unknown territory", lambda r: fmt(r["unknown"])), ("blind spot", lambda r: "yes" if r["blind_spot"] else "")],
+            text_cols=(0,), row_class=lambda r: "blind" if r["blind_spot"] else "",
+        ))  # fmt: skip
     parts.append("<h2>Cluster mix</h2>")
     m = s["mix"]
     parts.append(
@@ -420,18 +430,24 @@ def render_monitor_html(result: MonitorResult) -> str:
     )
     parts.append(_figure(_plot_mix(result), "Share of images per cluster, reference against batch."))
     if s["blind_spots"]:
-        rows = [[esc(b["finding"]), esc(b["clusters"]), fmt(b["reference_share"]), fmt(b["batch_share"]),
-                 fmt(b["p_adjusted"])] for b in s["blind_spots"]]  # fmt: skip
         parts.append("<h3>Blind spots</h3>")
-        parts.append(_table(["finding", "clusters", "reference share", "batch share", "p (one-sided, BH)"], rows,
-                            text_cols=(0, 1)))  # fmt: skip
+        parts.append(_records_table(
+            s["blind_spots"],
+            [("finding", lambda b: esc(b["finding"])), ("clusters", lambda b: esc(b["clusters"])),
+             ("reference share", lambda b: fmt(b["reference_share"])), ("batch share", lambda b: fmt(b["batch_share"])),
+             ("p (one-sided, BH)", lambda b: fmt(b["p_adjusted"]))],
+            text_cols=(0, 1),
+        ))  # fmt: skip
     parts.append("<h2>Bands and features</h2>")
     b = s["bands"]
     parts.append(f"<p>{b['significant']} of {b['tested']} features differ (two-sample KS, BH q &lt; {alpha}).</p>")
     parts.append(_figure(_plot_bands(result, alpha), "Median shift of each feature in the batch."))
-    rows = [[esc(r["feature"]), fmt(r["ks"]), fmt(r["p_value"]), fmt(r["p_adjusted"]), fmt(r["shift"])]
-            for r in result.bands.sort("ks", descending=True, nulls_last=True).iter_rows(named=True)]  # fmt: skip
-    parts.append(_table(["feature", "KS", "p", "q (BH)", "median shift"], rows, text_cols=(0,)))
+    parts.append(_records_table(
+        result.bands.sort("ks", descending=True, nulls_last=True).to_dicts(),
+        [("feature", lambda r: esc(r["feature"])), ("KS", lambda r: fmt(r["ks"])), ("p", lambda r: fmt(r["p_value"])),
+         ("q (BH)", lambda r: fmt(r["p_adjusted"])), ("median shift", lambda r: fmt(r["shift"]))],
+        text_cols=(0,),
+    ))  # fmt: skip
     parts.append("<h2>Unknown territory</h2>")
     u = s["unknown"]
     parts.append(

@@ -65,7 +65,6 @@ says not to trust it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -78,18 +77,19 @@ import polars as pl
 
 from spectral_fast import __version__
 from spectral_fast._batch_input import PROFILE_OPTIONS, band_columns, check_profile_options, prepare_batch, read_profile_options
-from spectral_fast.cluster import _digest
-from spectral_fast.errors import InvalidInputError
+from spectral_fast.errors import InvalidInputError, InvalidTypeError
 from spectral_fast.failures import Z95
 from spectral_fast.report import _jsonable
 
 __all__ = [
-    "Prediction", "Reference", "build_reference", "check_profile_options", "cluster_posterior", "expected_accuracy",
-    "fit_prior_strength", "load_model_dir", "predict", "read_profile_options", "shrunk_rates", "write_reference",
+    "Prediction", "Reference", "build_reference", "check_profile_options", "check_scores", "cluster_posterior",
+    "confidence_features", "confidence_risk", "expected_accuracy", "fit_confidence_model", "fit_prior_strength", "load_model_dir", "predict", "read_profile_options", "shrunk_rates", "write_reference",
 ]  # fmt: skip
 
 FORMAT = "spectral_fast.reference"
-FORMAT_VERSION = 1
+#: Version 2 adds the optional per-finding ``confidence_model``; version 1 files (without it) are still read.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 #: Percentile of the reference's distance-to-nearest-centre beyond which an image is unknown territory.
 UNKNOWN_PERCENTILE = 99.0
 #: Reference rows kept for the per-band two-sample tests of :mod:`spectral_fast.monitor`.
@@ -205,6 +205,81 @@ def expected_accuracy(posterior: np.ndarray, rate: np.ndarray, rate_var: np.ndar
     return acc, se, max(0.0, acc - Z95 * se), min(1.0, acc + Z95 * se)
 
 
+# --------------------------------------------------------------------- with the model's own scores
+#: Inputs of the confidence model, in order (see :func:`confidence_features`).
+CONFIDENCE_FEATURES = ("cluster_logodds", "score_margin")
+#: Clip probabilities to [EPS, 1 - EPS] before taking log-odds.
+_EPS = 1e-6
+
+
+def _logodds(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1.0 - _EPS)
+    return np.log(p / (1.0 - p))
+
+
+def check_scores(scores: np.ndarray, ids: Any = None, *, what: str = "scores") -> np.ndarray:
+    """The scores as float64; raise naming the count and a few ids when any is missing, NaN or outside [0, 1]."""
+    scores = np.asarray(scores, dtype=np.float64)
+    bad = ~np.isfinite(scores) | (scores < 0.0) | (scores > 1.0)
+    if bad.any():
+        where = np.flatnonzero(bad)[:3]
+        examples = [(ids[i] if ids is not None else int(i), None if np.isnan(scores[i]) else float(scores[i])) for i in where]
+        raise InvalidInputError(
+            f"{what}: {int(bad.sum())} of {len(scores)} values are missing, NaN or outside [0, 1] "
+            f"(e.g. {examples}); give the model's probability of the finding for every image"
+        )
+    return scores
+
+
+def confidence_features(cluster_risk: np.ndarray, score: np.ndarray, threshold: float) -> np.ndarray:
+    """Inputs of the confidence model, shape (n, 2).
+
+    ``cluster_logodds``: log-odds of the image's spectral (cluster) risk;
+    ``score_margin``: distance of the model's score from its decision
+    threshold, in log-odds (``|logit(score) - logit(threshold)|``), the
+    model's own confidence.
+    """
+    return np.column_stack([_logodds(cluster_risk), np.abs(_logodds(score) - _logodds(np.array(threshold)))])
+
+
+def fit_confidence_model(cluster_risk: np.ndarray, score: np.ndarray, error: np.ndarray, threshold: float) -> dict | None:
+    """Logistic model of the error on the reference: P(error) from spectral risk and the model's confidence.
+
+    A deployer who has the model's scores wants one per-image risk that uses
+    both: the cluster's error rate (acquisition-driven failures the score
+    does not see) and the score's margin (hard cases within a cluster).
+    Fitted by maximum likelihood (scikit-learn, a weak L2 penalty, C = 10) on
+    the labelled reference images.
+
+    Returns
+    -------
+    dict or None
+        ``features``, ``intercept``, ``coef`` and ``threshold`` (plain JSON,
+        saved in ``reference.json``), and ``n``; None when the reference has
+        errors of one kind only (nothing to fit).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    error = np.asarray(error, dtype=bool)
+    if error.all() or not error.any():
+        return None
+    x = confidence_features(cluster_risk, score, threshold)
+    fit = LogisticRegression(C=10.0, max_iter=1000).fit(x, error)
+    return {
+        "features": list(CONFIDENCE_FEATURES),
+        "intercept": float(fit.intercept_[0]),
+        "coef": [float(c) for c in fit.coef_[0]],
+        "threshold": float(threshold),
+        "n": int(len(error)),
+    }
+
+
+def confidence_risk(model: Mapping[str, Any], cluster_risk: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Per-image failure risk from the confidence model (:func:`fit_confidence_model`)."""
+    z = model["intercept"] + confidence_features(cluster_risk, score, model["threshold"]) @ np.asarray(model["coef"])
+    return 1.0 / (1.0 + np.exp(-z))
+
+
 # --------------------------------------------------------------------- reference
 @dataclass
 class Reference:
@@ -259,10 +334,10 @@ class Reference:
     # ---------------------------------------------------------------- files
     def save(self, outdir: str | Path) -> dict[str, Path]:
         """Write ``reference.json`` and ``reference.npz`` into ``outdir``; returns their paths."""
+        from spectral_fast.cluster import write_checksummed
+
         out = Path(outdir)
         out.mkdir(parents=True, exist_ok=True)
-        json_path, npz_path = out / "reference.json", out / "reference.npz"
-        np.savez(npz_path, mix=self.mix, counts=self.counts, sample=self.sample)
         meta = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -273,42 +348,25 @@ class Reference:
             "distance_percentile": UNKNOWN_PERCENTILE,
             "distance_threshold": float(self.distance_threshold),
             "findings": _jsonable(self.findings),
-            "arrays": npz_path.name,
-            "arrays_sha256": hashlib.sha256(npz_path.read_bytes()).hexdigest(),
             "method": self.meta.get("method"),
             "k": self.meta.get("k"),
         }
-        meta["sha256"] = _digest(meta)
-        json_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        arrays = {"mix": self.mix, "counts": self.counts, "sample": self.sample}
+        json_path, npz_path = write_checksummed(out / "reference.json", meta, arrays)
         return {"reference": json_path, "reference_arrays": npz_path}
 
     @classmethod
     def load(cls, model_dir: str | Path) -> Reference:
         """Read ``reference.json`` + ``reference.npz`` from a report's output folder (checksums verified)."""
+        from spectral_fast.cluster import read_checksummed
+
         json_path = Path(model_dir) / "reference.json"
         if not json_path.is_file():
             raise FileNotFoundError(
                 f"{json_path} not found: MODEL_DIR must be the output folder of `spectral-fast report` "
                 "(which writes reference.json next to model.json)"
             )
-        try:
-            meta = json.loads(json_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise InvalidInputError(f"{json_path}: not a spectral_fast reference file ({exc})") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise InvalidInputError(f"{json_path}: not a spectral_fast reference file")
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise InvalidInputError(
-                f"{json_path}: reference format version {meta.get('format_version')!r}, this spectral_fast reads "
-                f"version {FORMAT_VERSION}; run the report again"
-            )
-        if meta.get("sha256") != _digest({k: v for k, v in meta.items() if k != "sha256"}):
-            raise InvalidInputError(f"{json_path}: checksum mismatch, the file was modified after saving")
-        npz_path = json_path.with_name(meta["arrays"])
-        if hashlib.sha256(npz_path.read_bytes()).hexdigest() != meta["arrays_sha256"]:
-            raise InvalidInputError(f"{npz_path}: checksum mismatch, the arrays were modified after saving")
-        with np.load(npz_path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+        meta, arrays = read_checksummed(json_path, FORMAT, READABLE_VERSIONS, what="reference", remedy="run the report again")
         return cls(
             n=int(meta["n"]),
             features=list(meta["features"]),
@@ -343,6 +401,9 @@ def build_reference(
     prior_strength: float | str = DEFAULT_PRIOR_STRENGTH,
     max_sample: int = MAX_SAMPLE,
     seed: int = 0,
+    scores: Mapping[str, np.ndarray] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    score_cols: Mapping[str, str] | None = None,
 ) -> Reference:
     """The reference statistics of a labelled set, for :func:`predict` and the monitor.
 
@@ -365,6 +426,16 @@ def build_reference(
         Reference rows kept for the per-band tests (a seeded random subset beyond it).
     seed : int
         Seed of that subset.
+    scores : mapping of str to ndarray of float, optional
+        Per finding, the model's probability for each reference image. A
+        finding with scores gets a ``confidence_model``
+        (:func:`fit_confidence_model`, on the images whose score is a number
+        in [0, 1]), so that :func:`predict` can combine spectral risk and
+        confidence when new images come with their scores.
+    thresholds : mapping of str to float, optional
+        Decision threshold of each scored finding (default 0.5).
+    score_cols : mapping of str to str, optional
+        Name of each finding's score column, recorded as the default for :func:`predict`.
     """
     if table.height == 0:
         raise InvalidInputError("table: the reference holds no images")
@@ -382,6 +453,23 @@ def build_reference(
         acc, _, _, _ = expected_accuracy(posterior, rate, var)
         risk = posterior @ rate
         spots = [sorted(int(c) for c in s) for s in (blind_spots or {}).get(name, [])]
+        confidence = None
+        if scores is not None and name in scores:
+            sc = np.asarray(scores[name], dtype=np.float64)
+            if sc.shape != (table.height,):
+                raise InvalidInputError(f"scores[{name!r}] has {sc.size} values for {table.height} images")
+            ok = np.isfinite(sc) & (sc >= 0.0) & (sc <= 1.0)
+            threshold = float((thresholds or {}).get(name, 0.5))
+            if not 0.0 < threshold < 1.0:
+                raise InvalidInputError(f"thresholds[{name!r}] must lie in (0, 1), got {threshold}")
+            # Leave-one-out cluster risk: an image's own outcome is not in the rate it is fitted on, else
+            # small clusters look more predictive in the reference than they are on new images.
+            a0 = max(m, 1e-6)
+            loo = (e_c[None, :] - posterior * err[:, None] + a0 * mu) / (n_c[None, :] - posterior + a0)
+            loo_risk = np.clip((posterior * loo).sum(axis=1), 0.0, 1.0)
+            confidence = fit_confidence_model(loo_risk[ok], sc[ok], err[ok] > 0.5, threshold)
+            if confidence is not None:
+                confidence["score_col"] = (score_cols or {}).get(name)
         findings[name] = {
             "n": n_c.tolist(),
             "errors": e_c.tolist(),
@@ -392,6 +480,7 @@ def build_reference(
             "blind_spots": spots,
             "expected_accuracy": acc,
             "risk_var": float(risk.var()),
+            "confidence_model": confidence,
         }
     options: dict[str, Any] = {k_: "?" for k_ in PROFILE_OPTIONS}
     options.update({k_: v for k_, v in (profile_options or {}).items() if k_ in PROFILE_OPTIONS})
@@ -423,13 +512,23 @@ def write_reference(report: Any, outdir: str | Path, *, profile_options: dict | 
     """
     titles = list(report.summary["findings"])
     errors = {t: report.assignments[f"error_{t}"].to_numpy() for t in titles}
+    # The model's scores (joined into report.table; renamed "<col>_prediction" when a profile column had the name).
+    scores, thresholds, score_cols = {}, {}, {}
+    for f in report.summary["options"]["findings"]:
+        title, col = f.get("name") or f["label_col"], f.get("score_col")
+        if col is None or title not in titles:
+            continue
+        col = f"{col}_prediction" if f"{col}_prediction" in report.table.columns else col
+        scores[title] = report.table[col].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+        thresholds[title], score_cols[title] = f.get("threshold", 0.5), f["score_col"]
     spots: dict[str, list[list[int]]] = {t: [] for t in titles}
     for row in report.blind_spots.iter_rows(named=True):
         spots[row["finding"]].append([int(c) for c in str(row["clusters"]).split("+")])
     options = profile_options or report.summary.get("profile_options")
     ref = build_reference(
-        report.table, report.model, errors, blind_spots=spots, profile_options=options, seed=report.summary["options"]["seed"]
-    )
+        report.table, report.model, errors, blind_spots=spots, profile_options=options,
+        seed=report.summary["options"]["seed"], scores=scores, thresholds=thresholds, score_cols=score_cols,
+    )  # fmt: skip
     return ref.save(outdir)
 
 
@@ -499,6 +598,10 @@ def predict(
     options: dict | None = None,
     id_col: str = "id",
     artefacts_from: str | Path | None = None,
+    predictions: pl.DataFrame | str | Path | None = None,
+    score_cols: Mapping[str, str] | None = None,
+    prediction_id_col: str = "id",
+    match: str = "exact",
 ) -> Prediction:
     """Failure risk, expected accuracy and unknown-territory flags for unlabeled images.
 
@@ -518,6 +621,18 @@ def predict(
     artefacts_from : path, optional
         Image folder the ids are relative to, to compute artefact features the
         model needs and the profiles lack.
+    predictions : polars.DataFrame or path, optional
+        The model's scores for the new images (CSV or Parquet; one row per
+        image). With them, each finding whose reference has a confidence
+        model (the report was given scores) also gets ``risk_combined_<finding>``
+        (:func:`confidence_risk`: spectral risk and the model's confidence
+        together) and a batch accuracy from it. Images without a score get
+        null there and are counted (``summary["findings"][f]["combined"]``).
+    score_cols : mapping of str to str, optional
+        Score column per finding (default: the column the report used).
+    prediction_id_col, match : str
+        Id column of ``predictions`` and how ids are compared
+        (:func:`spectral_fast.predictions.join_predictions`).
 
     Returns
     -------
@@ -527,7 +642,10 @@ def predict(
     ------
     InvalidInputError
         Empty batch, only error rows, or profiles made with other options
-        (the message names the option).
+        (the message names the option); with ``predictions``: a reference
+        without a confidence model, a missing score column, scores that are
+        missing, NaN or outside [0, 1] for a matched image, or too few ids
+        matching (with examples from both sides).
     """
     model, reference = load_model_dir(model_dir) if not isinstance(model_dir, tuple) else model_dir
     names = list(reference.findings) if findings is None else list(findings)
@@ -547,10 +665,25 @@ def predict(
     if model.method == "gmm":
         cols["probability"] = pl.Series(posterior.max(axis=1), dtype=pl.Float64)
     slice_rows, per_finding = [], {}
+    batch_scores = (
+        None if predictions is None
+        else _batch_scores(table, id_col, reference, names, predictions, score_cols, prediction_id_col, match)
+    )  # fmt: skip
     for name in names:
         rate, var = reference.rates(name)
         f = reference.finding(name)
         cols[f"risk_{name}"] = pl.Series(posterior @ rate, dtype=pl.Float64)
+        combined = None
+        if batch_scores is not None and name in batch_scores:
+            score, col = batch_scores[name]
+            scored = ~np.isnan(score)
+            risk_c = np.full(n, np.nan)
+            risk_c[scored] = confidence_risk(f["confidence_model"], (posterior @ rate)[scored], score[scored])
+            cols[f"risk_combined_{name}"] = pl.Series(risk_c, dtype=pl.Float64).fill_nan(None)
+            combined = {
+                "score_col": col, "n_scored": int(scored.sum()), "n_unscored": int((~scored).sum()),
+                "expected_accuracy": 1.0 - float(risk_c[scored].mean()) if scored.any() else float("nan"),
+            }  # fmt: skip
         acc, se, lo, hi = expected_accuracy(posterior, rate, var)
         known = ~unknown
         acc_known = expected_accuracy(posterior[known], rate, var)[0]
@@ -561,6 +694,7 @@ def predict(
             "reference_expected_accuracy": f["expected_accuracy"],
             "reference_error_rate": f["error_rate"],
             "prior_strength": f["prior_strength"],
+            "combined": combined,
         }  # fmt: skip
         in_spot = {c for s in f["blind_spots"] for c in s}
         for c in np.unique(labels):
@@ -589,3 +723,49 @@ def predict(
         "findings": per_finding,
     }
     return Prediction(pl.DataFrame(cols), pl.DataFrame(slice_rows), summary, posterior, table)
+
+
+def _batch_scores(
+    table: pl.DataFrame,
+    id_col: str,
+    reference: Reference,
+    names: list[str],
+    predictions: pl.DataFrame | str | Path,
+    score_cols: Mapping[str, str] | None,
+    prediction_id_col: str,
+    match: str,
+) -> dict[str, tuple[np.ndarray, str]]:
+    """Per finding with a confidence model: the batch's scores in table order (NaN: no prediction) and the column."""
+    from spectral_fast.predictions import as_numeric, check_columns, join_predictions, read_predictions
+
+    if not isinstance(predictions, (pl.DataFrame, str, Path)):
+        raise InvalidTypeError(f"predictions must be a polars DataFrame or a path, got {type(predictions).__name__}")
+    preds = predictions if isinstance(predictions, pl.DataFrame) else read_predictions(predictions)
+    models = {n: reference.finding(n).get("confidence_model") for n in names}
+    models = {n: m for n, m in models.items() if m}
+    if not models:
+        raise InvalidInputError(
+            f"predictions: the reference of finding(s) {names} has no confidence model to combine scores with "
+            "(the report was made without a score column); run the report with scores, or predict without them"
+        )
+    cols = {}
+    for name, model in models.items():
+        col = (score_cols or {}).get(name) or model.get("score_col")
+        if not col:
+            raise InvalidInputError(f"score_cols: name the score column of finding {name!r}")
+        cols[name] = col
+    check_columns(preds, [prediction_id_col, *dict.fromkeys(cols.values())])
+    right = preds.select([prediction_id_col, *dict.fromkeys(cols.values())]).with_columns(pl.lit(True).alias("__sf_scored"))
+    if prediction_id_col in cols.values():
+        raise InvalidInputError(f"predictions: the id column {prediction_id_col!r} cannot also be a score column")
+    left = table.select(pl.col(id_col).cast(pl.Utf8))
+    joined = join_predictions(left, right, id_col=prediction_id_col, profile_id_col=id_col, match=match)
+    back = left.join(joined.drop("prediction_id", strict=False), on=id_col, how="left", maintain_order="left")
+    scored = back["__sf_scored"].fill_null(False).to_numpy()
+    ids = back[id_col].to_list()
+    out = {}
+    for name, col in cols.items():
+        values = as_numeric(back, col)
+        check_scores(values[scored], [i for i, s in zip(ids, scored) if s], what=f"score column {col!r}")
+        out[name] = (np.where(scored, values, np.nan), col)
+    return out

@@ -208,6 +208,7 @@ def analyze(
     -------
     Report
     """
+    from spectral_fast._batch_input import load_usable_profiles
     from spectral_fast.cluster import SpectralClusters, tree_members
     from spectral_fast.describe import describe_clusters
     from spectral_fast.failures import analyze_finding, image_errors
@@ -218,16 +219,12 @@ def analyze(
     names = [f.title for f in findings]
     if len(set(names)) != len(names):
         raise InvalidInputError(f"findings: names must be distinct, got {names}")
-    table = load_profiles(profiles)
     preds = predictions if isinstance(predictions, pl.DataFrame) else read_predictions(predictions)
     needed = [c for f in findings for c in (f.label_col, f.score_col, f.pred_col) if c]
     check_columns(preds, [id_col] + needed)
-    n_input = table.height
-    table, excluded = drop_error_rows(table)
-    if table.height == 0:
-        raise InvalidInputError(f"all {n_input} profile rows are error rows; nothing to analyse")
-    if artefacts_from is not None:
-        table, excluded["artefact_failures"] = add_artefacts(table, artefacts_from, id_col=profile_id_col)
+    table, n_input, excluded = load_usable_profiles(
+        profiles, artefacts_from=artefacts_from, id_col=profile_id_col, what="the profile table"
+    )
     joined = join_predictions(table, preds, id_col=id_col, profile_id_col=profile_id_col, match=match)
     renamed = {c: f"{c}_prediction" for c in needed if c in table.columns and c != profile_id_col}
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from spectral_fast.errors import InvalidInputError
+
 HELP = "Per-image failure risk and expected accuracy of unlabeled images."
 
 
@@ -18,13 +20,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder the ids are relative to: computes the artefact features the model needs when the "
                         "profiles lack them (as `report --artefacts` did)")  # fmt: skip
     parser.add_argument("--json", metavar="PATH", help="also write the batch and per-slice results as JSON")
+    parser.add_argument("--predictions", metavar="FILE",
+                        help="the model's scores for these images (CSV or Parquet): adds risk_combined_<finding>, "
+                        "spectral risk and the model's confidence together (needs a report made with --score-col)")  # fmt: skip
+    parser.add_argument("--score-col", action="append", metavar="[FINDING=]COL",
+                        help="score column of the predictions (default: the one the report used); "
+                        "FINDING=COL for one finding (repeatable)")  # fmt: skip
+    parser.add_argument("--pred-id-col", default="id", help="id column of the predictions (default: id)")
+    parser.add_argument("--match", choices=("exact", "basename", "stem"), default="exact",
+                        help="how prediction ids are compared with profile ids (default: exact)")  # fmt: skip
+
+
+def score_columns(values: list[str] | None, findings: list[str]) -> dict[str, str] | None:
+    """``--score-col`` values as {finding: column}; a bare COL applies to every finding."""
+    if not values:
+        return None
+    out: dict[str, str] = {}
+    for value in values:
+        finding, sep, col = value.rpartition("=")
+        if not sep:
+            out.update({f: col for f in findings})
+        elif not finding or not col:
+            raise InvalidInputError(f"--score-col {value!r}: use COL or FINDING=COL")
+        else:
+            out[finding] = col
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
-    from spectral_fast.reliability import predict
+    from spectral_fast.reliability import load_model_dir, predict
     from spectral_fast.report import _jsonable
 
-    pred = predict(args.model_dir, args.profiles, findings=args.finding, id_col=args.id_col, artefacts_from=args.images)
+    if args.score_col and not args.predictions:
+        raise InvalidInputError("--score-col needs --predictions FILE (the model's scores for these images)")
+    model, reference = load_model_dir(args.model_dir)
+    cols = score_columns(args.score_col, args.finding or list(reference.findings))
+    pred = predict(
+        (model, reference), args.profiles, findings=args.finding, id_col=args.id_col, artefacts_from=args.images,
+        predictions=args.predictions, score_cols=cols, prediction_id_col=args.pred_id_col, match=args.match,
+    )  # fmt: skip
     pred.write(args.output)
     s = pred.summary
     print(f"{s['n']} images ({s['excluded'].get('error_rows', 0)} error rows excluded); options checked: "
@@ -32,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
     for name, f in s["findings"].items():
         print(f"{name}: expected accuracy {f['expected_accuracy']:.3f} (95% CI {f['ci_low']:.3f}-{f['ci_high']:.3f}); "
               f"reference {f['reference_expected_accuracy']:.3f}")  # fmt: skip
+        c = f.get("combined")
+        if c:
+            print(f"{name}: expected accuracy with the model's confidence {c['expected_accuracy']:.3f} "
+                  f"({c['n_scored']} images scored by {c['score_col']!r}, {c['n_unscored']} without a score)")  # fmt: skip
     u = s["unknown"]
     print(f"unknown territory: {u['n']} of {s['n']} images ({u['share']:.1%}; reference {100 - u['percentile']:g}%)")
     if args.json:

@@ -1,0 +1,168 @@
+"""Per-image risk that combines the spectral (cluster) risk with the model's own scores, and its bad input."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import polars as pl
+import pytest
+from test_reliability import make_profiles
+
+from spectral_fast.cluster import SpectralClusters
+from spectral_fast.errors import InvalidInputError, InvalidTypeError
+from spectral_fast.failures import auroc
+from spectral_fast.predictions import PartialMatchWarning
+from spectral_fast.reliability import (
+    build_reference,
+    check_scores,
+    confidence_risk,
+    fit_confidence_model,
+    load_model_dir,
+    predict,
+)
+
+
+def make_scores(error: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Truth and a score on the wrong side of 0.5 exactly where ``error``; errors sit closer to 0.5.
+
+    The margin tells hard cases apart within a cluster, the clusters tell the
+    blurred slice apart: each carries information the other lacks.
+    """
+    rng = np.random.default_rng(seed)
+    truth = rng.random(len(error)) < 0.5
+    margin = np.where(error, rng.uniform(0.01, 0.3, len(error)), rng.uniform(0.05, 0.49, len(error)))
+    predicted_positive = truth != error
+    return truth, np.where(predicted_positive, 0.5 + margin, 0.5 - margin)
+
+
+@pytest.fixture(scope="module")
+def scored_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("scored")
+    table, _, error = make_profiles(1000, 0, 0.25)
+    _, score = make_scores(error, 1)
+    model = SpectralClusters(6, method="kmeans", random_state=0).fit(table)
+    model.save(out / "model.json")
+    build_reference(table, model, {"y": error}, scores={"y": score}, score_cols={"y": "p"}).save(out)
+    return out
+
+
+def batch_with_scores(n: int, seed: int, shift: float):
+    table, _, error = make_profiles(n, seed, shift)
+    _, score = make_scores(error, seed + 100)
+    return table, error, pl.DataFrame({"id": table["id"], "p": score})
+
+
+def test_combined_risk_ranks_errors_better_than_either_part():
+    """On a new batch: AUROC of the combined risk above both the spectral risk and 1 - confidence."""
+    table, _, error = make_profiles(1000, 0, 0.25)
+    _, score = make_scores(error, 1)
+    model = SpectralClusters(6, method="kmeans", random_state=0).fit(table)
+    ref = build_reference(table, model, {"y": error}, scores={"y": score}, score_cols={"y": "p"})
+    cm = ref.finding("y")["confidence_model"]
+    assert cm["features"] == ["cluster_logodds", "score_margin"] and cm["score_col"] == "p"
+    assert cm["coef"][0] > 0 > cm["coef"][1]  # more risk in error-prone clusters, less with a larger margin
+    batch, err, preds = batch_with_scores(1500, 7, 0.4)
+    res = predict((model, ref), batch, predictions=preds)
+    conf = np.abs(preds["p"].to_numpy() - 0.5)
+    a_spectral = auroc(err, res.images["risk_y"].to_numpy())
+    a_conf = auroc(err, -conf)
+    a_comb = auroc(err, res.images["risk_combined_y"].to_numpy())
+    assert a_comb > max(a_spectral, a_conf) + 0.02, (a_comb, a_spectral, a_conf)
+    combined = res.summary["findings"]["y"]["combined"]
+    assert combined["n_scored"] == 1500 and combined["n_unscored"] == 0
+    # its batch accuracy is the mean of the per-image combined risk, and lands near the truth
+    assert combined["expected_accuracy"] == pytest.approx(1 - res.images["risk_combined_y"].mean())
+    assert abs(combined["expected_accuracy"] - (1 - err.mean())) < 0.05
+
+
+def test_confidence_model_is_saved_and_read_back(scored_dir):
+    meta = json.loads((scored_dir / "reference.json").read_text())
+    assert meta["format_version"] == 2 and meta["findings"]["y"]["confidence_model"]["score_col"] == "p"
+    model, ref = load_model_dir(scored_dir)
+    batch, _, preds = batch_with_scores(50, 3, 0.5)
+    risk = predict(scored_dir, batch, predictions=preds).images
+    f = ref.finding("y")
+    expected = confidence_risk(f["confidence_model"], risk["risk_y"].to_numpy(), preds["p"].to_numpy())
+    np.testing.assert_allclose(risk["risk_combined_y"].to_numpy(), expected)
+
+
+def test_version_1_reference_without_confidence_model_still_loads(scored_dir, tmp_path):
+    """A reference written before confidence models (format 1) is read; asking it for scores is a clear error."""
+    import shutil
+
+    from spectral_fast.cluster import _digest
+
+    for name in ("model.json", "model.npz", "reference.json", "reference.npz"):
+        shutil.copy(scored_dir / name, tmp_path / name)
+    meta = json.loads((tmp_path / "reference.json").read_text())
+    meta["format_version"] = 1
+    meta["findings"]["y"].pop("confidence_model")
+    meta.pop("sha256")
+    meta["sha256"] = _digest(meta)
+    (tmp_path / "reference.json").write_text(json.dumps(meta))
+    batch, _, preds = batch_with_scores(40, 4, 0.5)
+    assert "risk_combined_y" not in predict(tmp_path, batch).images.columns
+    with pytest.raises(InvalidInputError, match="no confidence model"):
+        predict(tmp_path, batch, predictions=preds)
+
+
+def test_unmatched_images_get_null_combined_risk_and_are_counted(scored_dir):
+    batch, _, preds = batch_with_scores(60, 5, 0.5)
+    with pytest.warns(PartialMatchWarning, match="10 of 60 profiles have no prediction"):
+        res = predict(scored_dir, batch, predictions=preds.head(50))
+    combined = res.images["risk_combined_y"]
+    assert combined.null_count() == 10 and combined.head(50).null_count() == 0
+    assert res.summary["findings"]["y"]["combined"]["n_unscored"] == 10
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda p: p.with_columns(pl.lit(float("nan")).alias("p")), r"60 of 60 values are missing, NaN or outside \[0, 1\]"),
+        (lambda p: p.with_columns(pl.when(pl.int_range(60) == 3).then(None).otherwise(pl.col("p")).alias("p")),
+         r"score column 'p': 1 of 60 values are missing.*s6/0003.png"),
+        (lambda p: p.with_columns((pl.col("p") * 100).alias("p")), r"outside \[0, 1\]"),
+        (lambda p: p.drop("p"), r"column\(s\) \['p'\] not found in the predictions"),
+        (lambda p: p.with_columns(pl.col("id").str.replace("s6/", "other/")), "only 0 of 60 profiles matched"),
+        (lambda p: p.with_columns(pl.col("p").cast(pl.Utf8)), "must be numeric"),
+    ],
+)
+def test_bad_scores_are_clear_errors(scored_dir, edit, message):
+    batch, _, preds = batch_with_scores(60, 6, 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PartialMatchWarning)
+        with pytest.raises((InvalidInputError, InvalidTypeError), match=message):
+            predict(scored_dir, batch, predictions=edit(preds))
+
+
+def test_ids_that_match_only_by_file_name(scored_dir):
+    batch, _, preds = batch_with_scores(30, 8, 0.5)
+    preds = preds.with_columns(("/data/archive/" + pl.col("id")).alias("path")).drop("id")
+    with pytest.raises(InvalidInputError, match="only 0 of 30 profiles matched.*--match"):
+        predict(scored_dir, batch, predictions=preds, prediction_id_col="path")
+    res = predict(scored_dir, batch, predictions=preds, prediction_id_col="path", match="basename")
+    assert res.images["risk_combined_y"].null_count() == 0
+
+
+def test_score_column_override_and_bad_types(scored_dir):
+    batch, _, preds = batch_with_scores(30, 9, 0.5)
+    res = predict(scored_dir, batch, predictions=preds.rename({"p": "prob"}), score_cols={"y": "prob"})
+    assert res.summary["findings"]["y"]["combined"]["score_col"] == "prob"
+    with pytest.raises(InvalidTypeError, match="predictions must be a polars DataFrame or a path"):
+        predict(scored_dir, batch, predictions=[0.5] * 30)
+
+
+def test_check_scores_and_fit_edge_cases():
+    assert check_scores(np.array([0.0, 0.5, 1.0])).tolist() == [0.0, 0.5, 1.0]
+    with pytest.raises(InvalidInputError, match=r"1 of 2 values.*\('b', -0.1\)"):
+        check_scores(np.array([0.2, -0.1]), ["a", "b"])
+    risk, score = np.full(20, 0.2), np.linspace(0.1, 0.9, 20)
+    assert fit_confidence_model(risk, score, np.zeros(20, bool), 0.5) is None  # one kind of outcome: nothing to fit
+    table, _, error = make_profiles(100, 0, 0.25)
+    model = SpectralClusters(3, method="kmeans", random_state=0).fit(table)
+    with pytest.raises(InvalidInputError, match="thresholds"):
+        build_reference(table, model, {"y": error}, scores={"y": np.full(100, 0.5)}, thresholds={"y": 1.0})
+    with pytest.raises(InvalidInputError, match="has 99 values for 100 images"):
+        build_reference(table, model, {"y": error}, scores={"y": np.full(99, 0.5)})
