@@ -9,6 +9,7 @@ import pytest
 
 from spectral_fast import demo
 from spectral_fast.cli import main
+from spectral_fast.errors import InvalidInputError
 
 
 def test_plan_follows_the_mix_trains_on_clean_and_hides_the_setting():
@@ -33,7 +34,7 @@ def test_plan_follows_the_mix_trains_on_clean_and_hides_the_setting():
 
 @pytest.mark.parametrize("n", [0, 99, 2.5, True])
 def test_plan_rejects_bad_n(n):
-    with pytest.raises(demo.InvalidInputError, match="n must be"):
+    with pytest.raises(InvalidInputError, match="n must be"):
         demo.plan_dataset(n, seed=0)
 
 
