@@ -210,8 +210,10 @@ def classifier_errors(clean_x: np.ndarray, mixed_x: np.ndarray, labels: np.ndarr
     return error
 
 
-def top_spot_scores(labels: np.ndarray, tree, k: int, error: np.ndarray, planted: np.ndarray) -> tuple[float, float]:
-    spots = find_blind_spots(labels, error, tree_members(tree, k))
+def top_spot_scores(
+    labels: np.ndarray, tree, k: int, centres: np.ndarray, error: np.ndarray, planted: np.ndarray
+) -> tuple[float, float]:
+    spots = find_blind_spots(labels, error, tree_members(tree, k), centers=centres)
     if not spots:
         return 0.0, 0.0
     chosen = np.isin(labels, spots[0]["clusters"])
@@ -219,13 +221,13 @@ def top_spot_scores(labels: np.ndarray, tree, k: int, error: np.ndarray, planted
     return hit / chosen.sum(), hit / planted.sum()
 
 
-def finders(table: pl.DataFrame, seed: int, ablations: bool) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
-    """(labels, tree, k) of every slice finder on one table."""
+def finders(table: pl.DataFrame, seed: int, ablations: bool) -> dict[str, tuple[np.ndarray, np.ndarray, int, np.ndarray]]:
+    """(labels, tree, k, centres) of every slice finder on one table."""
     out = {}
     sf = SpectralClusters(random_state=seed).fit(table)
-    out["spectral_fast"] = (sf.labels_, sf.tree_, sf.n_clusters_)
+    out["spectral_fast"] = (sf.labels_, sf.tree_, sf.n_clusters_, sf.cluster_centers_)
     inten = SpectralClusters(random_state=seed, features=list(INTENSITY)).fit(table)
-    out["intensity"] = (inten.labels_, inten.tree_, inten.n_clusters_)
+    out["intensity"] = (inten.labels_, inten.tree_, inten.n_clusters_, inten.cluster_centers_)
     # random partition with spectral_fast's sizes; its tree over the random groups' centres
     rng = np.random.default_rng([seed, 99])
     rand = rng.permutation(sf.labels_)
@@ -233,7 +235,7 @@ def finders(table: pl.DataFrame, seed: int, ablations: bool) -> dict[str, tuple[
     centres = np.array([z[rand == c].mean(axis=0) for c in range(sf.n_clusters_)])
     from spectral_fast.cluster import ward_tree
 
-    out["random"] = (rand, ward_tree(centres, np.bincount(rand, minlength=sf.n_clusters_)), sf.n_clusters_)
+    out["random"] = (rand, ward_tree(centres, np.bincount(rand, minlength=sf.n_clusters_)), sf.n_clusters_, centres)
     if ablations:
         bands = [c for c in table.columns if c.startswith("band_")]
         variants = {
@@ -252,7 +254,7 @@ def finders(table: pl.DataFrame, seed: int, ablations: bool) -> dict[str, tuple[
         }  # fmt: skip
         for name, params in variants.items():
             m = SpectralClusters(random_state=seed, **params).fit(table)
-            out[name] = (m.labels_, m.tree_, m.n_clusters_)
+            out[name] = (m.labels_, m.tree_, m.n_clusters_, m.cluster_centers_)
     return out
 
 
@@ -307,10 +309,10 @@ def run(args) -> dict:
                 errors["b"] = classifier_errors(clean_x, mixed_x, labels, seed)
             results = finders(table, seed, args.ablations)
             for model_name, error in errors.items():
-                for finder, (lab, tree, k) in results.items():
+                for finder, (lab, tree, k, centres) in results.items():
                     if model_name == "b" and finder not in ("spectral_fast", "intensity", "random"):
                         continue
-                    p, r = top_spot_scores(lab, tree, k, error, planted)
+                    p, r = top_spot_scores(lab, tree, k, centres, error, planted)
                     records.append(
                         {"change": change, "seed": seed, "errors": model_name, "finder": finder, "k": k,
                          "precision": p, "recall": r, "slice_error_rate": float(error[planted].mean()),

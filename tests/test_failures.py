@@ -169,6 +169,41 @@ def test_sibling_with_an_elevated_rate_joins_the_blind_spot():
     assert find_blind_spots(labels, error, tree_members(tree, 6))[0]["clusters"] == [0]
 
 
+def _two_shifts(similar: bool):
+    """Clusters 0 and 1 (siblings) are each a 45 %-error blind spot; 2-5 hold 200 images at 10 %.
+
+    Centres (scaled units): cluster 0 raises the top bands (noise-like), cluster 1 the
+    same bands when ``similar`` (one slice split in two), else mid bands and another
+    feature (sharpening-like, cosine 0.2 with cluster 0).
+    """
+    sizes, errs = [40, 40, 50, 50, 50, 50], [18, 18, 5, 5, 5, 5]
+    labels = np.repeat(np.arange(6), sizes)
+    error = np.concatenate([np.arange(s) < e for s, e in zip(sizes, errs)])
+    centres = np.zeros((6, 6))
+    centres[0] = [0, 0, 0.5, 3, 3, 0]
+    centres[1] = [0, 0, 0.6, 2.5, 3.2, 0.1] if similar else [0, 3, 3, 0.5, 0, -2]
+    centres[2:, :2] = np.random.default_rng(0).normal(0, 0.5, (4, 2))
+    tree = np.array([[0, 1, 1, 0], [2, 3, 2, 0], [4, 5, 3, 0], [7, 8, 4, 0], [6, 9, 5, 0]], float)
+    return labels, error, centres, tree_members(tree, 6)
+
+
+def test_physically_different_siblings_stay_separate_blind_spots():
+    labels, error, centres, members = _two_shifts(similar=False)
+    # without centres the tree alone decides: one blind spot of both
+    assert [s["clusters"] for s in find_blind_spots(labels, error, members)] == [[0, 1]]
+    spots = find_blind_spots(labels, error, members, centers=centres)
+    assert sorted(s["clusters"] for s in spots) == [[0], [1]]
+    assert {s["rank"] for s in spots} == {1, 2}
+    # the same slice split into two similar clusters is still one blind spot
+    labels, error, centres, members = _two_shifts(similar=True)
+    assert [s["clusters"] for s in find_blind_spots(labels, error, members, centers=centres)] == [[0, 1]]
+    # analyze_finding passes the centres on; a wrong shape is a clear error
+    res = analyze_finding("f", labels, error, error, None, members, centers=centres, n_boot=20, n_perm=99)
+    assert [s["clusters"] for s in res.blind_spots] == [[0, 1]]
+    with pytest.raises(InvalidInputError, match="one row per cluster"):
+        find_blind_spots(labels, error, members, centers=centres[:3])
+
+
 def test_large_clusters_use_the_normal_interval_and_agree_with_bootstrap():
     from spectral_fast.failures import bootstrap_auroc, hanley_mcneil_interval
 

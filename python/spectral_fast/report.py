@@ -250,6 +250,7 @@ def analyze(
         res = analyze_finding(
             f.title, labels, error, truth, score, members,
             lift_threshold=lift_threshold, alpha=alpha, n_boot=n_boot, n_perm=n_perm, seed=seed,
+            centers=model.cluster_centers_,
         )  # fmt: skip
         for row in res.clusters:
             d = descriptions[row["cluster"]]
