@@ -350,3 +350,28 @@ def test_public_api_is_complete():
 def test_bad_input_raises_naming_the_parameter(call, error, name):
     with pytest.raises(error, match=name):
         call(INPUTS["uint8"])
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda im: acquire.blur(im, float("nan")), "sigma must be a finite number >= 0, got nan"),
+        (lambda im: acquire.noise(im, "6", rng=0), "sigma must be a finite number >= 0, got str"),
+        (lambda im: acquire.sharpen(im, 1.0, radius=0), "radius must be a finite number > 0, got 0"),
+        (lambda im: acquire.jpeg(im, 30.5), "quality must be an integer in [1, 95], got 30.5"),
+        (lambda im: acquire.grid(im, 3.3, amplitude=1.0), "amplitude must be a finite number in [0, 1), got 1.0"),
+        (lambda im: acquire.grid(im, 3.3, angle=float("inf")), "angle must be a finite number, got inf"),
+        (lambda im: acquire.bit_depth(im, True), "bits must be an integer in [1, 16], got bool"),
+    ],
+)
+def test_bad_parameter_message_says_what_is_valid(call, message):
+    with pytest.raises((InvalidInputError, InvalidTypeError)) as info:
+        call(INPUTS["uint8"])
+    assert str(info.value) == message
+
+
+def test_bounds_are_inclusive_or_open_as_documented():
+    img = INPUTS["uint8"]
+    for ok in (lambda: acquire.jpeg(img, 1), lambda: acquire.jpeg(img, 95.0), lambda: acquire.bit_depth(img, 16),
+               lambda: acquire.grid(img, 3.3, amplitude=0.0), lambda: acquire.resample(img, 1.0)):  # fmt: skip
+        assert ok().shape == img.shape

@@ -145,32 +145,61 @@ def _finish(y: np.ndarray, rng: _Range) -> np.ndarray:
     return y.astype(rng.dtype)
 
 
-def _number(name: str, value: object) -> float:
+@dataclass(frozen=True)
+class _Bounds:
+    """Valid values of one parameter: a finite number in an interval, optionally an integer."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False
+
+    def holds(self, v: float) -> bool:
+        if not math.isfinite(v) or (self.integer and not v.is_integer()):
+            return False
+        if self.low is not None and (v < self.low or (self.low_open and v == self.low)):
+            return False
+        return self.high is None or (v < self.high or (not self.high_open and v == self.high))
+
+    def describe(self) -> str:
+        kind = "an integer" if self.integer else "a finite number"
+        if self.low is not None and self.high is not None:
+            return f"{kind} in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        if self.low is not None:
+            return f"{kind} {'>' if self.low_open else '>='} {self.low:g}"
+        return kind
+
+
+#: Valid values of every parameter of the changes, by name (each name means one
+#: thing in every change that has it, so one table serves them all).
+_VALID: dict[str, _Bounds] = {
+    "sigma": _Bounds(0.0),
+    "amount": _Bounds(0.0),
+    "radius": _Bounds(0.0, low_open=True),
+    "quality": _Bounds(1, 95, integer=True),
+    "factor": _Bounds(1.0),
+    "period": _Bounds(0.0, low_open=True),
+    "amplitude": _Bounds(0.0, 1.0, high_open=True),
+    "angle": _Bounds(),
+    "gamma": _Bounds(0.0, low_open=True),
+    "bits": _Bounds(1, 16, integer=True),
+}
+
+
+def _valid(name: str, value: object) -> float:
+    """``value`` as a float (integral floats such as 30.0 pass for integers), checked against ``_VALID[name]``.
+
+    Raises InvalidTypeError when it is not a real number, InvalidInputError
+    when it is outside its bounds; both messages name the parameter and say
+    what is valid.
+    """
+    bounds = _VALID[name]
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidTypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise InvalidInputError(f"{name} must be finite, got {value}")
-    return value
-
-
-def _at_least(name: str, value: object, low: float, *, strict: bool = False) -> float:
-    v = _number(name, value)
-    if v < low or (strict and v == low):
-        relation = ">" if strict else ">="
-        raise InvalidInputError(f"{name} must be {relation} {low:g}, got {v:g}")
-    return v
-
-
-def _integer(name: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidTypeError(f"{name} must be an integer, got {type(value).__name__}")
-    as_float = float(value)  # integral floats such as 30.0 are accepted
-    if not math.isfinite(as_float) or not as_float.is_integer():
-        raise InvalidInputError(f"{name} must be an integer in [{low}, {high}], got {value}")
-    v = int(as_float)
-    if not low <= v <= high:
-        raise InvalidInputError(f"{name} must be an integer in [{low}, {high}], got {v}")
+        raise InvalidTypeError(f"{name} must be {bounds.describe()}, got {type(value).__name__}")
+    v = float(value)
+    if not bounds.holds(v):
+        raise InvalidInputError(f"{name} must be {bounds.describe()}, got {value!r}")
     return v
 
 
@@ -215,7 +244,7 @@ def blur(image: np.ndarray, sigma: float = DEFAULT_STRENGTH["blur"]) -> np.ndarr
     CsI/GOS screen or of an image upsampled from a lower-resolution source.
     Edges are handled by reflection, so no border artefact adds energy.
     """
-    sigma = _at_least("sigma", sigma, 0.0)
+    sigma = _valid("sigma", sigma)
     x, rng = _prepare(image)
     if sigma == 0.0:
         return image.copy()
@@ -264,7 +293,7 @@ def noise(
     to the mid-grey count by ``N_half = (255 / (ln(R) sigma))**2``: 235
     photons per pixel at the default 6 grey levels.
     """
-    sigma = _at_least("sigma", sigma, 0.0)
+    sigma = _valid("sigma", sigma)
     gen = as_generator(rng)
     x, vr = _prepare(image)
     if sigma == 0.0:
@@ -305,8 +334,8 @@ def sharpen(
     cousin of the multi-frequency processing (MUSICA, UNIQUE, ...) applied
     by CR/DR consoles.
     """
-    amount = _at_least("amount", amount, 0.0)
-    radius = _at_least("radius", radius, 0.0, strict=True)
+    amount = _valid("amount", amount)
+    radius = _valid("radius", radius)
     x, vr = _prepare(image)
     if amount == 0.0:
         return image.copy()
@@ -347,7 +376,7 @@ def jpeg(image: np.ndarray, quality: int = int(DEFAULT_STRENGTH["jpeg"])) -> np.
     is also quantised to 256 levels of that range, as happens when a 12-bit
     radiograph is exported as an 8-bit JPEG and read back.
     """
-    quality = _integer("quality", quality, 1, 95)
+    quality = int(_valid("quality", quality))
     from PIL import Image  # Pillow is a runtime dependency; imported here to keep import light
 
     x, vr = _prepare(image)
@@ -404,7 +433,7 @@ def resample(image: np.ndarray, factor: float = DEFAULT_STRENGTH["resample"]) ->
     the reference profile's ``resize`` are used (pixel-centre aligned,
     edge-clamped), applied separably.
     """
-    factor = _at_least("factor", factor, 1.0)
+    factor = _valid("factor", factor)
     x, vr = _prepare(image)
     h, w = x.shape
     if round(h / factor) == h and round(w / factor) == w:
@@ -460,11 +489,9 @@ def grid(
     the signal by about 5 %, and the second harmonic (0.61 cycles/px) aliases
     to 0.39 cycles/px at about 2.6 %: narrow strips have strong harmonics.
     """
-    period = _at_least("period", period, 0.0, strict=True)
-    amplitude = _at_least("amplitude", amplitude, 0.0)
-    if amplitude >= 1.0:
-        raise InvalidInputError(f"amplitude must be in [0, 1), got {amplitude:g}")
-    angle = _number("angle", angle)
+    period = _valid("period", period)
+    amplitude = _valid("amplitude", amplitude)
+    angle = _valid("angle", angle)
     x, vr = _prepare(image)
     if amplitude == 0.0:
         return image.copy()
@@ -511,7 +538,7 @@ def gamma(image: np.ndarray, gamma: float = DEFAULT_STRENGTH["gamma"]) -> np.nda
     being a point operation, reshapes the spectrum only mildly: the local
     contrast of detail is scaled by the slope ``gamma * u**(gamma - 1)``.
     """
-    g = _at_least("gamma", gamma, 0.0, strict=True)
+    g = _valid("gamma", gamma)
     x, vr = _prepare(image)
     if g == 1.0:
         return image.copy()
@@ -554,7 +581,7 @@ def bit_depth(image: np.ndarray, bits: int = int(DEFAULT_STRENGTH["bit_depth"]))
     window, or an old frame grabber. 5 bits (32 levels) is where
     contouring becomes plainly visible in the lungs; 6 or 7 bits are subtle.
     """
-    bits = _integer("bits", bits, 1, 16)
+    bits = int(_valid("bits", bits))
     x, vr = _prepare(image)
     source = _stored_bits(vr)
     if source is not None and bits >= source:
