@@ -201,3 +201,14 @@ def test_vessel_segments_drawn_together_equal_drawn_one_by_one(monkeypatch):
         out = np.zeros((200, 260), np.float32)
         bones._tubes(frame, seg, 0.06, out)
         assert np.array_equal(out, expected)
+
+
+@pytest.mark.parametrize("kind", synth.FINDINGS)
+def test_finding_contrast_is_known_without_making_the_image(kind):
+    contrasts = [synth.finding_contrast(kind, seed) for seed in range(4)]
+    assert contrasts == [synth.make_phantom(128, finding=kind, seed=seed).finding.contrast for seed in range(4)]
+    assert len(set(contrasts)) == 4  # it varies with the seed
+    with pytest.raises(InvalidInputError, match="finding"):
+        synth.finding_contrast(None, 0)
+    with pytest.raises(InvalidInputError, match="seed"):
+        synth.finding_contrast(kind, -1)

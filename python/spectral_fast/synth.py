@@ -200,18 +200,37 @@ def _place(a: anat.Anatomy, rng: np.random.Generator, min_air: float, low_bias: 
     raise RuntimeError("could not place a finding inside the lungs")  # the anatomy ranges make this unreachable
 
 
+def _finding_size(kind: str, rng: np.random.Generator) -> tuple[float, float]:
+    """Radius (model units) and peak contrast of a finding: the first draws of the finding's stream."""
+    if kind == "nodule":
+        return rng.uniform(0.02, 0.075), rng.uniform(0.06, 0.20)
+    return rng.uniform(0.10, 0.26), rng.uniform(0.08, 0.20)
+
+
+def _streams(seed: int) -> list[np.random.Generator]:
+    """Independent random streams of one phantom: anatomy, structures, finding, noise."""
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(4)]
+
+
+def finding_contrast(finding: str, seed: int) -> float:
+    """Contrast of the finding ``make_phantom(finding=finding, seed=seed)`` carries, without making the image.
+
+    It is drawn from its own stream before anything else about the finding,
+    so a caller that wants only conspicuous (or only subtle) findings can
+    pick seeds at the cost of two random numbers instead of a phantom each.
+    """
+    _check_args(8, finding, seed)
+    if finding is None:
+        raise InvalidInputError(f"finding must be one of {FINDINGS} to have a contrast, got None")
+    return float(_finding_size(finding, _streams(seed)[2])[1])
+
+
 def _add_finding(
     kind: str, frame: anat.Frame, a: anat.Anatomy, dens: np.ndarray, lung: np.ndarray, rng: np.random.Generator
 ) -> Finding:
     """Draw a finding, add its density into ``dens`` and describe it."""
-    if kind == "nodule":
-        radius = rng.uniform(0.02, 0.075)
-        contrast = rng.uniform(0.06, 0.20)
-        cx, cy = _place(a, rng, 0.45, low_bias=False)
-    else:
-        radius = rng.uniform(0.10, 0.26)
-        contrast = rng.uniform(0.08, 0.20)
-        cx, cy = _place(a, rng, 0.5, low_bias=True)
+    radius, contrast = _finding_size(kind, rng)
+    cx, cy = _place(a, rng, 0.45, low_bias=False) if kind == "nodule" else _place(a, rng, 0.5, low_bias=True)
     box = frame.box(np.array([cx]), np.array([cy]), radius * 1.2)
     assert box is not None  # the centre is inside the lung, hence inside the image
     X, Y = frame.X[box] - F(cx), frame.Y[box] - F(cy)
@@ -281,7 +300,7 @@ def make_phantom(
     """
     h, w = _check_size(size)
     _check_args(bits, finding, seed)
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(4)]
+    streams = _streams(seed)
     a = anat.draw_anatomy(streams[0])
     frame = anat.Frame(h, w, a)
     dens, lung = _density(frame, a, streams[1])
