@@ -14,9 +14,11 @@ setup-test:
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet ".[test,bench,dicom,ray]"
 
-# Until the end-to-end demo lands: profile generated phantoms, half of them blurred.
+# The built-in demo: phantoms, a classifier, its acquisition failures and the report
+# finding them (python/spectral_fast/demo/); everything goes to $(DEMO_DIR).
+DEMO_DIR ?= spectral-fast-demo
 demo: setup
-	$(PYTHON) examples/quickstart.py
+	$(PYTHON) -m spectral_fast demo -o $(DEMO_DIR)
 
 test: setup-test test-rust test-python stubtest
 

@@ -1,8 +1,9 @@
 """Profile a few generated chest X-ray phantoms, half of them with detector blur.
 
-Run with ``make demo`` (or ``python examples/quickstart.py`` once installed).
-It needs no data: the phantoms come from ``spectral_fast.synth`` and the blur
-from ``spectral_fast.acquire``, the same simulator the benchmarks use. The
+Run with ``python examples/quickstart.py`` once installed (``make setup``); the
+whole story, with a classifier and the report, is ``make demo``. It needs no
+data: the phantoms come from ``spectral_fast.synth`` and the blur from
+``spectral_fast.acquire``, the same simulator the benchmarks use. The
 printed table shows what the profile measures: the blurred images keep far
 less of their energy above 0.25 cycles per pixel (``hf_ratio``) and their
 spectra fall off faster (``slope``).

@@ -1,4 +1,4 @@
-"""The README's first command runs examples/quickstart.py: it must work and show the blur."""
+"""examples/quickstart.py, the smallest data-free use of the package: it must work and show the blur."""
 
 from __future__ import annotations
 
