@@ -6,7 +6,7 @@
 use crate::image::{ImageView, Pixels};
 
 /// A pixel sample that converts exactly to f64 (every supported dtype does).
-trait Sample: Copy {
+pub(crate) trait Sample: Copy {
     fn f(self) -> f64;
 }
 macro_rules! sample {

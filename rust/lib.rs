@@ -35,6 +35,7 @@
 //! on); invalid options are [`Error`]s. No user input leads to a panic.
 
 pub mod archive;
+pub mod artefacts;
 pub mod bands;
 pub mod batch;
 mod cache;
@@ -59,4 +60,5 @@ pub use image::{ImageView, Pixels};
 pub use options::{
     resolve_threads, ProfileOptions, Spacing, Window, MAX_BANDS, MAX_PIXELS, MAX_SIZE, MIN_SIDE, THREADS_ENV,
 };
-pub use profile::{profile_one, profile_with, Profile, Workspace, LOG_FLOOR};
+pub use artefacts::{Artefacts, ARTEFACT_NAMES};
+pub use profile::{profile_one, profile_with, Profile, Workspace, LOG_FLOOR, SCALAR_NAMES};

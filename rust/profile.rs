@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::artefacts::{self, ring_table, ArtefactScratch, Artefacts, RingTable};
 use crate::bands::{band_table, BandTable};
 use crate::error::ImageError;
 use crate::fft2::{grid, FftScratch, Grid};
@@ -34,6 +35,26 @@ pub struct Profile {
     /// Native height and width.
     pub height: usize,
     pub width: usize,
+    /// Acquisition-artefact features of the native image (`spectral_fast.artefacts`).
+    pub artefacts: Artefacts,
+}
+
+/// Names of the per-image scalar columns, in the order of [`Profile::scalars`]:
+/// the profile's, then the artefact features.
+pub const SCALAR_NAMES: [&str; 13] = [
+    "low", "slope", "centroid", "entropy", "hf_ratio", "mean", "std",
+    "jpeg_block", "peak_max", "axis_mid", "axis_high", "hist_comb", "peak_freq",
+];
+
+impl Profile {
+    /// The scalar features in the order of [`SCALAR_NAMES`].
+    pub fn scalars(&self) -> [f64; 13] {
+        let a = self.artefacts.values();
+        [
+            self.low, self.slope, self.centroid, self.entropy, self.hf_ratio, self.mean, self.std,
+            a[0], a[1], a[2], a[3], a[4], a[5],
+        ]
+    }
 }
 
 /// Per-thread working memory, reused from image to image so the hot path does
@@ -47,6 +68,8 @@ pub struct Workspace {
     resized: Vec<f64>,
     energy: Vec<f64>,
     row: Vec<f64>,
+    artefacts: ArtefactScratch,
+    last_rings: Option<Arc<RingTable>>,
     /// The tables of the last grid and options used, so that a run of images
     /// of one shape does not take the cache lock each time.
     last_grid: Option<Arc<Grid>>,
@@ -68,6 +91,15 @@ impl Workspace {
         self.last_grid = Some(Arc::clone(&g));
         self.last_table = Some((*opts, Arc::clone(&t)));
         (g, t)
+    }
+
+    fn rings(&mut self, h: usize, w: usize) -> Arc<RingTable> {
+        let t = match &self.last_rings {
+            Some(t) if t.height == h && t.width == w => Arc::clone(t),
+            _ => ring_table(h, w),
+        };
+        self.last_rings = Some(Arc::clone(&t));
+        t
     }
 }
 
@@ -129,7 +161,48 @@ pub fn profile_with(image: &ImageView, opts: &ProfileOptions, ws: &mut Workspace
     crate::fft2::grow(&mut ws.energy, table.bands + 1, 0.0).map_err(oom)?;
     let energy = &mut ws.energy[..=table.bands];
     let (centroid_sum, hf_sum) = table.accumulate(ws.fft.spectrum(&grid), energy);
-    finish(energy, centroid_sum, hf_sum, &table, opts, mean, (sq_dev / n).sqrt(), height, width)
+    let mut profile =
+        finish(energy, centroid_sum, hf_sum, &table, opts, mean, (sq_dev / n).sqrt(), height, width)?;
+
+    // Artefacts want the spectrum of the Hann-windowed native image: that is
+    // the profile's own with the default options; otherwise one more FFT.
+    if opts.size.is_some() || !hann {
+        let native = grid_native(ws, height, width);
+        let (wy, wx) = (&native.hann_y, &native.hann_x);
+        native
+            .forward(&mut ws.fft, |r, row| {
+                gray::centred_row(image, r, mean, Some(wy[r]), wx, row);
+            })
+            .map_err(oom)?;
+        let rings = ws.rings(height, width);
+        spectral_into(&mut profile.artefacts, ws.fft.spectrum(&native), &rings, &mut ws.artefacts).map_err(oom)?;
+    } else {
+        let rings = ws.rings(height, width);
+        spectral_into(&mut profile.artefacts, ws.fft.spectrum(&grid), &rings, &mut ws.artefacts).map_err(oom)?;
+    }
+    let (jpeg_block, hist_comb) =
+        artefacts::pixel_features(image, stats.min, stats.max, &mut ws.artefacts).map_err(oom)?;
+    profile.artefacts.jpeg_block = jpeg_block;
+    profile.artefacts.hist_comb = hist_comb;
+    Ok(profile)
+}
+
+/// The native grid's plans (the last grid used when it is the same shape).
+fn grid_native(ws: &Workspace, height: usize, width: usize) -> Arc<Grid> {
+    match &ws.last_grid {
+        Some(g) if g.height == height && g.width == width => Arc::clone(g),
+        _ => grid(height, width),
+    }
+}
+
+fn spectral_into(
+    out: &mut Artefacts,
+    spectrum: &[rustfft::num_complex::Complex<f64>],
+    rings: &RingTable,
+    scratch: &mut ArtefactScratch,
+) -> Result<(), std::collections::TryReserveError> {
+    (out.peak_max, out.peak_freq, out.axis_mid, out.axis_high) = artefacts::spectral_features(spectrum, rings, scratch)?;
+    Ok(())
 }
 
 /// Fractions, features and scalars from the band energies.
@@ -162,6 +235,7 @@ fn finish(
         std,
         height,
         width,
+        artefacts: Artefacts::default(),
     })
 }
 
@@ -242,6 +316,24 @@ mod tests {
         assert!(total <= 1.0 + 1e-9 && total > 0.5, "{total}");
         assert!(p.centroid > 0.0 && p.centroid <= 0.5);
         assert_eq!((p.height, p.width), (h, w));
+    }
+
+    #[test]
+    fn artefacts_are_of_the_native_image_whatever_the_options() {
+        // With the defaults they reuse the profile's spectrum; otherwise a
+        // second native FFT computes the same numbers, bit for bit.
+        let (h, w) = (45, 38);
+        let x: Vec<u16> = noise(h, w).iter().map(|v| (v * 3000.0) as u16).collect();
+        let view = ImageView::new(Pixels::U16(&x), h, w, 1);
+        let default = profile_one(&view, &ProfileOptions::default()).unwrap().artefacts;
+        assert!(default.values().iter().all(|v| v.is_finite()), "{default:?}");
+        for opts in [
+            ProfileOptions { size: Some(16), ..ProfileOptions::default() },
+            ProfileOptions { window: Window::None, ..ProfileOptions::default() },
+            ProfileOptions { size: Some(64), window: Window::None, bands: 7, spacing: Spacing::Linear },
+        ] {
+            assert_eq!(profile_one(&view, &opts).unwrap().artefacts, default, "{opts:?}");
+        }
     }
 
     #[test]

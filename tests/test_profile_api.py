@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 import spectral_fast as sf
+from spectral_fast import artefacts
 from spectral_fast import reference as ref
 
 RNG = np.random.default_rng(42)
@@ -22,8 +23,9 @@ IMGS = [RNG.integers(0, 4096, size=(24 + 3 * k, 30 - k), dtype=np.uint16) for k 
 def test_columns_dtypes_and_order():
     df = sf.profile(IMGS[0])
     bands = [f"band_{i:02d}" for i in range(32)]
-    assert df.columns == bands + list(ref.SCALAR_NAMES) + ["height", "width", "status", "error"]
-    assert all(df.schema[c] == pl.Float64 for c in bands + list(ref.SCALAR_NAMES))
+    scalars = list(ref.SCALAR_NAMES) + list(artefacts.ALL_NAMES)
+    assert df.columns == bands + scalars + ["height", "width", "status", "error"]
+    assert all(df.schema[c] == pl.Float64 for c in bands + scalars)
     assert df.schema["height"] == df.schema["width"] == pl.Int64
     assert df.schema["status"] == df.schema["error"] == pl.String
     assert sf.profile(IMGS[0], bands=1).columns[:2] == ["band_00", "low"]

@@ -32,7 +32,7 @@ MIN_SIDE: Final[int]
 MAX_BANDS: Final[int]
 
 #: What the profile functions return: `bands` float64 (B, n), `scalars`
-#: float64 (7, n) in SCALARS order (NaN on error rows), native `height` and
+#: float64 (13, n) in SCALARS order (NaN on error rows), native `height` and
 #: `width` int64 (n,) with -1 where unknown, and each row's error text or None.
 _ProfileOutput = tuple[
     npt.NDArray[np.float64],

@@ -80,7 +80,9 @@ def process_batch(
     pyarrow.RecordBatch (pyarrow.Table for a table)
         One row per input row, in order: ``id``, ``band_00 ..``, ``low``,
         ``slope``, ``centroid``, ``entropy``, ``hf_ratio``, ``mean``, ``std``,
-        ``height``, ``width``, ``status`` (``"ok"``/``"error"``), ``error``,
+        the artefact features ``jpeg_block``, ``peak_max``, ``axis_mid``,
+        ``axis_high``, ``hist_comb``, ``peak_freq`` (as in
+        :func:`spectral_fast.profile`), ``height``, ``width``, ``status`` (``"ok"``/``"error"``), ``error``,
         ``format`` (``png``, ``jpeg``, ``dicom``, ``tiff``), ``bit_depth``,
         ``pixel_spacing_mm`` (DICOM PixelSpacing, else ImagerPixelSpacing),
         ``bytes`` (encoded size) and ``error_kind`` (a stable short name such

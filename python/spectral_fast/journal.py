@@ -86,6 +86,7 @@ class Journal:
         self._take_lock()
         meta = self.run_metadata()
         previous_files = self._previous_files(meta)
+        self._check_columns(previous_files, schema)
         self.parts.mkdir(exist_ok=True)
         _write_atomic_bytes(self.parts / "run.json", json.dumps(meta, indent=1).encode())
 
@@ -151,6 +152,24 @@ class Journal:
             raise InvalidInputError(
                 f"cannot resume {where} with different options ({text}); use the same options or --overwrite"
             )
+
+    @staticmethod
+    def _check_columns(files: list[Path], schema: pa.Schema) -> None:
+        """Refuse to resume files whose columns differ from this build's.
+
+        The version check cannot see this when the columns changed within a
+        version (the artefact features were added at 0.1.0).
+        """
+        for path in files:
+            names = pq.read_schema(path).names
+            if names != schema.names:
+                missing = [c for c in schema.names if c not in names]
+                extra = [c for c in names if c not in schema.names]
+                raise InvalidInputError(
+                    f"cannot resume {str(path)!r}: its columns differ from what this build writes "
+                    f"(missing {missing[:6]}, unexpected {extra[:6]}); it was made by another build, "
+                    "pass --overwrite to start again"
+                )
 
     def _lock_path(self) -> Path:
         return self.output.with_name(self.output.name + ".lock")

@@ -86,10 +86,15 @@ def profile(
         One row per image, in input order: ``band_00 .. band_{B-1}`` (log10
         of each band's share of the energy), ``low`` (the same for energy
         below the first band, DC included), ``slope``, ``centroid``,
-        ``entropy``, ``hf_ratio``, ``mean``, ``std`` (all Float64), native
+        ``entropy``, ``hf_ratio``, ``mean``, ``std``, the artefact features
+        ``jpeg_block``, ``peak_max``, ``axis_mid``, ``axis_high``,
+        ``hist_comb``, ``peak_freq`` (all Float64; see
+        :mod:`spectral_fast.artefacts`, always of the native image), native
         ``height`` and ``width`` (Int64), ``status`` (``"ok"`` or
         ``"error"``) and ``error`` (the reason, null when ok). Features of
         error rows are null; one bad image never stops the others.
+        ``hist_comb`` is NaN for images that are not integer-valued (e.g.
+        RGB after luma), ``jpeg_block`` for a side of exactly 8 px.
 
     Raises
     ------
@@ -105,6 +110,11 @@ def profile(
     coefficient's radial frequency is ``r = sqrt((ky/H)^2 + (kx/W)^2)``. Band
     ``b`` holds ``e_b <= r < e_{b+1}``; its feature is
     ``log10(E_b / E_total + 1e-12)``. See :mod:`spectral_fast.reference`.
+
+    The artefact features need the spectrum of the Hann-windowed native
+    image. With ``size=None`` and ``window="hann"`` (the defaults) that is the
+    profile's own spectrum and costs no extra FFT; with other options the core
+    runs one more native FFT per image for them.
 
     Examples
     --------

@@ -1,7 +1,8 @@
 //! One output row per input row, and the Arrow batch they make.
 //!
 //! Column order: `id`, the profile columns in the order of
-//! `spectral_fast.profile` (bands, scalars, height, width, status, error), then
+//! `spectral_fast.profile` (bands, scalars and artefact features, height, width,
+//! status, error), then
 //! what the container said (`format`, `bit_depth`, `pixel_spacing_mm`,
 //! `bytes`) and `error_kind`, a stable short name of the error class.
 
@@ -42,7 +43,7 @@ impl Row {
     }
 }
 
-const SCALARS: [&str; 7] = ["low", "slope", "centroid", "entropy", "hf_ratio", "mean", "std"];
+use crate::profile::SCALAR_NAMES as SCALARS;
 
 /// Name of band column `i` of `bands`: `band_00` .. as `spectral_fast.profile`
 /// names them (two digits, three for every column when there are over 100).
@@ -95,8 +96,7 @@ pub fn to_batch<'a>(ids: impl Iterator<Item = &'a str>, rows: &[Row], bands: usi
                 for (b, col) in band_cols.iter_mut().enumerate() {
                     col.append_option(p.bands.get(b).copied());
                 }
-                let scalars = [p.low, p.slope, p.centroid, p.entropy, p.hf_ratio, p.mean, p.std];
-                for (v, col) in scalars.iter().zip(&mut scalar_cols) {
+                for (v, col) in p.scalars().iter().zip(&mut scalar_cols) {
                     col.append_value(*v);
                 }
             }

@@ -1,7 +1,7 @@
 //! Profiles to Python: column-major numpy arrays plus the error texts.
 //!
 //! Returned as `(bands, scalars, height, width, errors)`:
-//! `bands` float64 (B, n), `scalars` float64 (7, n) in the order of
+//! `bands` float64 (B, n), `scalars` float64 (13, n) in the order of
 //! [`SCALARS`], `height`/`width` int64 (n,) with -1 where unknown, `errors`
 //! a list of `str | None`. Feature values of error rows are NaN; the Python
 //! side turns them into nulls. Column-major so that each output column is one
@@ -13,8 +13,8 @@ use pyo3::types::{PyList, PyTuple};
 
 use crate::{ImageError, Profile};
 
-/// Names of the rows of `scalars`.
-pub(crate) const SCALARS: [&str; 7] = ["low", "slope", "centroid", "entropy", "hf_ratio", "mean", "std"];
+/// Names of the rows of `scalars`: the profile's scalars, then the artefact features.
+pub(crate) use crate::profile::SCALAR_NAMES as SCALARS;
 
 pub(crate) fn to_python<'py>(
     py: Python<'py>,
@@ -32,8 +32,7 @@ pub(crate) fn to_python<'py>(
                 for (k, v) in p.bands.iter().enumerate() {
                     b[k * n + i] = *v;
                 }
-                for (k, v) in [p.low, p.slope, p.centroid, p.entropy, p.hf_ratio, p.mean, p.std].into_iter().enumerate()
-                {
+                for (k, v) in p.scalars().into_iter().enumerate() {
                     s[k * n + i] = v;
                 }
                 errors.push(None);

@@ -1,0 +1,136 @@
+//! `jpeg_block`: how much more the gray level jumps at one phase of an
+//! 8-pixel grid than at the other seven, across and down the image.
+
+use crate::fft2::grow;
+use crate::gray::{gray_row, Sample};
+use crate::image::{ImageView, Pixels};
+
+/// JPEG, H.26x and MPEG code images in 8 x 8 blocks.
+const BLOCK: usize = 8;
+
+/// Rows of the pass and the per-column / per-row difference sums.
+#[derive(Default)]
+pub(super) struct Scratch {
+    prev: Vec<f64>,
+    cur: Vec<f64>,
+    /// `sum_i |x[i, j + 1] - x[i, j]|` for each j.
+    across: Vec<f64>,
+    /// `mean_j |x[i + 1, j] - x[i, j]|` for each i.
+    down: Vec<f64>,
+}
+
+/// `sqrt(b_h b_v) - 1` (see `spectral_fast.artefacts.jpeg_block`), in one pass over the rows.
+pub(super) fn jpeg_block(image: &ImageView, s: &mut Scratch) -> Result<f64, std::collections::TryReserveError> {
+    let (h, w) = (image.height, image.width);
+    grow(&mut s.prev, w, 0.0)?;
+    grow(&mut s.cur, w, 0.0)?;
+    grow(&mut s.across, w, 0.0)?;
+    grow(&mut s.down, h, 0.0)?;
+    s.across[..w - 1].fill(0.0);
+    if image.channels == 1 {
+        // Gray samples are read as they are: no f64 copy of each row.
+        match image.pixels {
+            Pixels::U8(px) => differences(px, h, w, s),
+            Pixels::U16(px) => differences(px, h, w, s),
+            Pixels::I16(px) => differences(px, h, w, s),
+            Pixels::F32(px) => differences(px, h, w, s),
+            Pixels::F64(px) => differences(px, h, w, s),
+        }
+    } else {
+        for r in 0..h {
+            gray_row(image, r, &mut s.cur);
+            let (cur, prev) = (&s.cur[..w], &s.prev[..w]);
+            add_row(cur, (r > 0).then_some(prev), &mut s.across[..w - 1], &mut s.down, r);
+            std::mem::swap(&mut s.prev, &mut s.cur);
+        }
+    }
+    let across = &mut s.across[..w - 1];
+    // Column means as numpy takes them (sum over rows / H).
+    for a in across.iter_mut() {
+        *a /= h as f64;
+    }
+    let b_h = block_ratio(across);
+    let b_v = block_ratio(&s.down[..h - 1]);
+    Ok((b_h * b_v).sqrt() - 1.0)
+}
+
+fn differences<T: Sample>(px: &[T], h: usize, w: usize, s: &mut Scratch) {
+    let across = &mut s.across[..w - 1];
+    for r in 0..h {
+        let cur = &px[r * w..(r + 1) * w];
+        let prev = (r > 0).then(|| &px[(r - 1) * w..r * w]);
+        add_row(cur, prev, across, &mut s.down, r);
+    }
+}
+
+/// Add row `r`'s horizontal differences to `across` and store the mean
+/// vertical difference to the row above in `down[r - 1]`.
+#[inline]
+fn add_row<T: Sample>(cur: &[T], prev: Option<&[T]>, across: &mut [f64], down: &mut [f64], r: usize) {
+    // Equal-length slices (not `windows(2)`), so the loop vectorises.
+    let (left, right) = (&cur[..cur.len() - 1], &cur[1..]);
+    for ((a, l), r) in across.iter_mut().zip(left).zip(right) {
+        *a += (r.f() - l.f()).abs();
+    }
+    if let Some(prev) = prev {
+        // Four partial sums: vectorisable. Integer samples give integer sums,
+        // exact in any order, so numpy's result is reproduced exactly.
+        let mut acc = [0.0f64; 4];
+        let n4 = cur.len() / 4 * 4;
+        for j in (0..n4).step_by(4) {
+            for l in 0..4 {
+                acc[l] += (cur[j + l].f() - prev[j + l].f()).abs();
+            }
+        }
+        let tail: f64 = (n4..cur.len()).map(|j| (cur[j].f() - prev[j].f()).abs()).sum();
+        down[r - 1] = ((acc[0] + acc[1]) + (acc[2] + acc[3]) + tail) / cur.len() as f64;
+    }
+}
+
+/// Best phase mean over the mean of the other seven, whole periods only;
+/// NaN when there is no whole period (a side of 8 px), as numpy's empty mean.
+fn block_ratio(means: &[f64]) -> f64 {
+    let periods = means.len() / BLOCK;
+    if periods == 0 {
+        return f64::NAN;
+    }
+    let mut phase = [0.0f64; BLOCK];
+    for chunk in means[..periods * BLOCK].chunks_exact(BLOCK) {
+        for (p, v) in phase.iter_mut().zip(chunk) {
+            *p += v;
+        }
+    }
+    for p in phase.iter_mut() {
+        *p /= periods as f64;
+    }
+    // First maximum, as numpy.argmax.
+    let best = (1..BLOCK).fold(0, |b, o| if phase[o] > phase[b] { o } else { b });
+    let rest = phase.iter().enumerate().filter(|&(o, _)| o != best).map(|(_, v)| v).sum::<f64>() / (BLOCK - 1) as f64;
+    if rest <= 0.0 {
+        // Flat everywhere except at one phase (synthetic blocks): finite but large.
+        return if phase[best] > 0.0 { 1e6 } else { 1.0 };
+    }
+    phase[best] / rest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_ratio_edge_cases() {
+        // Fewer than 8 differences: no whole period, NaN as numpy's empty mean.
+        assert!(block_ratio(&[1.0; 7]).is_nan());
+        // Even differences: ratio 1.
+        assert_eq!(block_ratio(&[2.0; 16]), 1.0);
+        // Jumps at one phase only: the finite stand-in for infinity.
+        let mut jumps = [0.0; 16];
+        jumps[3] = 5.0;
+        jumps[11] = 5.0;
+        assert_eq!(block_ratio(&jumps), 1e6);
+        assert_eq!(block_ratio(&[0.0; 8]), 1.0);
+        // The first maximum wins, the rest is the mean of the other seven.
+        let phases = [1.0, 4.0, 1.0, 4.0, 1.0, 1.0, 1.0, 1.0];
+        assert_eq!(block_ratio(&phases), 4.0 / (10.0 / 7.0));
+    }
+}
