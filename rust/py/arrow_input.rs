@@ -20,6 +20,7 @@ use pyo3::types::PyTuple;
 
 use super::output::to_python;
 use super::run::{invalid_input, invalid_type, profile_views, type_name, Call};
+use crate::image::channels_of;
 use crate::{ImageError, ImageView, Pixels};
 
 /// Read every record batch of an Arrow stream or array (struct / record batch).
@@ -122,16 +123,6 @@ fn int_column(py: Python<'_>, col: &ArrayRef, name: &str) -> PyResult<Vec<Option
     })
 }
 
-fn slice<'a>(p: Pixels<'a>, s: usize, e: usize) -> Pixels<'a> {
-    match p {
-        Pixels::U8(v) => Pixels::U8(&v[s..e]),
-        Pixels::U16(v) => Pixels::U16(&v[s..e]),
-        Pixels::I16(v) => Pixels::I16(&v[s..e]),
-        Pixels::F32(v) => Pixels::F32(&v[s..e]),
-        Pixels::F64(v) => Pixels::F64(&v[s..e]),
-    }
-}
-
 /// One input row: an image to profile, or the error it already has.
 type Row<'a> = Result<ImageView<'a>, ImageError>;
 
@@ -166,10 +157,9 @@ fn rows_of<'a>(py: Python<'_>, batch: &'a RecordBatch, first_row: usize, out: &m
         }
         let (start, end) = pixels.ranges.get(i);
         let len = end - start;
-        let area = (hh as u64).checked_mul(ww as u64).filter(|&a| a <= usize::MAX as u64).map(|a| a as usize);
-        let channels = match area {
-            Some(0) if len == 0 => Some(1),
-            Some(a) if a > 0 && len % a == 0 && [1, 3, 4].contains(&(len / a)) => Some(len / a),
+        let sides = (usize::try_from(hh), usize::try_from(ww));
+        let channels = match sides {
+            (Ok(h), Ok(w)) => channels_of(len, h, w),
             _ => None,
         };
         let Some(channels) = channels else {
@@ -182,7 +172,7 @@ fn rows_of<'a>(py: Python<'_>, batch: &'a RecordBatch, first_row: usize, out: &m
             out.push((Err(ImageError::NullPixelValues), dims));
             continue;
         }
-        let view = ImageView::new(slice(pixels.values, start, end), hh as usize, ww as usize, channels);
+        let view = ImageView::new(pixels.values.slice(start..end), hh as usize, ww as usize, channels);
         out.push((Ok(view), dims));
     }
     Ok(())

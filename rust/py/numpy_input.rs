@@ -10,6 +10,7 @@ use pyo3::types::PyTuple;
 
 use super::output::to_python;
 use super::run::{invalid_input, invalid_type, profile_views, type_name, Call};
+use crate::image::CHANNELS;
 use crate::{ImageView, Pixels};
 
 /// A read-only borrow of one array, typed.
@@ -80,22 +81,13 @@ fn views_of<'a>(py: Python<'_>, held: &'a Held<'_>, stacked: bool, name: &str) -
     };
     let expected = if stacked { "(N, H, W) or (N, H, W, 3|4)" } else { "(H, W) or (H, W, 3|4)" };
     let n = match n {
-        Some(n) if c != 0 && [1, 3, 4].contains(&c) => n,
+        Some(n) if CHANNELS.contains(&c) => n,
         _ => return Err(invalid_input(py, format!("{name} must have shape {expected}, got {shape:?}"))),
     };
     let per = h * w * c;
     let all = held.pixels();
     Ok((0..n)
-        .map(|i| {
-            let px = match all {
-                Pixels::U8(s) => Pixels::U8(&s[i * per..(i + 1) * per]),
-                Pixels::U16(s) => Pixels::U16(&s[i * per..(i + 1) * per]),
-                Pixels::I16(s) => Pixels::I16(&s[i * per..(i + 1) * per]),
-                Pixels::F32(s) => Pixels::F32(&s[i * per..(i + 1) * per]),
-                Pixels::F64(s) => Pixels::F64(&s[i * per..(i + 1) * per]),
-            };
-            ImageView::new(px, h, w, c)
-        })
+        .map(|i| ImageView::new(all.slice(i * per..(i + 1) * per), h, w, c))
         .collect())
 }
 
