@@ -14,6 +14,9 @@ pieces so their results look alike and can be compared:
   library versions and the git commit.
 * :func:`write_json` / :func:`write_text` write results atomically, and
   :func:`md_table` renders markdown tables.
+* :func:`archive_cli`, :func:`doc_header` and :func:`publish`: the command
+  line, result header and output step the archive-style benchmarks
+  (``bench_archive``, ``bench_ray``) share.
 
 Only the standard library and numpy are needed here; optional libraries
 (threadpoolctl, polars, scipy, pyfftw, psutil) are recorded when present.
@@ -377,6 +380,60 @@ def write_text(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def log(msg: str) -> None:
+    """Progress on stderr, so stdout carries only the results table."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+def archive_cli(
+    argv: list[str] | None, doc: str, name: str, quick: dict, full: dict, dirs: tuple[Path, Path, Path]
+) -> tuple[Any, dict, Path, Path]:
+    """Parse the options every archive-style benchmark takes.
+
+    ``doc`` is the script's docstring (its first paragraph is the help text);
+    ``dirs`` the default archive cache, data and results folders. Returns
+    ``(args, config, out_dir, cache_dir)``: ``--quick`` picks the tiny
+    configuration and a temporary results folder, ``--repeats`` overrides the
+    configuration's, and the generated archive is cached per configuration.
+    """
+    import argparse
+    import tempfile
+
+    cache, data, out = dirs
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="tiny archive, one repeat, results in a temp dir")
+    ap.add_argument("--out-dir", type=Path, default=None)
+    ap.add_argument("--cache-dir", type=Path, default=cache, help="where the generated archive is kept")
+    ap.add_argument("--data", type=Path, default=data)
+    ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument("--allow-debug", action="store_true", help="run on a debug build (results are not a benchmark)")
+    args = ap.parse_args(argv)
+    cfg = dict(quick if args.quick else full)
+    if args.repeats:
+        cfg["repeats"] = args.repeats
+    out_dir = args.out_dir or (Path(tempfile.mkdtemp(prefix=f"bench_{name}_")) if args.quick else out)
+    return args, cfg, out_dir, args.cache_dir / ("quick" if args.quick else "full")
+
+
+def doc_header(name: str, args: Any, build: dict[str, Any]) -> dict[str, Any]:
+    """The fields every result document starts with."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "benchmark": name,
+        "command": f"python benches/bench_{name}.py" + (" --quick" if args.quick else ""),
+        "valid_benchmark": not args.quick and str(build.get("profile")) == "release",
+        "build": build,
+    }
+
+
+def publish(out_dir: Path, name: str, doc: dict[str, Any], markdown: str) -> None:
+    """Write ``name.json`` and ``name.md`` into ``out_dir`` and print the markdown."""
+    write_json(out_dir / f"{name}.json", doc)
+    write_text(out_dir / f"{name}.md", markdown)
+    log(f"wrote {out_dir / (name + '.json')} and {out_dir / (name + '.md')}")
+    print(markdown)
 
 
 def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], align: str | None = None) -> str:

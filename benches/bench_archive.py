@@ -46,7 +46,6 @@ raise the session's group instead (as ``bench_core.py`` explains):
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import subprocess
@@ -70,6 +69,8 @@ NIH_FILES = 112_120
 
 FULL = {"size": 1024, "archive": 2000, "timed": 240, "rss": (2000, 20000), "repeats": 3, "threads": 2}
 QUICK = {"size": 96, "archive": 24, "timed": 12, "rss": (24, 240), "repeats": 1, "threads": 2}
+#: Default archive cache, data and results folders.
+DIRS = (DEFAULT_CACHE, DEFAULT_DATA, DEFAULT_OUT)
 TARGETS = {"vs_reference": 6.0, "vs_scipy_pool": 3.0, "rss_growth": 0.20}
 
 # Peak RSS is read from VmHWM, the high-water mark of this process's own
@@ -308,23 +309,8 @@ def markdown(doc: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="tiny archive, one repeat, results in a temp dir")
-    ap.add_argument("--out-dir", type=Path, default=None)
-    ap.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="where the generated archive is kept")
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--repeats", type=int, default=None)
-    ap.add_argument("--allow-debug", action="store_true", help="run on a debug build (results are not a benchmark)")
-    args = ap.parse_args(argv)
-    cfg = dict(QUICK if args.quick else FULL)
-    if args.repeats:
-        cfg["repeats"] = args.repeats
-    out_dir = args.out_dir or (Path(tempfile.mkdtemp(prefix="bench_archive_")) if args.quick else DEFAULT_OUT)
-    cache = args.cache_dir / ("quick" if args.quick else "full")
-
-    def log(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
-
+    args, cfg, out_dir, cache = T.archive_cli(argv, __doc__, "archive", QUICK, FULL, DIRS)
+    log = T.log
     from spectral_fast import _core
 
     build = T.require_release_build(_core, allow_debug=args.allow_debug or args.quick)
@@ -372,11 +358,7 @@ def main(argv: list[str] | None = None) -> int:
          "measured": f"{growth:+.1%}", "met": abs(growth) <= TARGETS["rss_growth"]},
     ]
     doc = {
-        "schema_version": T.SCHEMA_VERSION,
-        "benchmark": "archive",
-        "command": "python benches/bench_archive.py" + (" --quick" if args.quick else ""),
-        "valid_benchmark": not args.quick and str(build.get("profile")) == "release",
-        "build": build,
+        **T.doc_header("archive", args, build),
         "machine": T.machine_info(),
         "config": {**cfg, "rss": list(cfg["rss"])},
         "foreign_load_cores": load.cores,
@@ -385,10 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         "projection": {"images": NIH_FILES, "images_per_s": rate, "minutes": NIH_FILES / rate / 60 if rate else math.inf},
         "targets": targets,
     }
-    T.write_json(out_dir / "archive.json", doc)
-    T.write_text(out_dir / "archive.md", markdown(doc))
-    log(f"wrote {out_dir / 'archive.json'} and {out_dir / 'archive.md'}")
-    print(markdown(doc))
+    T.publish(out_dir, "archive", doc, markdown(doc))
     bad = [k for r in results.values() for k, v in r["agreement"].items() if not v["passed"]]
     return 1 if bad else 0
 

@@ -40,7 +40,6 @@ repeat); medians. A debug build of the extension is refused.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
@@ -63,6 +62,8 @@ DEFAULT_DATA = REPO.parent / "shared" / "data" / "cxr-real" / "images"
 
 FULL = {"size": 1024, "synthetic": 300, "repeats": 5, "cpus": 2}
 QUICK = {"size": 96, "synthetic": 24, "repeats": 1, "cpus": 2}
+#: Default archive cache, data and results folders.
+DIRS = (DEFAULT_CACHE, DEFAULT_DATA, DEFAULT_OUT)
 
 
 def build_cases(files: list[Path], label: str, work: Path, cpus: int) -> list[T.Case]:
@@ -166,23 +167,8 @@ def markdown(doc: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="tiny archive, one repeat, results in a temp dir")
-    ap.add_argument("--out-dir", type=Path, default=None)
-    ap.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="where the generated archive is kept")
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--repeats", type=int, default=None)
-    ap.add_argument("--allow-debug", action="store_true", help="run on a debug build (results are not a benchmark)")
-    args = ap.parse_args(argv)
-    cfg = dict(QUICK if args.quick else FULL)
-    if args.repeats:
-        cfg["repeats"] = args.repeats
-    out_dir = args.out_dir or (Path(tempfile.mkdtemp(prefix="bench_ray_")) if args.quick else DEFAULT_OUT)
-    cache = args.cache_dir / ("quick" if args.quick else "full")
-
-    def log(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
-
+    args, cfg, out_dir, cache = T.archive_cli(argv, __doc__, "ray", QUICK, FULL, DIRS)
+    log = T.log
     try:
         import ray
         import ray.data  # configures its loggers on import: quiet them after
@@ -225,11 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         ray.shutdown()
         shutil.rmtree(work, ignore_errors=True)
     doc = {
-        "schema_version": T.SCHEMA_VERSION,
-        "benchmark": "ray",
-        "command": "python benches/bench_ray.py" + (" --quick" if args.quick else ""),
-        "valid_benchmark": not args.quick and str(build.get("profile")) == "release",
-        "build": build,
+        **T.doc_header("ray", args, build),
         "machine": T.machine_info(modules=("numpy", "pyarrow", "polars", "ray")),
         "ray_version": ray.__version__,
         "config": cfg,
@@ -237,10 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         "cold_start": cold,
         "results": results,
     }
-    T.write_json(out_dir / "ray.json", doc)
-    T.write_text(out_dir / "ray.md", markdown(doc))
-    log(f"wrote {out_dir / 'ray.json'} and {out_dir / 'ray.md'}")
-    print(markdown(doc))
+    T.publish(out_dir, "ray", doc, markdown(doc))
     return 0 if all(ok for r in results.values() for ok in r["identical"].values()) else 1
 
 
