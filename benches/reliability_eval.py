@@ -174,6 +174,21 @@ def _phantom_item(args: tuple[int, int]) -> tuple[pl.DataFrame, np.ndarray]:
     return pl.concat(frames), np.concatenate(feats)
 
 
+def _load_cached(key: Path) -> dict:
+    """A pool saved by :func:`_save_cached`: arrays from ``key`` (npz), profiles from its ``.parquet`` twin."""
+    with np.load(key, allow_pickle=False) as z:
+        data = {k: z[k] for k in z.files}
+    data["profiles"] = pl.read_parquet(key.with_suffix(".parquet"))
+    return data
+
+
+def _save_cached(key: Path, data: dict, profiles: pl.DataFrame) -> dict:
+    key.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(key, **data)
+    profiles.write_parquet(key.with_suffix(".parquet"))
+    return {**data, "profiles": profiles}
+
+
 # The demo's blob CAD (spectral_fast.demo): trained once on clean films, scored on every variant.
 def _cad_train_item(spec):
     """Candidate features and labels of one clean training film (the demo's own preparation)."""
@@ -210,10 +225,7 @@ def build_cad_pool(n_images: int, cache: Path, workers: int) -> dict:
 
     key = cache / f"cad_{n_images}_v1.npz"
     if key.exists():
-        with np.load(key, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-        data["profiles"] = pl.read_parquet(key.with_suffix(".parquet"))
-        return data
+        return _load_cached(key)
     t0 = time.perf_counter()
     specs = demo.plan_dataset(n_images, 20251129)
     train = [s for s in specs if s.split != "test"]
@@ -235,22 +247,14 @@ def build_cad_pool(n_images: int, cache: Path, workers: int) -> dict:
         "variants": np.array(("clean",) + tuple(demo.SHIFTS)),
         "seconds": np.array(time.perf_counter() - t0),
     }
-    profiles = pl.concat(frames)
-    cache.mkdir(parents=True, exist_ok=True)
-    np.savez(key, **data)
-    profiles.write_parquet(key.with_suffix(".parquet"))
-    data["profiles"] = profiles
-    return data
+    return _save_cached(key, data, pl.concat(frames))
 
 
 def build_pool(name: str, n_pairs: int, cache: Path, workers: int) -> dict:
     """Profiles and classifier features of every image x variant, cached in ``cache``."""
     key = cache / (f"{name}_v3.npz" if name == "nih" else f"{name}_{n_pairs}_v3.npz")
     if key.exists():
-        with np.load(key, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-        data["profiles"] = pl.read_parquet(key.with_suffix(".parquet"))
-        return data
+        return _load_cached(key)
     t0 = time.perf_counter()
     if name == "nih":
         meta = pl.read_csv(REAL / "metadata.csv").filter(
@@ -277,11 +281,7 @@ def build_pool(name: str, n_pairs: int, cache: Path, workers: int) -> dict:
         "features": features.reshape(n_img, len(VARIANTS), -1),
         "seconds": np.array(time.perf_counter() - t0),
     }
-    cache.mkdir(parents=True, exist_ok=True)
-    np.savez(key, **data)
-    profiles.write_parquet(key.with_suffix(".parquet"))
-    data["profiles"] = profiles
-    return data
+    return _save_cached(key, data, profiles)
 
 
 # ------------------------------------------------------------------ baselines
