@@ -17,6 +17,8 @@ pub(super) struct Scratch {
     across: Vec<f64>,
     /// `mean_j |x[i + 1, j] - x[i, j]|` for each i.
     down: Vec<f64>,
+    /// Integer column sums of [`int_differences`] between flushes.
+    across_int: Vec<u32>,
 }
 
 /// `sqrt(b_h b_v) - 1` (see `spectral_fast.artefacts.jpeg_block`), in one pass over the rows.
@@ -30,9 +32,9 @@ pub(super) fn jpeg_block(image: &ImageView, s: &mut Scratch) -> Result<f64, std:
     if image.channels == 1 {
         // Gray samples are read as they are: no f64 copy of each row.
         match image.pixels {
-            Pixels::U8(px) => differences(px, h, w, s),
-            Pixels::U16(px) => differences(px, h, w, s),
-            Pixels::I16(px) => differences(px, h, w, s),
+            Pixels::U8(px) => int_differences(px, h, w, 255, s)?,
+            Pixels::U16(px) => int_differences(px, h, w, 65535, s)?,
+            Pixels::I16(px) => int_differences(px, h, w, 65535, s)?,
             Pixels::F32(px) => differences(px, h, w, s),
             Pixels::F64(px) => differences(px, h, w, s),
         }
@@ -61,6 +63,42 @@ fn differences<T: Sample>(px: &[T], h: usize, w: usize, s: &mut Scratch) {
         let prev = (r > 0).then(|| &px[(r - 1) * w..r * w]);
         add_row(cur, prev, across, &mut s.down, r);
     }
+}
+
+/// [`differences`] for integer samples in integer arithmetic (twice the
+/// lanes of f64). The sums are integers, exact in any order, so the result is
+/// bit-identical to the f64 path; the u32 column sums are moved into `across`
+/// before they could overflow (`max_step` is the largest possible difference).
+fn int_differences<T: Copy + Into<i32>>(
+    px: &[T],
+    h: usize,
+    w: usize,
+    max_step: u32,
+    s: &mut Scratch,
+) -> Result<(), std::collections::TryReserveError> {
+    grow(&mut s.across_int, w, 0)?;
+    let (across, across_int) = (&mut s.across[..w - 1], &mut s.across_int[..w - 1]);
+    across_int.fill(0);
+    let flush_every = (u32::MAX / max_step) as usize;
+    for r in 0..h {
+        let cur = &px[r * w..(r + 1) * w];
+        let (left, right) = (&cur[..w - 1], &cur[1..]);
+        for ((a, &l), &rt) in across_int.iter_mut().zip(left).zip(right) {
+            *a += (rt.into() - l.into()).unsigned_abs();
+        }
+        if r > 0 {
+            let prev = &px[(r - 1) * w..r * w];
+            let total: u64 = cur.iter().zip(prev).map(|(&c, &p)| u64::from((c.into() - p.into()).unsigned_abs())).sum();
+            s.down[r - 1] = total as f64 / w as f64;
+        }
+        if (r + 1) % flush_every == 0 || r + 1 == h {
+            for (a, i) in across.iter_mut().zip(across_int.iter_mut()) {
+                *a += f64::from(*i);
+                *i = 0;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Add row `r`'s horizontal differences to `across` and store the mean
@@ -116,6 +154,21 @@ fn block_ratio(means: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integer_and_float_paths_agree_bit_for_bit() {
+        let (h, w) = (37, 53);
+        let px: Vec<u16> = (0..h * w).map(|i| ((i * 2654435761usize) % 65536) as u16).collect();
+        let fl: Vec<f64> = px.iter().map(|&v| f64::from(v)).collect();
+        let a = jpeg_block(&ImageView::new(Pixels::U16(&px), h, w, 1), &mut Scratch::default()).unwrap();
+        let b = jpeg_block(&ImageView::new(Pixels::F64(&fl), h, w, 1), &mut Scratch::default()).unwrap();
+        assert_eq!(a.to_bits(), b.to_bits());
+        let px8: Vec<u8> = px.iter().map(|&v| (v >> 8) as u8).collect();
+        let fl8: Vec<f32> = px8.iter().map(|&v| f32::from(v)).collect();
+        let a = jpeg_block(&ImageView::new(Pixels::U8(&px8), h, w, 1), &mut Scratch::default()).unwrap();
+        let b = jpeg_block(&ImageView::new(Pixels::F32(&fl8), h, w, 1), &mut Scratch::default()).unwrap();
+        assert_eq!(a.to_bits(), b.to_bits());
+    }
 
     #[test]
     fn block_ratio_edge_cases() {
