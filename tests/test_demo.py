@@ -85,7 +85,7 @@ def test_cli_refuses_a_too_small_demo(tmp_path, capsys):
 
 
 def test_small_demo_end_to_end(tmp_path, capsys):
-    """900 images (about 45 s on two idle cores): the report must find planted shifts, not clean images."""
+    """900 images (about 45 s on two idle cores): the report must find each planted shift, not clean images."""
     out = tmp_path / "demo"
     result = demo.run_demo(out, n=900, seed=0, workers=2)
     printed = capsys.readouterr().out
@@ -102,10 +102,12 @@ def test_small_demo_end_to_end(tmp_path, capsys):
     # the classifier's failures come from acquisition: measured, every shift worse than clean
     errors = {s["setting"]: s["error_rate"] for s in result.settings}
     assert all(errors[shift] > errors["clean"] + 0.1 for shift in demo.SHIFTS), errors
-    # the report, blind to the settings, puts shifted images in its top blind spot
-    assert result.blind_spots, "the report found no blind spot"
-    top = result.blind_spots[0]
-    assert top["dominant"] in demo.SHIFTS and top["precision"] >= 0.45
+    # the report, blind to the settings, finds each planted shift as a blind spot of its own
+    # (measured at this size: precision 1.00 each, recall 1.00 / 0.66 / 0.53 for sharpen / noise / blur)
+    planted = {p["setting"]: p for p in result.planted}
+    assert len({p["rank"] for p in planted.values()} - {None}) == len(demo.SHIFTS), planted
+    for shift, p in planted.items():
+        assert p["precision"] >= 0.9 and p["recall"] >= 0.4, (shift, p)
     assert result.overall["precision"] >= 0.9 and result.overall["top_are_shifts"]
     assert result.overall["cluster_purity"] >= 0.9
     assert "Report: " in printed and str(result.report_html.resolve()) in printed
