@@ -192,9 +192,9 @@ def _save_cached(key: Path, data: dict, profiles: pl.DataFrame) -> dict:
 # The demo's blob CAD (spectral_fast.demo): trained once on clean films, scored on every variant.
 def _cad_train_item(spec):
     """Candidate features and labels of one clean training film (the demo's own preparation)."""
-    from spectral_fast.demo import _prepare_one
+    from spectral_fast.demo import prepare_one
 
-    _, features, labels, _ = _prepare_one((spec, None))
+    _, features, labels, _ = prepare_one((spec, None))
     return spec.split, features, labels, int(spec.finding is not None)
 
 
