@@ -53,9 +53,6 @@ from spectral_fast.demo.run import DemoResult, run_demo
 from spectral_fast.demo.summary import summary_text
 from spectral_fast.demo.truth import match_blind_spots, setting_errors
 
-#: The name benches/reliability_eval.py imports (the worker was private before the split).
-_prepare_one = prepare_one
-
 __all__ = [
     "CALIBRATION_SHARE",
     "DEFAULT_N",
