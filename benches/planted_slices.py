@@ -113,8 +113,10 @@ def profile_rows(images: list[np.ndarray]) -> pl.DataFrame:
             row.update(mean=p.mean, std=p.std, height=p.height, width=p.width)
             rows.append(row)
         prof = pl.DataFrame(rows)
-    extra = pl.DataFrame([artefact_features(im) | intensity_features(im) for im in images])
-    return pl.concat([prof, extra], how="horizontal")
+    # the compiled profiler writes the artefact columns itself; the numpy oracle does not
+    own = all(c in prof.columns for c in FEATURE_NAMES)
+    extra = pl.DataFrame([({} if own else artefact_features(im)) | intensity_features(im) for im in images])
+    return pl.concat([prof, extra.select([c for c in extra.columns if c not in prof.columns])], how="horizontal")
 
 
 def intensity_features(image: np.ndarray) -> dict[str, float]:
