@@ -101,5 +101,3 @@ pub(crate) fn spectral_features(
 ) -> Result<(f64, f64, f64, f64), std::collections::TryReserveError> {
     spectral::features(spectrum, rings, &mut scratch.powers)
 }
-
-
