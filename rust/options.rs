@@ -68,11 +68,15 @@ pub struct ProfileOptions {
     pub bands: usize,
     pub spacing: Spacing,
     pub window: Window,
+    /// Also compute the artefact features (`spectral_fast.artefacts`). They
+    /// cost about as much as the profile itself, so callers that only want
+    /// the bands can skip them.
+    pub artefacts: bool,
 }
 
 impl Default for ProfileOptions {
     fn default() -> Self {
-        ProfileOptions { size: None, bands: 32, spacing: Spacing::Log, window: Window::Hann }
+        ProfileOptions { size: None, bands: 32, spacing: Spacing::Log, window: Window::Hann, artefacts: true }
     }
 }
 
@@ -86,7 +90,7 @@ impl ProfileOptions {
             Some(s) if (MIN_SIDE as i64..=MAX_SIZE as i64).contains(&s) => Some(s as usize),
             Some(s) => return Err(out_of_range("size", &s.to_string())),
         };
-        Ok(ProfileOptions { size, bands, spacing: spacing.parse()?, window: window.parse()? })
+        Ok(ProfileOptions { size, bands, spacing: spacing.parse()?, window: window.parse()?, artefacts: true })
     }
 }
 
@@ -159,7 +163,7 @@ mod tests {
     #[test]
     fn accepts_the_documented_ranges() {
         let o = ProfileOptions::new(Some(8), 254, "linear", "none").unwrap();
-        assert_eq!(o, ProfileOptions { size: Some(8), bands: 254, spacing: Spacing::Linear, window: Window::None });
+        assert_eq!(o, ProfileOptions { size: Some(8), bands: 254, spacing: Spacing::Linear, window: Window::None, artefacts: true });
         assert_eq!(ProfileOptions::new(None, 32, "log", "hann").unwrap(), ProfileOptions::default());
     }
 

@@ -164,26 +164,28 @@ pub fn profile_with(image: &ImageView, opts: &ProfileOptions, ws: &mut Workspace
     let mut profile =
         finish(energy, centroid_sum, hf_sum, &table, opts, mean, (sq_dev / n).sqrt(), height, width)?;
 
-    // Artefacts want the spectrum of the Hann-windowed native image: that is
-    // the profile's own with the default options; otherwise one more FFT.
-    if opts.size.is_some() || !hann {
-        let native = grid_native(ws, height, width);
-        let (wy, wx) = (&native.hann_y, &native.hann_x);
-        native
-            .forward(&mut ws.fft, |r, row| {
-                gray::centred_row(image, r, mean, Some(wy[r]), wx, row);
-            })
-            .map_err(oom)?;
-        let rings = ws.rings(height, width);
-        spectral_into(&mut profile.artefacts, ws.fft.spectrum(&native), &rings, &mut ws.artefacts).map_err(oom)?;
-    } else {
-        let rings = ws.rings(height, width);
-        spectral_into(&mut profile.artefacts, ws.fft.spectrum(&grid), &rings, &mut ws.artefacts).map_err(oom)?;
+    if opts.artefacts {
+        // Artefacts want the spectrum of the Hann-windowed native image: that is
+        // the profile's own with the default options; otherwise one more FFT.
+        if opts.size.is_some() || !hann {
+            let native = grid_native(ws, height, width);
+            let (wy, wx) = (&native.hann_y, &native.hann_x);
+            native
+                .forward(&mut ws.fft, |r, row| {
+                    gray::centred_row(image, r, mean, Some(wy[r]), wx, row);
+                })
+                .map_err(oom)?;
+            let rings = ws.rings(height, width);
+            spectral_into(&mut profile.artefacts, ws.fft.spectrum(&native), &rings, &mut ws.artefacts).map_err(oom)?;
+        } else {
+            let rings = ws.rings(height, width);
+            spectral_into(&mut profile.artefacts, ws.fft.spectrum(&grid), &rings, &mut ws.artefacts).map_err(oom)?;
+        }
+        let (jpeg_block, hist_comb) =
+            artefacts::pixel_features(image, stats.min, stats.max, &mut ws.artefacts).map_err(oom)?;
+        profile.artefacts.jpeg_block = jpeg_block;
+        profile.artefacts.hist_comb = hist_comb;
     }
-    let (jpeg_block, hist_comb) =
-        artefacts::pixel_features(image, stats.min, stats.max, &mut ws.artefacts).map_err(oom)?;
-    profile.artefacts.jpeg_block = jpeg_block;
-    profile.artefacts.hist_comb = hist_comb;
     Ok(profile)
 }
 
@@ -330,10 +332,22 @@ mod tests {
         for opts in [
             ProfileOptions { size: Some(16), ..ProfileOptions::default() },
             ProfileOptions { window: Window::None, ..ProfileOptions::default() },
-            ProfileOptions { size: Some(64), window: Window::None, bands: 7, spacing: Spacing::Linear },
+            ProfileOptions { size: Some(64), window: Window::None, bands: 7, spacing: Spacing::Linear, artefacts: true },
         ] {
             assert_eq!(profile_one(&view, &opts).unwrap().artefacts, default, "{opts:?}");
         }
+    }
+
+    #[test]
+    fn without_artefacts_the_profile_is_unchanged_and_the_artefacts_are_nan() {
+        let (h, w) = (45, 38);
+        let x = noise(h, w);
+        let view = ImageView::new(Pixels::F64(&x), h, w, 1);
+        let with = profile_one(&view, &ProfileOptions::default()).unwrap();
+        let without = profile_one(&view, &ProfileOptions { artefacts: false, ..ProfileOptions::default() }).unwrap();
+        assert_eq!(with.bands, without.bands);
+        assert_eq!(with.scalars()[..7], without.scalars()[..7]);
+        assert_eq!(without.artefacts, Artefacts::default());
     }
 
     #[test]

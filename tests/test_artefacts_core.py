@@ -190,6 +190,31 @@ def test_real_images_match_the_reference(cxr_real_dir):
         assert_artefacts_match(df, i, image)
 
 
+def test_artefacts_false_drops_their_columns_and_changes_nothing_else(cxr_real_dir):
+    from PIL import Image
+
+    images = []
+    for p in _real_pngs(cxr_real_dir)[::25]:
+        with Image.open(p) as im:
+            images.append(np.asarray(im))
+    images.append(np.full((4, 4), 7, np.uint8))  # an error row stays an error row
+    table = pa.table(
+        {
+            "pixels": [im.ravel() for im in images],
+            "height": [im.shape[0] for im in images],
+            "width": [im.shape[1] for im in images],
+        }
+    )
+    for source in (images, table):
+        full = sf.profile(source, threads=2)
+        lean = sf.profile(source, threads=2, artefacts=False)
+        assert not set(art.ALL_NAMES) & set(lean.columns)
+        assert lean.equals(full.drop(art.ALL_NAMES))
+        assert lean["status"].to_list()[-1] == "error"
+    with pytest.raises(sf.errors.InvalidTypeError, match="artefacts must be True or False, got int"):
+        sf.profile(images[0], artefacts=1)
+
+
 def test_real_dicoms_match_the_reference(cxr_real_dir):
     pydicom = pytest.importorskip("pydicom", reason="pydicom is not installed (pip install .[dicom])")
     paths = sorted((cxr_real_dir / "images").glob("*.dcm"))

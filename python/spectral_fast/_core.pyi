@@ -50,6 +50,7 @@ def profile_numpy(
     bands: int,
     spacing: str,
     window: str,
+    artefacts: bool,
     threads: int | None,
 ) -> _ProfileOutput: ...
 def profile_arrow(
@@ -59,6 +60,7 @@ def profile_arrow(
     bands: int,
     spacing: str,
     window: str,
+    artefacts: bool,
     threads: int | None,
 ) -> _ProfileOutput: ...
 def band_edges(height: int, width: int, bands: int, spacing: str) -> npt.NDArray[np.float64]: ...

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from spectral_fast import _core
+from spectral_fast.artefacts import ALL_NAMES as ARTEFACT_NAMES
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
 
 __all__ = ["profile", "band_edges", "feature_matrix"]
@@ -48,6 +49,7 @@ def profile(
     bands: int = 32,
     spacing: str = "log",
     window: str = "hann",
+    artefacts: bool = True,
     threads: int | None = None,
 ) -> pl.DataFrame:
     """Spectral profile of each image: how its energy spreads over radial frequency bands.
@@ -76,6 +78,11 @@ def profile(
         Spacing of the band edges between ``1 / min(H, W)`` and 0.5 cycles/pixel.
     window : {"hann", "none"}, default "hann"
         Window applied after removing the mean.
+    artefacts : bool, default True
+        Also compute the artefact features (the columns ``jpeg_block`` ..
+        ``peak_freq`` below), which the blind-spot report clusters on. They
+        cost about as much again as the profile; ``False`` leaves their
+        columns out and changes no other value.
     threads : int or None, default None
         Worker threads; ``None`` reads ``SPECTRAL_FAST_THREADS``, else uses
         every core. 1 runs serially. Results are identical for any value.
@@ -125,13 +132,23 @@ def profile(
     (1, 3)
     """
     if hasattr(images, "__arrow_c_stream__") or hasattr(images, "__arrow_c_array__"):
-        out = _core.profile_arrow(images, size=size, bands=bands, spacing=spacing, window=window, threads=threads)
+        out = _core.profile_arrow(
+            images, size=size, bands=bands, spacing=spacing, window=window, artefacts=artefacts, threads=threads
+        )
     else:
         arrays, stacked = _as_arrays(images)
         out = _core.profile_numpy(
-            arrays, stacked=stacked, size=size, bands=bands, spacing=spacing, window=window, threads=threads
+            arrays,
+            stacked=stacked,
+            size=size,
+            bands=bands,
+            spacing=spacing,
+            window=window,
+            artefacts=artefacts,
+            threads=threads,
         )
-    return _to_frame(out)
+    df = _to_frame(out)
+    return df if artefacts else df.drop(ARTEFACT_NAMES)
 
 
 def band_edges(height: int, width: int, bands: int = 32, spacing: str = "log") -> np.ndarray:

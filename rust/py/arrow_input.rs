@@ -180,7 +180,7 @@ fn rows_of<'a>(py: Python<'_>, batch: &'a RecordBatch, first_row: usize, out: &m
 
 /// Profile the images of an Arrow table (see the module docs for its columns).
 #[pyfunction]
-#[pyo3(signature = (data, *, size, bands, spacing, window, threads))]
+#[pyo3(signature = (data, *, size, bands, spacing, window, artefacts, threads))]
 fn profile_arrow<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
@@ -188,9 +188,10 @@ fn profile_arrow<'py>(
     bands: &Bound<'py, PyAny>,
     spacing: &Bound<'py, PyAny>,
     window: &Bound<'py, PyAny>,
+    artefacts: &Bound<'py, PyAny>,
     threads: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let call = Call::parse(py, size, bands, spacing, window, threads)?;
+    let call = Call::parse(py, size, bands, spacing, window, threads)?.with_artefacts(py, artefacts)?;
     let batches = import(py, data)?;
     let mut rows = Vec::new();
     for batch in &batches {

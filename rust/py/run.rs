@@ -68,6 +68,13 @@ pub(crate) fn str_arg(py: Python<'_>, obj: &Bound<'_, PyAny>, param: &'static st
     }
 }
 
+pub(crate) fn bool_arg(py: Python<'_>, obj: &Bound<'_, PyAny>, param: &'static str) -> PyResult<bool> {
+    match obj.cast::<PyBool>() {
+        Ok(b) => Ok(b.is_true()),
+        Err(_) => Err(invalid_type(py, format!("{param} must be True or False, got {}", type_name(obj)))),
+    }
+}
+
 pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "object".into())
 }
@@ -95,6 +102,13 @@ impl Call {
         let opts = ProfileOptions::new(size, bands, &spacing, &window).map_err(|e| core_error(py, e))?;
         let threads = resolve_threads(threads).map_err(|e| core_error(py, e))?;
         Ok(Call { opts, threads })
+    }
+
+    /// The same call with the artefact features on or off (`artefacts=` of
+    /// `spectral_fast.profile`; archives always compute them).
+    pub fn with_artefacts(mut self, py: Python<'_>, artefacts: &Bound<'_, PyAny>) -> PyResult<Self> {
+        self.opts.artefacts = bool_arg(py, artefacts, "artefacts")?;
+        Ok(self)
     }
 }
 
