@@ -13,7 +13,11 @@ the data set it falls back to synthetic CXR-like images and says so.
 Pipelines, all computing the same 32-band log profile (bands, low, slope,
 centroid, entropy, hf_ratio, mean, std) with a Hann window and no resize:
 
-* ``spectral_fast``: ``spectral_fast.profile(batch, threads=t)``, t = 1, 2.
+* ``spectral_fast``: ``spectral_fast.profile(batch, artefacts=False, threads=t)``,
+  t = 1, 2: the same outputs as the peers, so the targets compare like with like.
+* ``sf_with_artefacts``: the default ``spectral_fast.profile(batch, threads=t)``,
+  which also computes the six artefact features (``spectral_fast.artefacts``)
+  that no peer computes; its column shows what they cost.
 * ``reference``: ``reference.profile_image`` in a loop (numpy.fft + bincount,
   single-threaded): the oracle, written to be read.
 * ``scipy``: an optimised plain-Python peer: precomputed window, band index,
@@ -301,8 +305,11 @@ def build_cases(
     for t in threads:
         # -- spectral_fast itself.
         if sf is not None:
-            case("spectral_fast", t, lambda t=t: sf.profile(batch, bands=BANDS, spacing=SPACING, window=WINDOW, threads=t),
-                 "spectral_fast.profile(batch)")
+            opts = dict(bands=BANDS, spacing=SPACING, window=WINDOW, threads=t)
+            case("spectral_fast", t, lambda o=opts: sf.profile(batch, artefacts=False, **o),
+                 "spectral_fast.profile(batch, artefacts=False)")
+            case("sf_with_artefacts", t, lambda o=opts: sf.profile(batch, **o),
+                 "spectral_fast.profile(batch), artefact features included")
 
         # -- scipy.fft with matched workers + precomputed bincount.
         def scipy_run(t: int = t) -> np.ndarray:
@@ -377,6 +384,7 @@ def build_cases(
 
 CHECKED = {  # pipeline -> how to turn its warm-up result into a feature matrix
     "spectral_fast": core_features,
+    "sf_with_artefacts": core_features,
     "scipy": lambda out: out,
     "scipy_pythreads": lambda out: out,
     "pyfftw": lambda out: out,
@@ -440,8 +448,8 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-PEER_ORDER = ("spectral_fast", "reference", "scipy", "scipy_pythreads", "pyfftw", "floor_pyfftw", "floor_scipy",
-              "floor_pyfftw_f32")
+PEER_ORDER = ("spectral_fast", "sf_with_artefacts", "reference", "scipy", "scipy_pythreads", "pyfftw", "floor_pyfftw",
+              "floor_scipy", "floor_pyfftw_f32")
 
 
 def render_markdown(doc: dict[str, Any]) -> str:
