@@ -184,6 +184,11 @@ def worst_share(labels: np.ndarray, error: np.ndarray, k: int, coverage: float) 
     return float(held / total)
 
 
+def is_probability(score: np.ndarray) -> np.ndarray:
+    """Per value: a number in [0, 1] (NaN and infinities are not), the one rule for model scores."""
+    return np.isfinite(score) & (score >= 0.0) & (score <= 1.0)
+
+
 def image_errors(
     truth: np.ndarray,
     *,
@@ -225,7 +230,7 @@ def image_errors(
         score = np.asarray(score, dtype=np.float64)
         if not (0.0 <= threshold <= 1.0):
             raise InvalidInputError(f"{finding}: threshold must be in [0, 1], got {threshold}")
-        bad = np.isnan(score) | (score < 0.0) | (score > 1.0)
+        bad = ~is_probability(score)
         if bad.any():
             raise InvalidInputError(
                 f"{finding}: scores must be probabilities in [0, 1] without NaN; {int(bad.sum())} are not "

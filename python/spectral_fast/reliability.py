@@ -85,7 +85,7 @@ import polars as pl
 from spectral_fast import __version__
 from spectral_fast._batch_input import PROFILE_OPTIONS, band_columns, check_profile_options, prepare_batch, read_profile_options
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
-from spectral_fast.failures import Z95
+from spectral_fast.failures import Z95, is_probability
 from spectral_fast.report import _jsonable
 
 __all__ = [
@@ -227,7 +227,7 @@ def _logodds(p: np.ndarray) -> np.ndarray:
 def check_scores(scores: np.ndarray, ids: Any = None, *, what: str = "scores") -> np.ndarray:
     """The scores as float64; raise naming the count and a few ids when any is missing, NaN or outside [0, 1]."""
     scores = np.asarray(scores, dtype=np.float64)
-    bad = ~np.isfinite(scores) | (scores < 0.0) | (scores > 1.0)
+    bad = ~is_probability(scores)
     if bad.any():
         where = np.flatnonzero(bad)[:3]
         examples = [(ids[i] if ids is not None else int(i), None if np.isnan(scores[i]) else float(scores[i])) for i in where]
@@ -465,7 +465,7 @@ def build_reference(
             sc = np.asarray(scores[name], dtype=np.float64)
             if sc.shape != (table.height,):
                 raise InvalidInputError(f"scores[{name!r}] has {sc.size} values for {table.height} images")
-            ok = np.isfinite(sc) & (sc >= 0.0) & (sc <= 1.0)
+            ok = is_probability(sc)
             threshold = float((thresholds or {}).get(name, 0.5))
             if not 0.0 < threshold < 1.0:
                 raise InvalidInputError(f"thresholds[{name!r}] must lie in (0, 1), got {threshold}")
