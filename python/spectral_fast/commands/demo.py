@@ -11,17 +11,9 @@ from __future__ import annotations
 
 import argparse
 
+from spectral_fast.commands import positive_int
+
 HELP = "Run the built-in demo: phantoms, a classifier, its hidden acquisition failures, and the report finding them."
-
-
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
-    return number
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,10 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("-o", "--output", default="spectral-fast-demo", metavar="DIR",
                         help="folder for the images, predictions, profiles and report (default: spectral-fast-demo)")  # fmt: skip
-    parser.add_argument("--n", type=_positive, default=DEFAULT_N,
+    parser.add_argument("--n", type=positive_int, default=DEFAULT_N,
                         help=f"images in all, training (35%%) plus test; at least 100 (default: {DEFAULT_N})")  # fmt: skip
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed of everything (default: {DEFAULT_SEED})")
-    parser.add_argument("--workers", type=_positive, default=None,
+    parser.add_argument("--workers", type=positive_int, default=None,
                         help="processes that make the images (default: every core)")  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="print only the path of report.html")
 

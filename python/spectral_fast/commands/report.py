@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 
+from spectral_fast.commands import positive_int
+
 HELP = "Find, test and explain the spectral clusters where a model's errors concentrate."
 
 
@@ -36,16 +38,13 @@ class _FindingAction(argparse.Action):
         current[key] = value
 
 
-def _k(value: str):
+def _k(value: str) -> int | str:
     if value == "auto":
         return value
     try:
-        k = int(value)
-    except ValueError:
+        return positive_int(value)
+    except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"--k must be 'auto' or a positive integer, got {value!r}") from None
-    if k < 1:
-        raise argparse.ArgumentTypeError(f"--k must be 'auto' or a positive integer, got {value!r}")
-    return k
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
