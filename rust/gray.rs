@@ -90,8 +90,10 @@ fn int_stats<T: Copy + Ord + Into<i64>>(px: &[T]) -> Stats {
 /// Sum, min, max and finiteness of one row, in four independent lanes so the
 /// loop vectorises (a single running min/max is a serial dependency chain).
 /// `x - x` is 0 for finite `x` and NaN otherwise, so summing it flags
-/// NaN/inf without a branch and without the overflow a plain sum could hit.
+/// NaN/inf without a branch and without the overflow a plain sum could hit
+/// (hence the allowed `eq_op`: the "same operands" are the point).
 #[inline]
+#[allow(clippy::eq_op)]
 fn row_stats(xs: &[f64]) -> (f64, f64, f64, bool) {
     let (mut sum, mut lo, mut hi, mut bad) = ([0.0f64; 4], [f64::INFINITY; 4], [f64::NEG_INFINITY; 4], [0.0f64; 4]);
     let chunks = xs.chunks_exact(4);
