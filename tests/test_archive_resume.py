@@ -1,5 +1,6 @@
 """Kill a real ``spectral-fast profile`` process with SIGKILL, then ``--resume``:
 the result must equal an uninterrupted run, and no half-written output may exist.
+The same for ``--resume --retry-errors`` on real CXRs truncated, then repaired.
 
 Kill points are made deterministic by a wrapper that patches the journal so
 the process SIGKILLs itself at a chosen step (between batches, inside a part
@@ -10,11 +11,15 @@ kills the process from outside at whatever point it has reached.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 import pytest
 
@@ -135,3 +140,106 @@ def test_resume_refuses_other_options_after_a_kill(archive, tmp_path):
     res = cli(str(root), "-o", str(out), *BATCH)
     assert res.returncode == 2 and "--resume" in res.stderr
     assert os.path.isdir(parts := out.with_name(out.name + ".parts")) and len(list(parts.glob("part-*"))) == 2
+
+
+# ---------------------------------------------------------------- --retry-errors
+
+RETRY = ["--batch-size", "1", "--threads", "1", "--quiet"]
+
+
+def same(a: pa.Table, b: pa.Table) -> bool:
+    """Equal tables, NaN equal to NaN (the real images have NaN features; pyarrow's equals says NaN != NaN)."""
+    return pl.from_arrow(a).equals(pl.from_arrow(b))
+
+
+@pytest.fixture(scope="module")
+def repaired(tmp_path_factory):
+    """Six real CXRs, two of them truncated (error rows), a first run, then both files repaired.
+
+    Returns the folder, the first run's output, and the table an uninterrupted
+    ``--resume --retry-errors`` run makes from it.
+    """
+    if not S.REAL_IMAGES.is_dir():
+        pytest.skip(f"real CXRs not found at {S.REAL_IMAGES}")
+    tmp_path = tmp_path_factory.mktemp("retry")
+    root = tmp_path / "images"
+    root.mkdir()
+    real = sorted(S.REAL_IMAGES.glob("nih__*.png"))[:6]
+    for f in real:
+        (root / f.name).write_bytes(f.read_bytes())
+    broken = [root / real[1].name, root / real[4].name]
+    for f in broken:
+        data = f.read_bytes()
+        f.write_bytes(data[: len(data) // 3])  # a truncated PNG: a 'corrupt' error row
+    first = tmp_path / "first.parquet"
+    assert cli(str(root), "-o", str(first), *RETRY).returncode == 0
+    rows = pq.read_table(first).to_pylist()
+    assert [r["id"] for r in rows if r["status"] == "error"] == [f.name for f in broken]
+    for f in broken:
+        f.write_bytes((S.REAL_IMAGES / f.name).read_bytes())
+    expected = tmp_path / "expected.parquet"
+    shutil.copy(first, expected)
+    res = cli(str(root), "-o", str(expected), "--resume", "--retry-errors", "--batch-size", "1", "--threads", "1")
+    assert res.returncode == 0, res.stderr
+    assert "2 profiled, 0 errors" in res.stdout and "2 earlier errors retried, 4 already done" in res.stdout
+    return root, first, pq.read_table(expected)
+
+
+def test_retry_errors_replaces_the_error_rows_and_recomputes_nothing_else(repaired, tmp_path):
+    root, first, expected = repaired
+    before = pq.read_table(first)
+    # The retried rows replace the error rows: no duplicate, every row ok, and
+    # they equal a fresh run of the repaired files; the other rows are the first run's, untouched.
+    ids = expected.column("id").to_pylist()
+    assert len(ids) == len(set(ids)) == 6 and set(expected.column("status").to_pylist()) == {"ok"}
+    errors = [r["id"] for r in before.to_pylist() if r["status"] == "error"]
+    assert ids == [i for i in before.column("id").to_pylist() if i not in errors] + errors  # new rows follow the old
+    fresh = tmp_path / "fresh.parquet"
+    assert cli(str(root), "-o", str(fresh), *RETRY).returncode == 0
+    assert same(expected.sort_by("id"), pq.read_table(fresh).sort_by("id"))
+    kept = before.filter(pa.compute.equal(before.column("status"), "ok"))
+    assert same(expected.slice(0, 4), kept)
+    # Without --retry-errors a resume keeps the error rows (they are done, as before).
+    out = tmp_path / "plain.parquet"
+    shutil.copy(first, out)
+    res = cli(str(root), "-o", str(out), "--resume", "--batch-size", "1", "--threads", "1")
+    assert res.returncode == 0 and "0 profiled, 0 errors, 6 already done" in res.stdout
+    assert same(pq.read_table(out), before)
+    # --retry-errors continues a run; alone it is a user error.
+    res = cli(str(root), "-o", str(tmp_path / "new.parquet"), "--retry-errors", *RETRY)
+    assert res.returncode == 2 and "needs resume=True (--resume)" in res.stderr
+
+
+@pytest.mark.parametrize(("mode", "then_retry"), [("between_batches", True), ("between_batches", False), ("after_rename", True)])
+def test_sigkill_during_a_retry_loses_nothing(repaired, tmp_path, mode, then_retry):
+    root, first, expected = repaired
+    wrapper = tmp_path / "wrapper.py"
+    wrapper.write_text(WRAPPER)
+    out = tmp_path / "p.parquet"
+    shutil.copy(first, out)
+    # Killed once the first retried row is durable (or after the output was renamed, before the journal went).
+    res = killed(wrapper, mode, 1, str(root), "-o", str(out), "--resume", "--retry-errors", *RETRY)
+    assert res.returncode == -signal.SIGKILL, res.stderr
+    parts = out.with_name(out.name + ".parts")
+    assert len(list(parts.glob("part-*.parquet"))) == (1 if mode == "between_batches" else 2)
+    if mode == "between_batches":
+        assert same(pq.read_table(out), pq.read_table(first))  # the old rows are all still there
+    args = ["--resume", "--retry-errors"] if then_retry else ["--resume"]
+    res = cli(str(root), "-o", str(out), *args, *RETRY)
+    assert res.returncode == 0, res.stderr
+    table = pq.read_table(out)
+    ids = table.column("id").to_pylist()
+    assert len(ids) == len(set(ids)) == 6, "a retried row and the error row it replaces must not both survive"
+    assert not parts.exists()
+    if then_retry:
+        assert same(table, expected)
+        assert table.schema.metadata == expected.schema.metadata
+    else:
+        # The row retried before the kill superseded its error row; the other error row is kept as it was.
+        status = dict(zip(ids, table.column("status").to_pylist()))
+        errors = [r["id"] for r in pq.read_table(first).to_pylist() if r["status"] == "error"]
+        assert [status[i] for i in errors] == ["ok", "error"]
+        assert same(
+            table.filter(pa.compute.equal(table.column("id"), errors[0])),
+            expected.filter(pa.compute.equal(expected.column("id"), errors[0])),
+        )

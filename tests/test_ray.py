@@ -287,3 +287,30 @@ def test_benchmark_quick_run(tmp_path):
     assert result["overhead"]["local_t2"] == 1.0 and all(v > 0 for v in result["overhead"].values())
     assert doc["cold_start"]["ray_init_s"] > 0
     assert "overhead vs local" in (tmp_path / "ray.md").read_text()
+
+
+@needs_ray
+@needs_data
+def test_no_artefacts_and_retry_errors_on_ray(ray_session, tmp_path):
+    """A --no-artefacts run with a truncated file, resumed on Ray with --retry-errors after the file is repaired."""
+    import spectral_fast.ray as sfr
+
+    root = tmp_path / "images"
+    root.mkdir()
+    for f in sorted(S.REAL_IMAGES.glob("nih__*.png"))[:5]:
+        (root / f.name).symlink_to(f)
+    whole = sorted(S.REAL_IMAGES.glob("mhh__*.png"))[0].read_bytes()
+    (root / "repaired.png").write_bytes(whole[: len(whole) // 2])
+    out = tmp_path / "p.parquet"
+    profile_archive(root, out, threads=2, artefacts=False)
+    assert _read(out).filter(pl.col("status") == "error")["id"].to_list() == ["repaired.png"]
+    (root / "repaired.png").write_bytes(whole)
+    summary = profile_archive(root, out, engine="ray", resume=True, retry_errors=True, artefacts=False)
+    assert (summary.retried, summary.skipped, summary.ok, summary.errors) == (1, 5, 1, 0)
+    fresh = tmp_path / "fresh.parquet"
+    profile_archive(root, fresh, threads=2, artefacts=False)
+    assert _read(out).sort("id").equals(_read(fresh).sort("id"))
+    assert run_options(out) == run_options(fresh) and run_options(out)["options"]["artefacts"] is False
+    files = sfr.write_profiles(root, tmp_path / "shards", artefacts=False)
+    assert all(run_options(f) == run_options(fresh) for f in files)
+    assert combine_profiles(tmp_path / "shards").equals(_read(fresh).sort("id"))

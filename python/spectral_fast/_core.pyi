@@ -77,8 +77,9 @@ def process_batch(
     bands: int,
     spacing: str,
     window: str,
+    artefacts: bool,
     threads: int | None,
     max_pixels: int,
 ) -> Any: ...  # pyarrow.RecordBatch (pyarrow ships no type stubs)
-def archive_schema(bands: int) -> Any: ...  # pyarrow.Schema
+def archive_schema(bands: int, *, artefacts: bool) -> Any: ...  # pyarrow.Schema
 def _decode_only(batch: object, *, threads: int | None, max_pixels: int) -> tuple[int, int]: ...

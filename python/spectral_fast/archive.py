@@ -47,6 +47,7 @@ def process_batch(
     bands: int = 32,
     spacing: str = "log",
     window: str = "hann",
+    artefacts: bool = True,
     threads: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     dicom_fallback: bool = True,
@@ -63,8 +64,10 @@ def process_batch(
         without a copy), or ``id`` and ``path`` (files the core reads). An
         optional string column ``read_error`` marks rows that are already
         known to be unreadable (its text becomes the error).
-    size, bands, spacing, window
-        As in :func:`spectral_fast.profile`.
+    size, bands, spacing, window, artefacts
+        As in :func:`spectral_fast.profile`: ``artefacts=False`` leaves out
+        the artefact feature columns (about half the compute); every other
+        column is bit-identical either way.
     threads : int or None
         Core threads; ``None`` reads ``SPECTRAL_FAST_THREADS``, else all cores.
         Use 1 inside engines that already run one process per core.
@@ -82,7 +85,7 @@ def process_batch(
         ``slope``, ``centroid``, ``entropy``, ``hf_ratio``, ``mean``, ``std``,
         the artefact features ``jpeg_block``, ``peak_max``, ``axis_mid``,
         ``axis_high``, ``hist_comb``, ``peak_freq`` (as in
-        :func:`spectral_fast.profile`), ``height``, ``width``, ``status`` (``"ok"``/``"error"``), ``error``,
+        :func:`spectral_fast.profile`; not with ``artefacts=False``), ``height``, ``width``, ``status`` (``"ok"``/``"error"``), ``error``,
         ``format`` (``png``, ``jpeg``, ``dicom``, ``tiff``), ``bit_depth``,
         ``pixel_spacing_mm`` (DICOM PixelSpacing, else ImagerPixelSpacing),
         ``bytes`` (encoded size) and ``error_kind`` (a stable short name such
@@ -93,11 +96,13 @@ def process_batch(
     InvalidInputError, InvalidTypeError
         Invalid options, or a batch without the required columns.
     """
-    options = dict(size=size, bands=bands, spacing=spacing, window=window, threads=threads, max_pixels=max_pixels)
+    options: dict[str, Any] = dict(
+        size=size, bands=bands, spacing=spacing, window=window, artefacts=artefacts, threads=threads, max_pixels=max_pixels
+    )
     if not hasattr(batch, "__arrow_c_array__") and hasattr(batch, "__arrow_c_stream__"):
         # A table (what Ray Data's map_batches passes): each of its batches, one table back.
         table = batch if isinstance(batch, pa.Table) else pa.table(batch)
-        schema = _core.archive_schema(bands)
+        schema = _core.archive_schema(bands, artefacts=artefacts)
         parts = [process_batch(b, dicom_fallback=dicom_fallback, **options) for b in table.to_batches()]
         return pa.Table.from_batches(parts, schema=schema)
     out = _core.process_batch(batch, **options)
@@ -114,6 +119,7 @@ class ArchiveSummary:
     ok: int = 0
     errors: int = 0
     skipped: int = 0  # rows already in the output (resume)
+    retried: int = 0  # error rows of earlier runs profiled again (retry_errors)
     previous_ok: int = 0
     seconds: float = 0.0
     error_kinds: Counter = field(default_factory=Counter)
@@ -137,6 +143,8 @@ class ArchiveSummary:
         text = f"{self.ok} profiled, {self.errors} errors"
         if kinds:
             text += f" ({kinds})"
+        if self.retried:
+            text += f", {self.retried} earlier errors retried"
         if self.skipped:
             text += f", {self.skipped} already done"
         return f"{text} in {self.seconds:.1f} s ({self.images_per_second:.1f} images/s) -> {self.output}"
@@ -150,9 +158,11 @@ def profile_archive(
     bands: int = 32,
     spacing: str = "log",
     window: str = "hann",
+    artefacts: bool = True,
     threads: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     resume: bool = False,
+    retry_errors: bool = False,
     overwrite: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     include: Sequence[str] | None = None,
@@ -176,13 +186,20 @@ def profile_archive(
     output : path
         The Parquet file to write. Rows are journalled in ``<output>.parts``
         as batches finish; the file appears, complete, when the run ends.
-    size, bands, spacing, window, threads, max_pixels, dicom_fallback
-        As in :func:`process_batch`.
+    size, bands, spacing, window, artefacts, threads, max_pixels, dicom_fallback
+        As in :func:`process_batch`. ``artefacts`` is recorded with the other
+        options: a resume or a merge must use the same value.
     batch_size : int, default 64
         Files per batch. A kill loses at most the batch in flight.
     resume : bool, default False
         Skip the ids already in ``output`` or its journal (a killed or an
         earlier run) and add the rest; options must match that run's.
+    retry_errors : bool, default False
+        With ``resume``: profile again the files whose rows in the output or
+        its journal are error rows (a transient I/O error, a file since
+        repaired), replacing each such row by its new result; nothing else
+        is recomputed. The new rows follow the earlier ones. Interrupting the
+        retry loses nothing: the old rows are only dropped when the run ends.
     overwrite : bool, default False
         Replace an existing output or journal instead of refusing.
     include, exclude : list of glob patterns
@@ -218,7 +235,14 @@ def profile_archive(
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 1_000_000:
         raise InvalidInputError(f"batch_size must be an integer in [1, 1000000], got {batch_size!r}")
-    options = dict(size=size, bands=bands, spacing=spacing, window=window, max_pixels=max_pixels)
+    if retry_errors and not resume:
+        raise InvalidInputError(
+            "retry_errors (--retry-errors) re-profiles the error rows of an earlier run; it needs resume=True (--resume)"
+        )
+    # These options are what the journal records and a resume must repeat.
+    options: dict[str, Any] = dict(
+        size=size, bands=bands, spacing=spacing, window=window, artefacts=artefacts, max_pixels=max_pixels
+    )
     ray_outputs = _engine(engine, address)
     # Validate every option in the core before touching the disk.
     schema = _core.process_batch(_empty_input(), threads=threads, **options).schema
@@ -244,8 +268,11 @@ def profile_archive(
     start = time.perf_counter()
     bar = None
     try:
-        done = journal.open(schema)
-        summary = ArchiveSummary(output=Path(output), skipped=len(done), previous_ok=journal.previous_ok)
+        retry = pa.array([i for s in sources for i in s.ids], pa.string()) if retry_errors else None
+        done = journal.open(schema, retry=retry)
+        summary = ArchiveSummary(
+            output=Path(output), skipped=len(done), retried=journal.retried, previous_ok=journal.previous_ok
+        )
         bar = _progress_bar(total - summary.skipped, progress)
         # The journal write of batch k (Parquet + two fsyncs, ~15 ms) runs on
         # its own thread while the core profiles batch k + 1: the GIL is free
@@ -351,7 +378,7 @@ def _apply_dicom_fallback(batch: Any, out: pa.RecordBatch, options: dict[str, An
             continue
         prof = profile(
             decoded.pixels,
-            **{k: options[k] for k in ("size", "bands", "spacing", "window")},
+            **{k: options[k] for k in ("size", "bands", "spacing", "window", "artefacts")},
             threads=1,
         ).row(0, named=True)
         row.update(prof)

@@ -13,7 +13,20 @@ output is never half-written), and only then is the journal removed.
 
 Resume reads the ids already in ``<output>`` and in the parts (the id column
 only), skips them, and starts the new ``.tmp`` with those rows, in their
-original order. A journal records the run's options and the package version
+original order. When one id has rows in several of these files, the row of
+the latest file wins (the output is the earliest, then the parts in order):
+parts of a run killed after its output was renamed repeat that output's last
+rows, and parts of a ``--retry-errors`` run hold the new rows of ids whose
+error rows are in the output or in earlier parts.
+
+Retrying errors (``retry``) leaves the error rows of the ids to retry out of
+the new ``.tmp`` and out of the ids returned as done, so they are profiled
+again and their new rows are journalled like any other. The old rows stay in
+``<output>`` and the earlier parts until the run finishes, so a run killed
+while retrying loses nothing: resuming it finds the old rows and, for the ids
+already retried, the newer rows that supersede them.
+
+A journal records the run's options and the package version
 (``run.json``): resuming with other options, or another version, is refused
 rather than mixing incompatible rows in one table. An exclusive lock on the
 journal stops two runs from writing the same output at once.
@@ -28,6 +41,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -40,6 +54,9 @@ METADATA_KEY = b"spectral_fast"
 #: Rows gathered before a row group of the final file is written: small
 #: enough to bound memory, large enough for efficient Parquet reads.
 ROW_GROUP_ROWS = 4096
+#: Options added after files were first written, with the value such files
+#: were made with: a run description without the key means this value.
+OPTION_DEFAULTS: dict[str, Any] = {"artefacts": True}
 
 
 class Journal:
@@ -59,6 +76,7 @@ class Journal:
         self._next_part = 0
         self.previous_ok = 0
         self.previous_rows = 0
+        self.retried = 0  # error rows of earlier runs left out to be profiled again
 
     # ------------------------------------------------------------ start
 
@@ -66,8 +84,13 @@ class Journal:
         """Files of this run, which input listing must skip."""
         return [self.output, self.parts, self.tmp, self._lock_path()]
 
-    def open(self, schema: pa.Schema) -> pa.Array:
-        """Prepare the output; return the ids already done (empty unless resuming)."""
+    def open(self, schema: pa.Schema, retry: pa.Array | None = None) -> pa.Array:
+        """Prepare the output; return the ids already done (empty unless resuming).
+
+        ``retry``: ids (those of the current plan) whose error rows of earlier
+        runs are left out, so that they are profiled again; ``None`` keeps
+        every earlier row.
+        """
         if not self.output.parent.is_dir():
             raise InvalidInputError(f"output folder {str(self.output.parent)!r} does not exist")
         if self.output.is_dir():
@@ -87,6 +110,7 @@ class Journal:
         meta = self.run_metadata()
         previous_files = self._previous_files(meta)
         self._check_columns(previous_files, schema)
+        latest = _latest_rows(previous_files)
         self.parts.mkdir(exist_ok=True)
         _write_atomic_bytes(self.parts / "run.json", json.dumps(meta, indent=1).encode())
 
@@ -94,14 +118,15 @@ class Journal:
             self.tmp, schema.with_metadata({METADATA_KEY: json.dumps(meta).encode()})
         )
         done: list[pa.Array] = []
-        final_ids: pa.Array | None = None
-        for path in previous_files:
+        for path, keep in zip(previous_files, latest):
+            offset = 0
             for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_ROWS):
-                if final_ids is not None:
-                    # Parts repeat rows of the final file only when a run was
-                    # killed between renaming the output and removing the
-                    # journal; the rows are the same, so the copy is dropped.
-                    batch = batch.filter(pc.invert(pc.is_in(batch.column("id"), value_set=final_ids)))
+                mask = None if keep is None else keep.slice(offset, batch.num_rows)
+                offset += batch.num_rows
+                if retry is not None:
+                    mask = self._leave_out_errors(batch, mask, retry)
+                if mask is not None:
+                    batch = batch.filter(mask)
                 if batch.num_rows == 0:
                     continue
                 batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
@@ -109,9 +134,15 @@ class Journal:
                 done.append(batch.column("id"))
                 self.previous_ok += int(pc.sum(pc.equal(batch.column("status"), "ok")).as_py() or 0)
                 self.previous_rows += batch.num_rows
-            if path == self.output and done:
-                final_ids = pa.concat_arrays(done)
         return pa.concat_arrays(done) if done else pa.array([], pa.string())
+
+    def _leave_out_errors(self, batch: pa.RecordBatch, keep: pa.Array | None, retry: pa.Array) -> pa.Array:
+        """``keep`` without the error rows of ids in ``retry``; counts them in :attr:`retried`."""
+        again = pc.and_(pc.equal(batch.column("status"), "error"), pc.is_in(batch.column("id"), value_set=retry))
+        if keep is not None:
+            again = pc.and_(again, keep)  # a superseded row is not retried, only dropped
+        self.retried += int(pc.sum(again).as_py() or 0)
+        return pc.invert(again) if keep is None else pc.and_(keep, pc.invert(again))
 
     def run_metadata(self) -> dict[str, Any]:
         return run_metadata(self.options)
@@ -142,11 +173,13 @@ class Journal:
                 f"{where} was made by spectral_fast {found.get('version')}, this is {expected['version']}: "
                 "finish it with that version, or pass --overwrite to start again"
             )
-        if found.get("options") != expected["options"]:
+        found_options = recorded_options(found)
+        if found_options != expected["options"]:
+            keys = list(expected["options"]) + [k for k in found_options if k not in expected["options"]]
             diff = {
-                k: (found.get("options", {}).get(k), v)
-                for k, v in expected["options"].items()
-                if found.get("options", {}).get(k) != v
+                k: (found_options.get(k), expected["options"].get(k))
+                for k in keys
+                if found_options.get(k) != expected["options"].get(k)
             }
             text = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in diff.items())
             raise InvalidInputError(
@@ -249,6 +282,33 @@ def run_metadata(options: dict[str, Any]) -> dict[str, Any]:
     Shared with the Ray engine's shards, so every writer records runs alike.
     """
     return {"version": __version__, "options": dict(options)}
+
+
+def recorded_options(meta: dict[str, Any]) -> dict[str, Any]:
+    """The options of a run description, with :data:`OPTION_DEFAULTS` for keys it predates."""
+    return {**OPTION_DEFAULTS, **meta.get("options", {})}
+
+
+def _latest_rows(files: list[Path]) -> list[pa.Array | None]:
+    """Per file, a mask of the rows whose id no later file repeats (``None``: every row).
+
+    Only the id columns are read; one pass over all ids in file order keeps
+    each id's last row, so the cost is linear in the rows however many files.
+    """
+    if not files:
+        return []
+    ids = [pq.read_table(path, columns=["id"]).column("id") for path in files]
+    chunks = [c for col in ids for c in col.chunks]
+    if not chunks:
+        return [None] * len(files)
+    last = pl.Series(pa.chunked_array(chunks, pa.string())).is_last_distinct().to_arrow()
+    masks: list[pa.Array | None] = []
+    start = 0
+    for col in ids:
+        mask = last.slice(start, len(col))
+        start += len(col)
+        masks.append(None if mask.false_count == 0 else mask)
+    return masks
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any] | None:

@@ -10,7 +10,9 @@ of a single local run.
 Files are only combined when they were made alike: every file must carry the
 run description that spectral_fast writers store in the Parquet metadata
 (package version and profile options), and all must agree, since profiles
-made with other bands, sizes or windows are not comparable numbers.
+made with other bands, sizes or windows are not comparable numbers, and
+files made with and without the artefact features (``artefacts=False``)
+do not have the same columns.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import pyarrow.parquet as pq
 
 from spectral_fast import _core
 from spectral_fast.errors import InvalidInputError
-from spectral_fast.journal import METADATA_KEY, read_metadata
+from spectral_fast.journal import METADATA_KEY, read_metadata, recorded_options
 
 __all__ = ["profile_files", "run_description", "scan_profiles", "combine_profiles"]
 
@@ -106,20 +108,31 @@ def run_description(files: Sequence[Path]) -> dict[str, Any]:
                 f"profiles made by different spectral_fast versions: {str(first_file)!r} by "
                 f"{first.get('version')}, {str(f)!r} by {meta.get('version')}; profile them again with one version"
             )
-        a, b = first.get("options", {}), meta.get("options", {})
+        a, b = recorded_options(first), recorded_options(meta)
         for key in sorted(set(a) | set(b)):
             if a.get(key) != b.get(key):
+                why = (
+                    "one has the artefact feature columns and the other not; profile them again alike"
+                    if key == "artefacts"
+                    else "their features are not comparable"
+                )
                 raise InvalidInputError(
                     f"profiles made with different options: {key}={a.get(key)!r} in {str(first_file)!r} but "
-                    f"{key}={b.get(key)!r} in {str(f)!r}; their features are not comparable"
+                    f"{key}={b.get(key)!r} in {str(f)!r}; {why}"
                 )
     assert first is not None
     return first
 
 
-def _columns(files: Sequence[Path], bands: int) -> tuple[list[str], bool]:
+def _schema(meta: dict[str, Any]):
+    """The local profiler's output schema for the options of ``meta``."""
+    options = recorded_options(meta)
+    return _core.archive_schema(int(options["bands"]), artefacts=bool(options["artefacts"]))
+
+
+def _columns(files: Sequence[Path], meta: dict[str, Any]) -> tuple[list[str], bool]:
     """The profile columns, and whether some file holds other columns too."""
-    expected = _core.archive_schema(bands).names
+    expected = _schema(meta).names
     extra = False
     for f in files:
         names = pq.read_schema(f).names
@@ -153,7 +166,7 @@ def scan_profiles(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str
     """
     files = profile_files(paths)
     meta = run_description(files)
-    columns, extra = _columns(files, int(meta["options"]["bands"]))
+    columns, extra = _columns(files, meta)
     names = [str(f) for f in files]
     if not extra:
         return pl.scan_parquet(names, glob=False).select(columns)
@@ -211,7 +224,7 @@ def combine_profiles(
 
 
 def _write(table: pl.DataFrame, output: Path, meta: dict[str, Any]) -> None:
-    schema = _core.archive_schema(int(meta["options"]["bands"]))
+    schema = _schema(meta)
     # polars exports large/view string types; cast back to the local file's schema.
     arrow = table.to_arrow().cast(schema).replace_schema_metadata({METADATA_KEY: json.dumps(meta).encode()})
     tmp = output.with_name(output.name + ".tmp")

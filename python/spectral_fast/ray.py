@@ -108,7 +108,7 @@ def worker_threads() -> int:
 class _Job:
     """Everything a worker needs for one dataset; pickled once per map operator."""
 
-    options: dict[str, Any]  # size, bands, spacing, window, max_pixels: as the journal records them
+    options: dict[str, Any]  # size, bands, spacing, window, artefacts, max_pixels: as the journal records them
     dicom_fallback: bool
     schema: pa.Schema  # the output schema, with the run's metadata
     # Blocks of a plan already have ``id`` and ``path``/``bytes``; other
@@ -189,6 +189,7 @@ def profile_dataset(
     bands: int = 32,
     spacing: str = "log",
     window: str = "hann",
+    artefacts: bool = True,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     dicom_fallback: bool = True,
     num_cpus: float = 1,
@@ -210,7 +211,7 @@ def profile_dataset(
         ``ray.data.read_parquet(...)``; or the inputs of the local profiler
         (folders, image files, lists of paths, globs, Parquet files), planned
         exactly as :func:`spectral_fast.archive.profile_archive` plans them.
-    size, bands, spacing, window, max_pixels, dicom_fallback
+    size, bands, spacing, window, artefacts, max_pixels, dicom_fallback
         As in :func:`spectral_fast.archive.process_batch`.
     num_cpus : float, default 1
         CPUs each Ray task reserves; the core runs that many threads in it
@@ -243,7 +244,7 @@ def profile_dataset(
     """
     num_cpus = _check_cpus(num_cpus)
     _check_batch_size(batch_size)
-    options = _options(size, bands, spacing, window, max_pixels)
+    options = _options(size, bands, spacing, window, artefacts, max_pixels)
     base = _base_job(options, dicom_fallback)
     if isinstance(data, ray.data.Dataset):
         job = _dataset_job(data, base, root, id_column, bytes_column, include, exclude)
@@ -345,8 +346,13 @@ def iter_profiles(
 # ---------------------------------------------------------------- helpers
 
 
-def _options(size: int | None, bands: int, spacing: str, window: str, max_pixels: int) -> dict[str, Any]:
-    options = dict(size=size, bands=bands, spacing=spacing, window=window, max_pixels=max_pixels)
+def _options(
+    size: int | None, bands: int, spacing: str, window: str, artefacts: bool, max_pixels: int
+) -> dict[str, Any]:
+    # The same keys, in the same order, as profile_archive records in its journal.
+    options: dict[str, Any] = dict(
+        size=size, bands=bands, spacing=spacing, window=window, artefacts=artefacts, max_pixels=max_pixels
+    )
     # Validate in the core on the driver: a bad option must fail here, not in every task.
     _core.process_batch(
         pa.record_batch({"id": pa.array([], pa.string()), "bytes": pa.array([], pa.binary())}), threads=1, **options
@@ -355,7 +361,7 @@ def _options(size: int | None, bands: int, spacing: str, window: str, max_pixels
 
 
 def _base_job(options: dict[str, Any], dicom_fallback: bool) -> _Job:
-    schema = _core.archive_schema(options["bands"])
+    schema = _core.archive_schema(options["bands"], artefacts=options["artefacts"])
     meta = run_metadata(options)
     return _Job(
         options=dict(options),

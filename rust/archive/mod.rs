@@ -34,7 +34,8 @@ pub struct ArchiveOptions {
 ///
 /// Input columns: `id` (strings), then `bytes` (encoded files) or `path`
 /// (files to read); an optional `read_error` string column marks rows the
-/// producer already knows are unreadable. Output: see [`schema`].
+/// producer already knows are unreadable. Output: see [`schema`], with the
+/// artefact columns when `opts.profile.artefacts`.
 pub fn process_batch(
     batch: &RecordBatch,
     opts: &ArchiveOptions,
@@ -48,7 +49,8 @@ pub fn process_batch(
         None => with_workspace(|ws| indices.iter().map(|i| work(i, ws)).collect::<Vec<_>>()),
     };
     // `columns` refused null ids, so every row has one.
-    output::to_batch(indices.iter().map(|&i| input.ids.get(i).unwrap_or_default()), &rows, opts.profile.bands)
+    let ids = indices.iter().map(|&i| input.ids.get(i).unwrap_or_default());
+    output::to_batch(ids, &rows, opts.profile.bands, opts.profile.artefacts)
 }
 
 /// Read and decode every row without profiling, dropping the pixels: the

@@ -1,8 +1,8 @@
 //! One output row per input row, and the Arrow batch they make.
 //!
 //! Column order: `id`, the profile columns in the order of
-//! `spectral_fast.profile` (bands, scalars and artefact features, height, width,
-//! status, error), then
+//! `spectral_fast.profile` (bands, scalars and, unless turned off, artefact
+//! features, height, width, status, error), then
 //! what the container said (`format`, `bit_depth`, `pixel_spacing_mm`,
 //! `bytes`) and `error_kind`, a stable short name of the error class.
 
@@ -43,7 +43,15 @@ impl Row {
     }
 }
 
+use crate::artefacts::ARTEFACT_NAMES;
 use crate::profile::SCALAR_NAMES as SCALARS;
+
+/// The scalar columns: the profile's, then the artefact features when
+/// `artefacts` (they come last in [`SCALARS`], so without them the list is a prefix).
+fn scalar_names(artefacts: bool) -> &'static [&'static str] {
+    let n = if artefacts { SCALARS.len() } else { SCALARS.len() - ARTEFACT_NAMES.len() };
+    &SCALARS[..n]
+}
 
 /// Name of band column `i` of `bands`: `band_00` .. as `spectral_fast.profile`
 /// names them (two digits, three for every column when there are over 100).
@@ -52,11 +60,12 @@ pub fn band_name(i: usize, bands: usize) -> String {
     format!("band_{i:0digits$}")
 }
 
-/// The schema of `process_batch`'s output for `bands` bands.
-pub fn schema(bands: usize) -> SchemaRef {
+/// The schema of `process_batch`'s output for `bands` bands, with or without
+/// the artefact columns (`ProfileOptions::artefacts`).
+pub fn schema(bands: usize, artefacts: bool) -> SchemaRef {
     let mut fields = vec![Field::new("id", DataType::Utf8, false)];
     fields.extend((0..bands).map(|i| Field::new(band_name(i, bands), DataType::Float64, true)));
-    fields.extend(SCALARS.iter().map(|n| Field::new(*n, DataType::Float64, true)));
+    fields.extend(scalar_names(artefacts).iter().map(|n| Field::new(*n, DataType::Float64, true)));
     fields.extend([
         Field::new("height", DataType::Int64, true),
         Field::new("width", DataType::Int64, true),
@@ -72,12 +81,20 @@ pub fn schema(bands: usize) -> SchemaRef {
 }
 
 /// Build the output batch; `ids[i]` and `rows[i]` describe input row `i`.
-pub fn to_batch<'a>(ids: impl Iterator<Item = &'a str>, rows: &[Row], bands: usize) -> Result<RecordBatch, Error> {
+/// Without `artefacts` the artefact columns are left out (the rows' artefact
+/// values, NaN when not computed, are not read).
+pub fn to_batch<'a>(
+    ids: impl Iterator<Item = &'a str>,
+    rows: &[Row],
+    bands: usize,
+    artefacts: bool,
+) -> Result<RecordBatch, Error> {
     let n = rows.len();
     let mut id = StringBuilder::with_capacity(n, n * 32);
     ids.for_each(|s| id.append_value(s));
     let mut band_cols: Vec<Float64Builder> = (0..bands).map(|_| Float64Builder::with_capacity(n)).collect();
-    let mut scalar_cols: Vec<Float64Builder> = SCALARS.iter().map(|_| Float64Builder::with_capacity(n)).collect();
+    let mut scalar_cols: Vec<Float64Builder> =
+        scalar_names(artefacts).iter().map(|_| Float64Builder::with_capacity(n)).collect();
     let mut height = Int64Builder::with_capacity(n);
     let mut width = Int64Builder::with_capacity(n);
     let mut status = StringBuilder::with_capacity(n, n * 5);
@@ -141,6 +158,6 @@ pub fn to_batch<'a>(ids: impl Iterator<Item = &'a str>, rows: &[Row], bands: usi
     ]);
     // Built to the schema above row for row, so this cannot fail unless `ids`
     // and `rows` differ in length: a caller bug, reported rather than panicking.
-    RecordBatch::try_new(schema(bands), columns)
+    RecordBatch::try_new(schema(bands, artefacts), columns)
         .map_err(|e| Error::invalid("batch", format!("cannot assemble the output batch: {e}")))
 }

@@ -69,7 +69,7 @@ fn rows_come_back_in_order_with_errors_in_place() {
     let pool = thread_pool(2).unwrap();
     let opts = ArchiveOptions::default();
     let out = process_batch(&bytes_batch(), &opts, Some(&pool)).unwrap();
-    assert_eq!(out.schema(), schema(32));
+    assert_eq!(out.schema(), schema(32, true));
     let ids: Vec<String> = strings(&out, "id").into_iter().map(Option::unwrap).collect();
     assert_eq!(ids, ["a.png", "empty.png", "b.png", "notes.txt", "flat.png", "null"]);
     let status: Vec<String> = strings(&out, "status").into_iter().map(Option::unwrap).collect();
@@ -116,10 +116,28 @@ fn profile_matches_decode_then_profile_one() {
 }
 
 #[test]
+fn without_artefacts_the_artefact_columns_are_left_out_and_the_rest_is_identical() {
+    let pool = thread_pool(2).unwrap();
+    let with = process_batch(&bytes_batch(), &ArchiveOptions::default(), Some(&pool)).unwrap();
+    let opts = ArchiveOptions { profile: ProfileOptions { artefacts: false, ..ProfileOptions::default() }, ..Default::default() };
+    let without = process_batch(&bytes_batch(), &opts, Some(&pool)).unwrap();
+    assert_eq!(without.schema(), schema(32, false));
+    let names: Vec<String> = without.schema().fields().iter().map(|f| f.name().clone()).collect();
+    for a in crate::artefacts::ARTEFACT_NAMES {
+        assert!(with.column_by_name(a).is_some() && !names.iter().any(|n| n == a), "{a}");
+    }
+    assert_eq!(names.len() + crate::artefacts::ARTEFACT_NAMES.len(), with.num_columns());
+    // Every shared column is equal, error rows included (bitwise for the floats: no NaN in ok rows' bands).
+    for name in &names {
+        assert_eq!(without.column_by_name(name).unwrap(), with.column_by_name(name).unwrap(), "{name}");
+    }
+}
+
+#[test]
 fn any_thread_count_and_any_arrow_layout_give_the_same_batch() {
     let opts = ArchiveOptions { profile: ProfileOptions { bands: 8, ..ProfileOptions::default() }, ..Default::default() };
     let base = process_batch(&bytes_batch(), &opts, None).unwrap();
-    assert_eq!(base.schema(), schema(8));
+    assert_eq!(base.schema(), schema(8, true));
     for threads in [2, 3] {
         assert_eq!(process_batch(&bytes_batch(), &opts, Some(&thread_pool(threads).unwrap())).unwrap(), base);
     }
@@ -195,7 +213,7 @@ fn empty_batch_gives_an_empty_batch_of_the_schema() {
     let bytes: ArrayRef = Arc::new(BinaryArray::from(Vec::<Option<&[u8]>>::new()));
     let out = process_batch(&batch(vec![("id", ids), ("bytes", bytes)]), &ArchiveOptions::default(), Some(&thread_pool(2).unwrap()))
         .unwrap();
-    assert_eq!((out.num_rows(), out.schema()), (0, schema(32)));
+    assert_eq!((out.num_rows(), out.schema()), (0, schema(32, true)));
     assert_eq!(out.schema().field_with_name("id").unwrap().data_type(), &DataType::Utf8);
 }
 

@@ -6,13 +6,13 @@ use arrow_array::RecordBatch;
 use arrow_pyarrow::{FromPyArrow, ToPyArrow};
 use pyo3::prelude::*;
 
-use super::run::{core_error, int_arg, invalid_input, invalid_type, run_detached, type_name, Call};
+use super::run::{bool_arg, core_error, int_arg, invalid_input, invalid_type, run_detached, type_name, Call};
 use crate::archive::{self, ArchiveOptions};
 use crate::decode::DecodeOptions;
 
 /// Decode and profile every row of `batch` (see `spectral_fast.archive.process_batch`).
 #[pyfunction]
-#[pyo3(signature = (batch, *, size, bands, spacing, window, threads, max_pixels))]
+#[pyo3(signature = (batch, *, size, bands, spacing, window, artefacts, threads, max_pixels))]
 #[allow(clippy::too_many_arguments)]
 fn process_batch<'py>(
     py: Python<'py>,
@@ -21,10 +21,11 @@ fn process_batch<'py>(
     bands: &Bound<'py, PyAny>,
     spacing: &Bound<'py, PyAny>,
     window: &Bound<'py, PyAny>,
+    artefacts: &Bound<'py, PyAny>,
     threads: &Bound<'py, PyAny>,
     max_pixels: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let call = Call::parse(py, size, bands, spacing, window, threads)?;
+    let call = Call::parse(py, size, bands, spacing, window, threads)?.with_artefacts(py, artefacts)?;
     let max_pixels = int_arg(py, max_pixels, "max_pixels")?;
     if max_pixels < 1 {
         return Err(invalid_input(py, format!("max_pixels must be a positive integer, got {max_pixels}")));
@@ -62,11 +63,17 @@ fn _decode_only<'py>(
     run_detached(py, threads, |pool| archive::decode_only(&batch, &opts, pool))?.map_err(|e| core_error(py, e))
 }
 
-/// The output schema for `bands` bands, so writers can be opened before the first batch.
+/// The output schema for `bands` bands, with or without the artefact
+/// columns, so writers can be opened before the first batch.
 #[pyfunction]
-fn archive_schema<'py>(py: Python<'py>, bands: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+#[pyo3(signature = (bands, *, artefacts))]
+fn archive_schema<'py>(
+    py: Python<'py>,
+    bands: &Bound<'py, PyAny>,
+    artefacts: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
     let bands = crate::options::check_bands(int_arg(py, bands, "bands")?).map_err(|e| core_error(py, e))?;
-    archive::schema(bands).as_ref().to_pyarrow(py)
+    archive::schema(bands, bool_arg(py, artefacts, "artefacts")?).as_ref().to_pyarrow(py)
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -105,7 +105,7 @@ impl Call {
     }
 
     /// The same call with the artefact features on or off (`artefacts=` of
-    /// `spectral_fast.profile`; archives always compute them).
+    /// `spectral_fast.profile` and of the archive functions).
     pub fn with_artefacts(mut self, py: Python<'_>, artefacts: &Bound<'_, PyAny>) -> PyResult<Self> {
         self.opts.artefacts = bool_arg(py, artefacts, "artefacts")?;
         Ok(self)

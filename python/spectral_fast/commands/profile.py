@@ -22,6 +22,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spacing", choices=("log", "linear"), default="log", help="band edge spacing (default: log)")
     parser.add_argument("--window", choices=("hann", "none"), default="hann", help="window (default: hann)")
     parser.add_argument(
+        "--no-artefacts",
+        dest="artefacts",
+        action="store_false",
+        help="leave out the artefact feature columns (jpeg_block, peak_max, ...): about half the compute; "
+        "the other columns are the same (spectral-fast report --artefacts can add them later from the images)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -30,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=64, help="files per batch; a kill loses at most one (default: 64)")
     parser.add_argument("--resume", action="store_true", help="skip images already in the output or its journal")
+    parser.add_argument(
+        "--retry-errors",
+        action="store_true",
+        help="with --resume: profile again the images whose earlier rows are errors (e.g. a transient I/O error "
+        "or a file since repaired) and replace those rows; nothing else is recomputed",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output or journal")
     parser.add_argument(
         "--max-pixels", type=int, default=100_000_000, help="larger images are error rows (default: 100000000)"
@@ -64,9 +77,11 @@ def run(args: argparse.Namespace) -> int:
             bands=args.bands,
             spacing=args.spacing,
             window=args.window,
+            artefacts=args.artefacts,
             threads=args.threads,
             batch_size=args.batch_size,
             resume=args.resume,
+            retry_errors=args.retry_errors,
             overwrite=args.overwrite,
             max_pixels=args.max_pixels,
             include=args.include,
