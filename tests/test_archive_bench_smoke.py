@@ -25,9 +25,11 @@ def test_quick_archive_benchmark(tmp_path):
     assert doc["benchmark"] == "archive" and doc["valid_benchmark"] is False
     (result,) = doc["results"].values()
     assert {m["pipeline"] for m in result["measurements"]} == {
-        "spectral_fast", "reference", "scipy_pool", "decode_rust", "decode_pillow"
+        "spectral_fast", "sf_with_artefacts", "reference", "scipy_pool", "decode_rust", "decode_pillow"
     }
     assert all(a["passed"] for a in result["agreement"].values()), result["agreement"]
+    assert set(result["agreement"]) == {"sf_with_artefacts", "reference", "scipy_pool"}
+    assert result["with_artefacts"]["vs_reference"] > 0 and result["with_artefacts"]["vs_scipy_pool"] > 0
     runs = doc["memory"]["runs"]
     assert [r["images"] for r in runs] == doc["config"]["rss"] and all(r["ok"] == r["images"] for r in runs)
     assert doc["projection"]["images"] == 112_120 and doc["projection"]["minutes"] > 0
