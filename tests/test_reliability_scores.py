@@ -19,6 +19,7 @@ from spectral_fast.reliability import (
     check_scores,
     confidence_risk,
     fit_confidence_model,
+    held_out_cluster_risk,
     load_model_dir,
     predict,
 )
@@ -61,8 +62,9 @@ def test_combined_risk_ranks_errors_better_than_either_part():
     model = SpectralClusters(6, method="kmeans", random_state=0).fit(table)
     ref = build_reference(table, model, {"y": error}, scores={"y": score}, score_cols={"y": "p"})
     cm = ref.finding("y")["confidence_model"]
-    assert cm["features"] == ["cluster_logodds", "score_margin"] and cm["score_col"] == "p"
-    assert cm["coef"][0] > 0 > cm["coef"][1]  # more risk in error-prone clusters, less with a larger margin
+    assert cm["features"] == ["cluster_logodds", "score_logit", "score_margin"] and cm["score_col"] == "p"
+    assert cm["penalty"] is not None  # cross-validation kept the cluster term: it helps on held-out reference images
+    assert cm["coef"][0] > 0 > cm["coef"][2]  # more risk in error-prone clusters, less with a larger margin
     batch, err, preds = batch_with_scores(1500, 7, 0.4)
     res = predict((model, ref), batch, predictions=preds)
     conf = np.abs(preds["p"].to_numpy() - 0.5)
@@ -79,7 +81,7 @@ def test_combined_risk_ranks_errors_better_than_either_part():
 
 def test_confidence_model_is_saved_and_read_back(scored_dir):
     meta = json.loads((scored_dir / "reference.json").read_text())
-    assert meta["format_version"] == 2 and meta["findings"]["y"]["confidence_model"]["score_col"] == "p"
+    assert meta["format_version"] == 3 and meta["findings"]["y"]["confidence_model"]["score_col"] == "p"
     model, ref = load_model_dir(scored_dir)
     batch, _, preds = batch_with_scores(50, 3, 0.5)
     risk = predict(scored_dir, batch, predictions=preds).images
@@ -88,24 +90,113 @@ def test_confidence_model_is_saved_and_read_back(scored_dir):
     np.testing.assert_allclose(risk["risk_combined_y"].to_numpy(), expected)
 
 
-def test_version_1_reference_without_confidence_model_still_loads(scored_dir, tmp_path):
-    """A reference written before confidence models (format 1) is read; asking it for scores is a clear error."""
+def older_reference(scored_dir, out, version: int, confidence_model: dict | None):
+    """A copy of ``scored_dir`` whose reference.json says format ``version`` with this confidence model (re-signed)."""
     import shutil
 
     from spectral_fast.cluster import _digest
 
     for name in ("model.json", "model.npz", "reference.json", "reference.npz"):
-        shutil.copy(scored_dir / name, tmp_path / name)
-    meta = json.loads((tmp_path / "reference.json").read_text())
-    meta["format_version"] = 1
+        shutil.copy(scored_dir / name, out / name)
+    meta = json.loads((out / "reference.json").read_text())
+    meta["format_version"] = version
     meta["findings"]["y"].pop("confidence_model")
+    if confidence_model is not None:
+        meta["findings"]["y"]["confidence_model"] = confidence_model
     meta.pop("sha256")
     meta["sha256"] = _digest(meta)
-    (tmp_path / "reference.json").write_text(json.dumps(meta))
+    (out / "reference.json").write_text(json.dumps(meta))
+    return out
+
+
+def test_version_1_reference_without_confidence_model_still_loads(scored_dir, tmp_path):
+    """A reference written before confidence models (format 1) is read; asking it for scores is a clear error."""
+    older_reference(scored_dir, tmp_path, 1, None)
     batch, _, preds = batch_with_scores(40, 4, 0.5)
     assert "risk_combined_y" not in predict(tmp_path, batch).images.columns
     with pytest.raises(InvalidInputError, match="no confidence model"):
         predict(tmp_path, batch, predictions=preds)
+
+
+def test_version_2_confidence_model_still_predicts_with_its_two_inputs(scored_dir, tmp_path):
+    """Format 2 saved [cluster log-odds, |margin|] coefficients without a penalty; they are read and used as before."""
+    version_2 = {
+        "features": ["cluster_logodds", "score_margin"], "intercept": -0.5, "coef": [0.8, -1.2],
+        "threshold": 0.5, "n": 1000, "score_col": "p",
+    }  # fmt: skip
+    older_reference(scored_dir, tmp_path, 2, version_2)
+    batch, _, preds = batch_with_scores(40, 4, 0.5)
+    res = predict(tmp_path, batch, predictions=preds)
+    risk, p = res.images["risk_y"].to_numpy(), preds["p"].to_numpy()
+    z = -0.5 + 0.8 * np.log(risk / (1 - risk)) - 1.2 * np.abs(np.log(p / (1 - p)))
+    np.testing.assert_allclose(res.images["risk_combined_y"].to_numpy(), 1 / (1 + np.exp(-z)))
+
+
+def test_cluster_term_dropped_when_it_carries_nothing():
+    """Errors independent of the clusters: cross-validation keeps the confidence alone, so the
+    combined risk ranks new images exactly as the confidence does (never worse than it)."""
+    table, _, _ = make_profiles(1000, 0, 0.25)
+    error = np.random.default_rng(11).random(1000) < 0.2
+    _, score = make_scores(error, 1)
+    model = SpectralClusters(6, method="kmeans", random_state=0).fit(table)
+    ref = build_reference(table, model, {"y": error}, scores={"y": score}, score_cols={"y": "p"})
+    cm = ref.finding("y")["confidence_model"]
+    assert cm["penalty"] is None and cm["coef"][0] == cm["coef"][1] == 0.0 and cm["coef"][2] < 0
+    assert [c["penalty"] for c in cm["cv"]][-1] is None and all(c["logloss"] > 0 for c in cm["cv"])
+    batch, _, _ = make_profiles(800, 5, 0.5)
+    new_error = np.random.default_rng(12).random(800) < 0.2
+    _, new_score = make_scores(new_error, 13)
+    res = predict((model, ref), batch, predictions=pl.DataFrame({"id": batch["id"], "p": new_score}))
+    a_comb = auroc(new_error, res.images["risk_combined_y"].to_numpy())
+    assert a_comb == pytest.approx(auroc(new_error, -np.abs(new_score - 0.5)))
+
+
+def test_side_of_threshold_is_learned_when_one_side_errs_more():
+    """A model wrong on 40 % of its positive calls and 5 % of its negative ones, same margins: the signed
+    score term picks that up and ranks errors above the confidence."""
+    rng = np.random.default_rng(21)
+
+    def draw(n):
+        positive = rng.random(n) < 0.5
+        margin = rng.uniform(0.02, 0.45, n)
+        error = rng.random(n) < np.where(positive, 0.4, 0.05) * (1.3 - 1.2 * margin / 0.45)
+        return np.where(positive, 0.5 + margin, 0.5 - margin), error
+
+    score, error = draw(1200)
+    cm = fit_confidence_model(np.full(1200, 0.2), score, error, 0.5)
+    assert cm["penalty"] is not None and cm["coef"][1] > 0  # more risk above the threshold
+    new_score, new_error = draw(1200)
+    a_comb = auroc(new_error, confidence_risk(cm, np.full(1200, 0.2), new_score))
+    assert a_comb > auroc(new_error, -np.abs(new_score - 0.5)) + 0.05
+
+
+def test_held_out_cluster_risk_leaves_the_whole_patient_out():
+    posterior = np.eye(2)[[0, 0, 0, 0, 1, 1]]
+    error = np.array([1.0, 1.0, 0.0, 0.0, 1.0, 0.0])
+    by_image = held_out_cluster_risk(posterior, error, None, 0.5, 0.0)
+    by_patient = held_out_cluster_risk(posterior, error, np.array([0, 0, 1, 2, 3, 4]), 0.5, 0.0)
+    assert by_image[0] == pytest.approx(1 / 3, abs=1e-5)  # the other three images of cluster 0: one error
+    assert by_patient[0] == pytest.approx(0.0, abs=1e-5)  # without patient 0's second image: no error left
+    assert by_patient[2] == pytest.approx(2 / 3, abs=1e-5)
+
+
+def test_confidence_model_bad_inputs():
+    risk, score, error = np.full(50, 0.2), np.linspace(0.05, 0.95, 50), np.arange(50) % 4 == 0
+    with pytest.raises(InvalidInputError, match="must include 'score_margin'"):
+        fit_confidence_model(risk, score, error, 0.5, features=["cluster_logodds"])
+    with pytest.raises(InvalidInputError, match="penalties"):
+        fit_confidence_model(risk, score, error, 0.5, penalties=(-1.0,))
+    with pytest.raises(InvalidInputError, match="groups has 49 values for 50 images"):
+        fit_confidence_model(risk, score, error, 0.5, groups=np.arange(49))
+    with pytest.raises(InvalidInputError, match=r"unknown input\(s\) \['edge_energy'\].*newer spectral_fast"):
+        confidence_risk({"features": ["edge_energy"], "intercept": 0.0, "coef": [1.0], "threshold": 0.5}, risk, score)
+    with pytest.raises(InvalidInputError, match="2 coefficients for 3 inputs"):
+        confidence_risk({"features": ["cluster_logodds", "score_logit", "score_margin"], "intercept": 0.0,
+                         "coef": [1.0, 2.0], "threshold": 0.5}, risk, score)  # fmt: skip
+    table, _, err = make_profiles(100, 0, 0.25)
+    model = SpectralClusters(3, method="kmeans", random_state=0).fit(table)
+    with pytest.raises(InvalidInputError, match="groups has 99 values for 100 images"):
+        build_reference(table, model, {"y": err}, scores={"y": np.full(100, 0.5)}, groups=np.arange(99))
 
 
 def test_unmatched_images_get_null_combined_risk_and_are_counted(scored_dir):
