@@ -63,14 +63,18 @@ under a random change).
 Predicted batch and slice (cluster) accuracy against the actual accuracy:
 ours (1 - mean spectral risk), ours + confidence (1 - mean of the combined
 risk of :func:`spectral_fast.reliability.confidence_risk`, fitted on the
-reference with the classifier's scores), ATC (threshold on the confidence such that the
+reference with the classifier's scores and the patients as groups), ATC (threshold on the confidence such that the
 reference's share above it equals its accuracy; predicted accuracy is the
 batch's share above it), DoC (reference accuracy plus the batch's mean
 confidence minus the reference's) and the mean confidence itself. Per-image:
 AUROC of the spectral risk, of the combined risk and of 1 - confidence for the
 classifier's errors, on the test images clean plus changed by one change
 (ATC's and DoC's per-image scores are the confidence thresholded or shifted,
-so their AUROC is the confidence's). A novelty check leaves each
+so their AUROC is the confidence's). Two ablations of the combined risk, on
+the same images: the format-2 model (cluster log-odds + margin, unpenalised)
+and the score alone refitted on the reference (its side of the threshold +
+margin, no clusters), to show which part of a gain comes from the clusters.
+A novelty check leaves each
 change out of the reference and predicts batches fully changed by it (these
 eight refits use 2 mixture restarts instead of 10, to keep the run short).
 
@@ -104,6 +108,9 @@ VARIANTS = ("clean",) + acquire.CHANGES
 SHARES = (0.25, 0.5, 1.0)
 #: Prior strengths compared with the fitted one (ablation of the shrinkage).
 PRIOR_STRENGTHS = ("auto", 0.0, 2.0, 5.0, 10.0, 50.0)
+#: Confidence models with fixed inputs, unpenalised, for the per-image AUROC ablation: what reference.json
+#: format 2 saved (cluster + margin), and the score alone refitted (its side of the threshold + margin, no clusters).
+ABLATION_MODELS = {"combined_v2": ("cluster_logodds", "score_margin"), "score_refit": ("score_logit", "score_margin")}
 #: Scenarios: (name, pool, training confound).
 SCENARIOS = {"cad": ("cad", None), "phantom": ("phantom", None), "phantom_confounded": ("phantom", "noise"), "nih": ("nih", None)}
 PATCH, PHANTOM_SIZE = 128, 512
@@ -317,7 +324,7 @@ def evaluate(pool: dict, seed: int, confound: str | None = None) -> dict:
 
     from spectral_fast.cluster import SpectralClusters
     from spectral_fast.failures import auroc
-    from spectral_fast.reliability import build_reference, confidence_risk, expected_accuracy, shrunk_rates
+    from spectral_fast.reliability import build_reference, confidence_risk, expected_accuracy, fit_confidence_model, shrunk_rates
 
     rng = np.random.default_rng(seed)
     y, groups = pool["labels"], pool["groups"]
@@ -357,8 +364,21 @@ def evaluate(pool: dict, seed: int, confound: str | None = None) -> dict:
         ii, vv = np.concatenate(pick_i), np.concatenate(pick_v)
         prof = rows(ii, vv)
         model = SpectralClusters(n_init=n_init, random_state=seed).fit(prof)
-        reference = build_reference(prof, model, {"y": wrong[ii, vv]}, scores={"y": prob[ii, vv]})
-        return model, reference, conf[ii, vv], ~wrong[ii, vv]
+        # groups: a patient's clean and changed images share outcomes, so the confidence model's folds keep them together
+        reference = build_reference(prof, model, {"y": wrong[ii, vv]}, scores={"y": prob[ii, vv]}, groups=groups[ii])
+        return model, reference, ii, vv
+
+    def ablation_models(model, reference, ii, vv) -> dict:
+        """Confidence models with fixed inputs and no penalty search: the format-2 one and the score alone refitted."""
+        from spectral_fast.reliability import cluster_posterior, held_out_cluster_risk
+
+        f = reference.finding("y")
+        post, _ = cluster_posterior(model, rows(ii, vv))
+        held_out = held_out_cluster_risk(post, wrong[ii, vv], groups[ii], f["prior_mean"], f["prior_strength"])
+        return {
+            name: fit_confidence_model(held_out, prob[ii, vv], wrong[ii, vv], 0.5, features=feats_, penalties=(0.0,))
+            for name, feats_ in ABLATION_MODELS.items()
+        }
 
     def predict_batch(model, reference, ii, vv):
         """Posterior, shrunk rates and unknown flags, plus the combined (spectral + confidence) risk per image."""
@@ -369,7 +389,9 @@ def evaluate(pool: dict, seed: int, confound: str | None = None) -> dict:
         combined = confidence_risk(reference.finding("y")["confidence_model"], post @ rate, prob[ii, vv])
         return post, rate, var, dist > reference.distance_threshold, combined
 
-    model, reference, conf_ref, correct_ref = fit_reference(None)
+    model, reference, ref_i, ref_v = fit_reference(None)
+    conf_ref, correct_ref = conf[ref_i, ref_v], ~wrong[ref_i, ref_v]
+    ablations = ablation_models(model, reference, ref_i, ref_v)
     test_img = np.flatnonzero(test)
     batches = [("clean", 0.0, np.zeros(len(test_img), dtype=np.int64))]
     for v in range(1, n_var):
@@ -426,12 +448,14 @@ def evaluate(pool: dict, seed: int, confound: str | None = None) -> dict:
         err = wrong[ii, vv]
         auc_rows.append(
             {"change": variants[v], "error_rate": float(err.mean()), "risk": auroc(err, post @ rate),
-             "combined": auroc(err, combined), "confidence": auroc(err, -conf[ii, vv])}
+             "combined": auroc(err, combined), "confidence": auroc(err, -conf[ii, vv]),
+             **{name: auroc(err, confidence_risk(cm, post @ rate, prob[ii, vv])) for name, cm in ablations.items()}}
         )  # fmt: skip
 
     novel_rows = []
     for v in range(1, n_var):
-        m_v, r_v, cr, okr = fit_reference(v, n_init=2)
+        m_v, r_v, ri, rv = fit_reference(v, n_init=2)
+        cr, okr = conf[ri, rv], ~wrong[ri, rv]
         vv = np.full(len(test_img), v)
         post, rate, var, unknown, combined = predict_batch(m_v, r_v, test_img, vv)
         c, correct = conf[test_img, vv], ~wrong[test_img, vv]
@@ -446,6 +470,7 @@ def evaluate(pool: dict, seed: int, confound: str | None = None) -> dict:
         "clean_accuracy": float((~wrong[test_img, 0]).mean()),
         "reference_n": int(reference.n),
         "k": int(model.n_clusters_),
+        "confidence_model": reference.finding("y")["confidence_model"],
         "batches": batch_rows,
         "slices": slice_rows,
         "auroc": auc_rows,
@@ -473,6 +498,8 @@ def summarise(runs: list[dict]) -> dict:
                 "auroc_risk": float(np.nanmean([a["risk"] for a in run["auroc"]])),
                 "auroc_combined": float(np.nanmean([a["combined"] for a in run["auroc"]])),
                 "auroc_confidence": float(np.nanmean([a["confidence"] for a in run["auroc"]])),
+                **{f"auroc_{m}": float(np.nanmean([a[m] for a in run["auroc"]])) for m in ABLATION_MODELS},
+                "confidence_only": float(run["confidence_model"]["penalty"] is None),
                 **{f"novel_{m}": _mae(run["novel"], m) for m in ("ours", "combined", "atc", "doc")},
                 "novel_unknown": float(np.mean([r["unknown"] for r in run["novel"]])),
                 "clean_unknown": float(run["batches"][0]["unknown"]),
@@ -494,6 +521,7 @@ def summarise(runs: list[dict]) -> dict:
             "auroc_risk": float(np.nanmean([a["risk"] for a in aucs])) if aucs else float("nan"),
             "auroc_combined": float(np.nanmean([a["combined"] for a in aucs])) if aucs else float("nan"),
             "auroc_confidence": float(np.nanmean([a["confidence"] for a in aucs])) if aucs else float("nan"),
+            **{f"auroc_{m}": float(np.nanmean([a[m] for a in aucs])) if aucs else float("nan") for m in ABLATION_MODELS},
             "error_rate": float(np.mean([a["error_rate"] for a in aucs])) if aucs else float("nan"),
         }
     return {"per_seed": per_seed, "mean_sd": stats, "by_change": by_change}
@@ -538,6 +566,9 @@ def markdown(results: dict) -> str:
         ("per-image error AUROC, **spectral risk**", "auroc_risk"),
         ("per-image error AUROC, **spectral risk + confidence**", "auroc_combined"),
         ("per-image error AUROC, 1 - confidence (= ATC's, DoC's per-image score)", "auroc_confidence"),
+        ("per-image error AUROC, ablation: cluster + margin unpenalised (format 2)", "auroc_combined_v2"),
+        ("per-image error AUROC, ablation: score refitted alone (side + margin, no clusters)", "auroc_score_refit"),
+        ("combined risk: seeds where cross-validation kept the confidence alone (share)", "confidence_only"),
         ("change left out of the reference: batch error, ours", "novel_ours"),
         ("change left out of the reference: batch error, ours + confidence", "novel_combined"),
         ("change left out of the reference: batch error, ATC", "novel_atc"),
@@ -550,20 +581,22 @@ def markdown(results: dict) -> str:
         if key is None:
             lines.append(f"| {label} | " + " | ".join(str(results[p]["batch_n"]) for p in pools) + " |")
         else:
-            lines.append(f"| {label} | " + " | ".join(ms(p, key) for p in pools) + " |")
+            lines.append(f"| {label} | " + " | ".join(ms(p, key, 1 if key == "k" else 3) for p in pools) + " |")
     for pool in pools:
         lines += [
             "",
             f"Per change ({pool}): actual accuracy, binomial noise floor and batch accuracy error of each method "
             "(mean over the 25/50/100 % batches and seeds), per-image AUROC.",
             "",
-            "| change | actual acc. | floor | ours | ours + conf. | ATC | DoC | AUROC risk | AUROC risk + conf. | AUROC 1-conf |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| change | actual acc. | floor | ours | ours + conf. | ATC | DoC | AUROC risk | AUROC risk + conf. | AUROC 1-conf "
+            "| AUROC format-2 comb. | AUROC score refit |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for change, r in results[pool]["summary"]["by_change"].items():
             lines.append(
                 f"| {change} | {r['actual']:.3f} | {r['floor']:.3f} | {r['ours']:.3f} | {r['combined']:.3f} | {r['atc']:.3f} | "
-                f"{r['doc']:.3f} | {r['auroc_risk']:.3f} | {r['auroc_combined']:.3f} | {r['auroc_confidence']:.3f} |"
+                f"{r['doc']:.3f} | {r['auroc_risk']:.3f} | {r['auroc_combined']:.3f} | {r['auroc_confidence']:.3f} | "
+                f"{r['auroc_combined_v2']:.3f} | {r['auroc_score_refit']:.3f} |"
             )
     lines += ["", "Targets (issue 6):", ""] + [f"- {t}" for t in targets(results)] + [""]
     return "\n".join(lines)
@@ -587,6 +620,13 @@ def targets(results: dict) -> list[str]:
         for key, label in (("risk", "spectral"), ("combined", "spectral + confidence")):
             a, c = s[f"auroc_{key}"][0], s["auroc_confidence"][0]
             parts.append(f"{label} risk AUROC {a:.3f} above confidence {c:.3f} {'holds' if a > c else 'FAILS'}")
+        by_change = {ch: r for ch, r in results[pool]["summary"]["by_change"].items() if ch != "mixed"}
+        below = [f"{ch} {r['auroc_combined']:.3f} vs {r['auroc_confidence']:.3f}" for ch, r in by_change.items()
+                 if not r["auroc_combined"] > r["auroc_confidence"]]  # fmt: skip
+        parts.append(
+            f"per change, spectral + confidence above confidence on {len(by_change) - len(below)} of {len(by_change)}"
+            + (f" (not on: {', '.join(below)})" if below else "")
+        )
         out.append(f"**{pool}** (noise floor {s['batch_floor'][0]:.3f}): " + "; ".join(parts))
     return out
 
