@@ -84,16 +84,21 @@ def test_cli_refuses_a_too_small_demo(tmp_path, capsys):
     assert "n must be an integer >= 100" in capsys.readouterr().err
 
 
-def test_small_demo_end_to_end(tmp_path, capsys):
-    """900 images (about 45 s on two idle cores): the report must find each planted shift, not clean images."""
+def test_demo_end_to_end(tmp_path, capsys):
+    """The README's demo (1800 images, about 55 s on two idle cores): each planted shift found, no clean images.
+
+    At 900 images the blur slice (error 37 % against 16 % clean) is at the edge
+    of the tree scan's power and is found or not depending on how the
+    clustering cuts it; at the default size all three are found.
+    """
     out = tmp_path / "demo"
-    result = demo.run_demo(out, n=900, seed=0, workers=2)
+    result = demo.run_demo(out, n=1800, seed=0, workers=2)
     printed = capsys.readouterr().out
     assert result.report_html.is_file() and result.report_html == out / "report" / "report.html"
     for name in ("predictions.csv", "truth.csv", "profiles.parquet", "report/blind_spots.csv", "report/assignments.parquet"):
         assert (out / name).is_file(), name
     pngs = sorted(p.name for p in result.images_dir.glob("*.png"))
-    assert len(pngs) == result.n_test == 900 - round(900 * demo.TRAIN_SHARE)
+    assert len(pngs) == result.n_test == 1800 - round(1800 * demo.TRAIN_SHARE)
     with open(result.predictions, newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert set(rows[0]) == {"image", "finding", "score"}  # what a user has: no acquisition setting
@@ -103,11 +108,11 @@ def test_small_demo_end_to_end(tmp_path, capsys):
     errors = {s["setting"]: s["error_rate"] for s in result.settings}
     assert all(errors[shift] > errors["clean"] + 0.1 for shift in demo.SHIFTS), errors
     # the report, blind to the settings, finds each planted shift as a blind spot of its own
-    # (measured at this size: precision 1.00 each, recall 1.00 / 0.66 / 0.53 for sharpen / noise / blur)
+    # (measured at this size: precision 1.00 and recall 1.00 for each shift)
     planted = {p["setting"]: p for p in result.planted}
     assert len({p["rank"] for p in planted.values()} - {None}) == len(demo.SHIFTS), planted
     for shift, p in planted.items():
-        assert p["precision"] >= 0.9 and p["recall"] >= 0.4, (shift, p)
+        assert p["precision"] >= 0.9 and p["recall"] >= 0.8, (shift, p)
     assert result.overall["precision"] >= 0.9 and result.overall["top_are_shifts"]
     assert result.overall["cluster_purity"] >= 0.9
     assert "Report: " in printed and str(result.report_html.resolve()) in printed

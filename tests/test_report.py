@@ -201,6 +201,15 @@ def test_cli_end_to_end_and_errors(tmp_path, capsys):
     assert main(both) == 2
     assert "exactly one of --score-col or --pred-col" in capsys.readouterr().err
 
+    assert summary["options"]["anatomy_components"] == 2  # the default
+    plain = [str(tmp_path / "plain") if a == str(out) else a for a in argv] + ["--anatomy-components", "0"]
+    assert main(plain) == 0
+    capsys.readouterr()
+    assert json.loads((tmp_path / "plain" / "summary.json").read_text())["options"]["anatomy_components"] == 0
+    assert json.loads((tmp_path / "plain" / "model.json").read_text())["params"]["anatomy_components"] == 0
+    assert main(plain[:-1] + ["-1"]) == 2
+    assert "anatomy_components must be an integer >= 0" in capsys.readouterr().err
+
 
 def test_artefacts_computed_from_images_when_missing(tmp_path):
     from PIL import Image

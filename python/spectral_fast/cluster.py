@@ -31,7 +31,7 @@ from spectral_fast.artefacts import FEATURE_NAMES as ARTEFACT_FEATURES
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
 
 FORMAT = "spectral_fast.clusters"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: anatomy adjustment of the upper bands (anatomy_components)
 #: Largest k the automatic choices consider.
 MAX_K = 30
 K_CHOICES = ("auto", "bic", "silhouette")
@@ -97,6 +97,22 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         cap a 20/80 split at about 2.5 standard deviations).
     covariance_type : {"diag", "full", "spherical", "tied"}, default "diag"
         Mixture covariance (``method="gmm"`` only).
+    anatomy_components : int, default 2
+        Adjust the upper half of the band profile for anatomy before
+        clustering (0 turns it off). The lower half of the log-spaced bands
+        (below about 0.02 cycles/px at 1024 px: lungs, heart, ribs,
+        positioning) is summarised by its first ``anatomy_components``
+        principal components, and each upper band is replaced by its
+        residual from a least-squares fit on them, rescaled by median and
+        IQR: "more (or less) fine detail than this anatomy usually has".
+        Acquisition changes act mostly on the upper half; without the
+        adjustment a changed slice is a shifted copy of the population and
+        the mixture splits it along patient differences. Over 20 seeds of
+        the planted-slice benchmark (``benches/results/planted.md``) planted
+        sharpening went from precision/recall 0.75/0.73 to 0.85/0.89, noise
+        recall from 0.93 to 0.97 and gamma recall from 0.88 to 0.95. Applies
+        to table input with at least 8 ``band_*`` features; ignored for
+        arrays.
     n_init : int, default 10
         Restarts; the best objective wins.
     max_fit_samples : int or None, default 100_000
@@ -116,9 +132,16 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
     n_features_in_ : int
     loc_, scale_ : ndarray of shape (n_features,)
         Scaling statistics; NaN features are replaced by ``loc_`` (typical value).
+    anatomy_low_, anatomy_high_ : ndarray of int
+        Feature indices of the lower and upper bands of the anatomy
+        adjustment (both empty when it is off).
+    anatomy_coef_ : ndarray of shape (n_low, n_high)
+        Scaled upper bands are adjusted as
+        ``(z_high - z_low @ anatomy_coef_ - anatomy_loc_) / anatomy_scale_``.
+    anatomy_loc_, anatomy_scale_ : ndarray of shape (n_high,)
     n_clusters_ : int
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
-        Centres in scaled units.
+        Centres in the clustering space (robust-scaled, upper bands adjusted for anatomy).
     labels_ : ndarray of shape (n_samples,)
     cluster_sizes_ : ndarray of shape (n_clusters,)
     tree_ : ndarray of shape (n_clusters - 1, 4)
@@ -136,6 +159,7 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         features: str | list[str] = "auto",
         scaling: str = "robust",
         covariance_type: str = "diag",
+        anatomy_components: int = 2,
         n_init: int = 10,
         max_fit_samples: int | None = 100_000,
         random_state: int | None = None,
@@ -145,6 +169,7 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         self.features = features
         self.scaling = scaling
         self.covariance_type = covariance_type
+        self.anatomy_components = anatomy_components
         self.n_init = n_init
         self.max_fit_samples = max_fit_samples
         self.random_state = random_state
@@ -160,6 +185,7 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
             pick = np.random.default_rng(self.random_state).choice(n, self.max_fit_samples, replace=False)
             fit_rows = data[np.sort(pick)]
         self.loc_, self.scale_ = _scaling_stats(fit_rows, self.scaling)
+        self._fit_anatomy(self._standardised(fit_rows))
         z_fit = self._scaled(fit_rows)
         k, evidence = self._choose_k(z_fit)
         if n < k:
@@ -197,6 +223,9 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
             raise InvalidInputError(
                 f"covariance_type must be 'diag', 'full', 'spherical' or 'tied', got {self.covariance_type!r}"
             )
+        a = self.anatomy_components
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)) or a < 0:
+            raise InvalidInputError(f"anatomy_components must be an integer >= 0, got {a!r}")
         if isinstance(self.n_init, bool) or not isinstance(self.n_init, (int, np.integer)) or self.n_init < 1:
             raise InvalidInputError(f"n_init must be a positive integer, got {self.n_init!r}")
         m = self.max_fit_samples
@@ -243,7 +272,7 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------- predict
     def transform(self, X: Any) -> np.ndarray:
-        """Euclidean distance of each image to each cluster centre, in scaled units."""
+        """Euclidean distance of each image to each cluster centre, in the clustering space."""
         z = self._scaled(self._matrix(X))
         diff = z[:, None, :] - self.cluster_centers_[None, :, :]
         return np.sqrt((diff * diff).sum(axis=2))
@@ -295,9 +324,40 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
                 raise InvalidInputError(f"features {bad} are NaN for every image")
         return data
 
-    def _scaled(self, data: np.ndarray) -> np.ndarray:
+    def _standardised(self, data: np.ndarray) -> np.ndarray:
         z = (data - self.loc_) / self.scale_
         return np.where(np.isnan(z), 0.0, z)  # NaN = not applicable -> the typical value
+
+    def _scaled(self, data: np.ndarray) -> np.ndarray:
+        """The clustering space: standardised features, upper bands adjusted for anatomy."""
+        z = self._standardised(data)
+        if len(self.anatomy_high_):
+            low, high = self.anatomy_low_, self.anatomy_high_
+            z[:, high] = (z[:, high] - z[:, low] @ self.anatomy_coef_ - self.anatomy_loc_) / self.anatomy_scale_
+        return z
+
+    def _fit_anatomy(self, z: np.ndarray) -> None:
+        """Fit the anatomy adjustment (``anatomy_components``) on standardised rows."""
+        bands = sorted((name, i) for i, name in enumerate(self.features_) if str(name).startswith("band_"))
+        self.anatomy_low_ = self.anatomy_high_ = np.zeros(0, dtype=np.int64)
+        self.anatomy_coef_ = np.zeros((0, 0))
+        self.anatomy_loc_ = self.anatomy_scale_ = np.zeros(0)
+        q = int(self.anatomy_components)
+        if q == 0 or len(bands) < 8 or z.shape[0] < q + 3:
+            return
+        half = len(bands) // 2
+        low = np.array([i for _, i in bands[:half]], dtype=np.int64)
+        high = np.array([i for _, i in bands[half:]], dtype=np.int64)
+        q = min(q, half)
+        z_low = z[:, low]
+        centred = z_low - z_low.mean(axis=0)
+        basis = np.linalg.svd(centred, full_matrices=False)[2][:q].T  # (n_low, q) principal axes
+        design = np.column_stack([np.ones(len(z)), centred @ basis])
+        coef = np.linalg.lstsq(design, z[:, high], rcond=None)[0][1:]  # (q, n_high), intercept dropped
+        self.anatomy_low_, self.anatomy_high_ = low, high
+        self.anatomy_coef_ = basis @ coef  # z_low -> fitted upper bands, up to a constant
+        residual = z[:, high] - z_low @ self.anatomy_coef_
+        self.anatomy_loc_, self.anatomy_scale_ = _scaling_stats(residual, "robust")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -315,6 +375,11 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
             "centers": self.cluster_centers_,
             "sizes": self.cluster_sizes_,
             "tree": self.tree_,
+            "anatomy_low": self.anatomy_low_,
+            "anatomy_high": self.anatomy_high_,
+            "anatomy_coef": self.anatomy_coef_,
+            "anatomy_loc": self.anatomy_loc_,
+            "anatomy_scale": self.anatomy_scale_,
         }
         if self.method == "gmm":
             arrays.update(
@@ -356,6 +421,9 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         model.n_clusters_ = int(meta["n_clusters"])
         model.k_selection_ = meta["k_selection"]
         model.loc_, model.scale_ = arrays["loc"], arrays["scale"]
+        model.anatomy_low_, model.anatomy_high_ = arrays["anatomy_low"], arrays["anatomy_high"]
+        model.anatomy_coef_ = arrays["anatomy_coef"]
+        model.anatomy_loc_, model.anatomy_scale_ = arrays["anatomy_loc"], arrays["anatomy_scale"]
         model.cluster_centers_, model.cluster_sizes_, model.tree_ = arrays["centers"], arrays["sizes"], arrays["tree"]
         if model.method == "gmm":
             from sklearn.mixture import GaussianMixture

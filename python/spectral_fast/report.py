@@ -172,6 +172,7 @@ def analyze(
     n_clusters: int | str = "auto",
     method: str = "gmm",
     features: str | list[str] = "auto",
+    anatomy_components: int = 2,
     seed: int = 0,
     model: Any = None,
     lift_threshold: float = 1.5,
@@ -192,7 +193,7 @@ def analyze(
         The findings to analyse, each reported separately.
     id_col, profile_id_col, match : str
         How predictions are joined to profiles (:func:`spectral_fast.predictions.join_predictions`).
-    n_clusters, method, features : see :class:`spectral_fast.cluster.SpectralClusters`
+    n_clusters, method, features, anatomy_components : see :class:`spectral_fast.cluster.SpectralClusters`
     seed : int
         Seed of the clustering, bootstrap and permutations.
     model : SpectralClusters, optional
@@ -236,7 +237,9 @@ def analyze(
         per_finding[f.title] = (*image_errors(truth, score=score, pred=pred, threshold=f.threshold, finding=f.title), score)
 
     if model is None:
-        model = SpectralClusters(n_clusters, method=method, features=features, random_state=seed).fit(joined)
+        model = SpectralClusters(
+            n_clusters, method=method, features=features, anatomy_components=anatomy_components, random_state=seed
+        ).fit(joined)
         labels = model.labels_
     else:
         labels = model.predict(joined)
@@ -301,6 +304,7 @@ def analyze(
         "findings": summaries,
         "options": {
             "n_clusters": n_clusters, "method": model.method, "scaling": model.scaling, "features": features,
+            "anatomy_components": model.anatomy_components,
             "seed": seed, "match": match, "id_col": id_col, "lift_threshold": lift_threshold, "alpha": alpha,
             "n_boot": n_boot, "n_perm": n_perm, "findings": [asdict(f) for f in findings],
         },

@@ -62,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the report files")
     parser.add_argument("--k", type=_k, default="auto", help="number of clusters, or 'auto' (default)")
     parser.add_argument("--method", choices=("gmm", "kmeans"), default="gmm", help="clustering (default gmm)")
+    parser.add_argument("--anatomy-components", type=int, default=2, metavar="N",
+                        help="adjust the upper bands for the anatomy the lower bands show, with N principal "
+                             "components of the lower bands (default 2; 0 turns it off)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed of clustering, bootstrap, permutations (default 0)")
     parser.add_argument("--match", choices=("exact", "basename", "stem"), default="exact",
                         help="how prediction ids are matched to profile ids (default exact)")  # fmt: skip
@@ -89,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
         findings.append(Finding(f["label_col"], f.get("score_col"), f.get("pred_col"), f.get("threshold", 0.5)))
     rep = analyze(
         args.profiles, args.predictions, findings, id_col=args.id_col, profile_id_col=args.profile_id_col,
-        match=args.match, n_clusters=args.k, method=args.method, seed=args.seed, n_perm=args.n_perm, n_boot=args.n_boot,
+        match=args.match, n_clusters=args.k, method=args.method,
+        anatomy_components=args.anatomy_components, seed=args.seed, n_perm=args.n_perm, n_boot=args.n_boot,
         artefacts_from=args.images if args.artefacts else None,
     )  # fmt: skip
     paths = rep.write(args.output, image_root=args.images)
