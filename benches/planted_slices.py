@@ -25,7 +25,7 @@ blind spots see only the features and the errors.
 
 Run from the repository root::
 
-    python benches/planted_slices.py                     # NIH part of ../shared/data/cxr-real, 10 seeds
+    python benches/planted_slices.py                     # NIH part of ../shared/data/cxr-real, 20 seeds
     python benches/planted_slices.py --images DIR --labels labels.csv   # your own images
     python benches/planted_slices.py --quick             # 1 seed, 3 changes (smoke test)
 
@@ -246,6 +246,7 @@ def finders(table: pl.DataFrame, seed: int, ablations: bool) -> dict[str, tuple[
             "GMM, auto k, bands only": dict(features=bands),
             "GMM, auto k, z-score": dict(scaling="standard"),
             "GMM, auto k, 30 restarts": dict(n_init=30),
+            "GMM, auto k, no anatomy adjustment": dict(anatomy_components=0),
             "GMM, k=2": dict(n_clusters=2),
             "GMM, k=4": dict(n_clusters=4),
             "GMM, k=12": dict(n_clusters=12),
@@ -368,7 +369,7 @@ def main(argv=None) -> int:
     parser.add_argument("--labels", help="CSV of id,label (0/1) for the classifier error model, with --images")
     parser.add_argument("--dataset", default="nih-cxr14", help="dataset of ../shared/data/cxr-real to use")
     parser.add_argument("--changes", nargs="+", default=list(CHANGES), choices=list(acquire.CHANGES))
-    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--share", type=float, default=0.2, help="share of images in the planted slice")
     parser.add_argument("--ablations", action="store_true", help="also compare k rules, scalings and feature sets")
     parser.add_argument("--quick", action="store_true", help="1 seed, blur/jpeg/gamma: a smoke test")
