@@ -77,6 +77,11 @@ margin, no clusters), to show which part of a gain comes from the clusters.
 A novelty check leaves each
 change out of the reference and predicts batches fully changed by it (these
 eight refits use 2 mixture restarts instead of 10, to keep the run short).
+The unknown-territory flag should fire on about 1 % of new images like the
+reference's: the share flagged is measured on the clean test batch and on the
+test patients drawn as the reference was (clean plus each change with
+probability 1/2), with the reference's threshold (held out, format 4) and
+with the in-sample 99th percentile that formats 1-3 stored.
 
 The noise floor is the mean absolute difference between a batch's actual
 accuracy and its expectation from binomial noise alone,
@@ -352,16 +357,19 @@ def evaluate(pool: dict, seed: int, confound: str | None = None) -> dict:
     def rows(img_idx: np.ndarray, var_idx: np.ndarray) -> pl.DataFrame:
         return table[(img_idx * n_var + var_idx).tolist()]
 
-    def fit_reference(excluded: int | None, n_init: int = 10):
-        ref_img = np.flatnonzero(ref)
-        pick_i, pick_v = [ref_img], [np.zeros(len(ref_img), dtype=np.int64)]
-        sub = np.random.default_rng([seed, 7])
+    def drawn_like_reference(img: np.ndarray, stream: int, excluded: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Every image clean, plus each changed version with probability 1/2 (but ``excluded``): the reference's draw."""
+        pick_i, pick_v = [img], [np.zeros(len(img), dtype=np.int64)]
+        sub = np.random.default_rng([seed, stream])
         for v in range(1, n_var):
-            chosen = ref_img[sub.random(len(ref_img)) < 0.5]
+            chosen = img[sub.random(len(img)) < 0.5]
             if v != excluded:
                 pick_i.append(chosen)
                 pick_v.append(np.full(len(chosen), v))
-        ii, vv = np.concatenate(pick_i), np.concatenate(pick_v)
+        return np.concatenate(pick_i), np.concatenate(pick_v)
+
+    def fit_reference(excluded: int | None, n_init: int = 10):
+        ii, vv = drawn_like_reference(np.flatnonzero(ref), 7, excluded)
         prof = rows(ii, vv)
         model = SpectralClusters(n_init=n_init, random_state=seed).fit(prof)
         # groups: a patient's clean and changed images share outcomes, so the confidence model's folds keep them together
@@ -389,6 +397,12 @@ def evaluate(pool: dict, seed: int, confound: str | None = None) -> dict:
         combined = confidence_risk(reference.finding("y")["confidence_model"], post @ rate, prob[ii, vv])
         return post, rate, var, dist > reference.distance_threshold, combined
 
+    def unknown_shares(model, reference, ii, vv) -> dict:
+        """Share of images flagged unknown territory with the reference's threshold and with the in-sample one."""
+        dist = model.transform(rows(ii, vv)).min(axis=1)
+        in_sample = reference.distance_calibration["in_sample_threshold"]
+        return {"held_out": float((dist > reference.distance_threshold).mean()), "in_sample": float((dist > in_sample).mean())}
+
     model, reference, ref_i, ref_v = fit_reference(None)
     conf_ref, correct_ref = conf[ref_i, ref_v], ~wrong[ref_i, ref_v]
     ablations = ablation_models(model, reference, ref_i, ref_v)
@@ -401,6 +415,12 @@ def evaluate(pool: dict, seed: int, confound: str | None = None) -> dict:
     mixed = np.where(rng.random(len(test_img)) < 0.5, rng.integers(1, n_var, len(test_img)), 0)
     batches.append(("mixed", 0.5, mixed))
 
+    # Calibration of the unknown-territory flag: new patients, drawn as the reference was, and clean.
+    flag_calibration = {
+        "like_reference": unknown_shares(model, reference, *drawn_like_reference(test_img, 8)),
+        "clean": unknown_shares(model, reference, test_img, np.zeros(len(test_img), dtype=np.int64)),
+        "optimism": reference.distance_calibration["optimism"] or float("nan"),  # None: too few images to measure it
+    }
     batch_rows, slice_rows = [], []
     for change, share, vv in batches:
         post, rate, var, unknown, combined = predict_batch(model, reference, test_img, vv)
@@ -462,7 +482,8 @@ def evaluate(pool: dict, seed: int, confound: str | None = None) -> dict:
         novel_rows.append(
             {"change": variants[v], "actual": float(correct.mean()), "ours": expected_accuracy(post, rate, var)[0],
              "combined": 1.0 - float(combined.mean()),
-             "atc": atc_predict(cr, okr, c), "doc": doc_predict(cr, okr, c), "unknown": float(unknown.mean())}
+             "atc": atc_predict(cr, okr, c), "doc": doc_predict(cr, okr, c), "unknown": float(unknown.mean()),
+             "unknown_in_sample": unknown_shares(m_v, r_v, test_img, vv)["in_sample"]}
         )  # fmt: skip
     return {
         "seed": seed,
@@ -475,6 +496,7 @@ def evaluate(pool: dict, seed: int, confound: str | None = None) -> dict:
         "slices": slice_rows,
         "auroc": auc_rows,
         "novel": novel_rows,
+        "unknown": flag_calibration,
     }
 
 
@@ -502,7 +524,12 @@ def summarise(runs: list[dict]) -> dict:
                 "confidence_only": float(run["confidence_model"]["penalty"] is None),
                 **{f"novel_{m}": _mae(run["novel"], m) for m in ("ours", "combined", "atc", "doc")},
                 "novel_unknown": float(np.mean([r["unknown"] for r in run["novel"]])),
+                "novel_unknown_in_sample": float(np.mean([r["unknown_in_sample"] for r in run["novel"]])),
                 "clean_unknown": float(run["batches"][0]["unknown"]),
+                "clean_unknown_in_sample": run["unknown"]["clean"]["in_sample"],
+                "like_unknown": run["unknown"]["like_reference"]["held_out"],
+                "like_unknown_in_sample": run["unknown"]["like_reference"]["in_sample"],
+                "distance_optimism": run["unknown"]["optimism"],
                 "clean_accuracy": run["clean_accuracy"],
                 **{f"batch_ours_m{m}": _mae(shifted, f"ours_m{m}") for m in PRIOR_STRENGTHS},
                 "k": run["k"],
@@ -574,7 +601,12 @@ def markdown(results: dict) -> str:
         ("change left out of the reference: batch error, ATC", "novel_atc"),
         ("change left out of the reference: batch error, DoC", "novel_doc"),
         ("change left out: share flagged unknown territory", "novel_unknown"),
-        ("clean batch: share flagged unknown territory", "clean_unknown"),
+        ("change left out: share flagged, in-sample threshold (formats 1-3)", "novel_unknown_in_sample"),
+        ("clean batch: share flagged unknown territory (nominal 0.01)", "clean_unknown"),
+        ("clean batch: share flagged, in-sample threshold (formats 1-3)", "clean_unknown_in_sample"),
+        ("new images drawn like the reference: share flagged (nominal 0.01)", "like_unknown"),
+        ("new images drawn like the reference: share flagged, in-sample threshold (formats 1-3)", "like_unknown_in_sample"),
+        ("unknown territory: held-out / in-sample distance at the 90th percentile (optimism factor)", "distance_optimism"),
         ("clusters (k, automatic)", "k"),
     ] + [(f"batch accuracy error, ours with prior strength m = {m}", f"batch_ours_m{m}") for m in PRIOR_STRENGTHS]
     for label, key in rows:

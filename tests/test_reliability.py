@@ -14,8 +14,11 @@ from spectral_fast.reliability import (
     Reference,
     build_reference,
     check_profile_options,
+    cluster_posterior,
+    distance_threshold,
     expected_accuracy,
     fit_prior_strength,
+    held_out_distance,
     load_model_dir,
     predict,
     read_profile_options,
@@ -159,12 +162,63 @@ def test_mixture_risk_is_posterior_weighted(tmp_path):
 
 
 def test_unknown_territory(model_dir):
-    ref_table, _, _ = make_profiles(1000, 0, 0.25)
-    assert predict(model_dir, ref_table).summary["unknown"]["share"] == pytest.approx(0.01, abs=0.0021)
+    # New images drawn like the reference cross the threshold about 1 % of the time (binomial sd 0.0014 here).
+    fresh, _, _ = make_profiles(5000, 1, 0.25)
+    summary = predict(model_dir, fresh).summary["unknown"]
+    assert summary["share"] == pytest.approx(0.01, abs=0.0045)
+    assert summary["calibration"] == "held_out"
     far, _, _ = make_profiles(50, 5, 0.0, offset=3.0)
     res = predict(model_dir, far)
     assert res.images["unknown"].all()
     assert res.summary["unknown"]["n"] == 50
+
+
+def test_held_out_distance_is_the_distance_to_centres_refitted_without_the_group():
+    """For k-means (fixed assignments) a centre without a group is the mean of its other members: checked by hand."""
+    table, _, _ = make_profiles(120, 3, 0.25)
+    model = SpectralClusters(4, method="kmeans", random_state=0).fit(table)
+    posterior, dist = cluster_posterior(model, table)
+    groups = np.arange(120) // 3  # three images per patient
+    held = held_out_distance(model, table, posterior, groups)
+    z = model._scaled(model._matrix(table))
+    labels = posterior.argmax(axis=1)
+    for i in (0, 7, 58, 119):
+        others = groups != groups[i]
+        centres = [z[others & (labels == c)].mean(axis=0) for c in range(4) if (others & (labels == c)).any()]
+        assert held[i] == pytest.approx(min(np.linalg.norm(z[i] - c) for c in centres), rel=1e-9)
+    # Held out, images are farther from the centres (typically: a group's other images can pull another centre
+    # either way); each image alone is the default, and a group of three pulls its centre more than one image does.
+    alone = held_out_distance(model, table, posterior)
+    assert held.mean() > alone.mean() > dist.mean()
+
+
+def test_threshold_corrects_the_in_sample_optimism_of_repeated_images():
+    """A patient imaged three times pulls a centre toward all three: without groups the reference looks too close."""
+    base, _, error = make_profiles(300, 4, 0.25)
+    table = pl.concat([base, base, base])  # three acquisitions per patient, identical profiles
+    groups = np.tile(np.arange(300), 3)
+    model = SpectralClusters(12, method="kmeans", random_state=0).fit(table)
+    err = np.tile(error, 3)
+    naive = build_reference(table, model, {"y": err})
+    grouped = build_reference(table, model, {"y": err}, groups=groups)
+    assert grouped.distance_calibration["calibration"] == "held_out"
+    assert grouped.distance_calibration["optimism"] > naive.distance_calibration["optimism"] >= 1.0
+    assert grouped.distance_threshold > naive.distance_threshold
+    # New patients cross the grouped threshold less often (0.026 against 0.030 here: the held-out centres are only
+    # part of the optimism of 12 clusters fitted on 300 patients, the rest is the 99th percentile of 300 patients).
+    fresh, _, _ = make_profiles(4000, 6, 0.25)
+    shares = [predict((model, r), fresh).summary["unknown"]["share"] for r in (naive, grouped)]
+    assert 0.01 < shares[1] < shares[0]
+
+
+def test_distance_threshold_falls_back_to_in_sample_when_the_optimism_cannot_be_measured():
+    in_sample = np.linspace(1.0, 2.0, 100)
+    held = np.where(np.arange(100) % 5 == 0, np.inf, in_sample * 1.1)  # 20 % of images alone in their component
+    threshold, info = distance_threshold(in_sample, held)
+    assert info["calibration"] == "in_sample" and threshold == pytest.approx(np.percentile(in_sample, 99))
+    threshold, info = distance_threshold(in_sample, in_sample * 1.1)
+    assert info["calibration"] == "held_out" and info["optimism"] == pytest.approx(1.1)
+    assert threshold == pytest.approx(1.1 * np.percentile(in_sample, 99))
 
 
 # ------------------------------------------------------------------ files
@@ -182,6 +236,45 @@ def test_reference_round_trip_and_tamper_detection(model_dir, tmp_path):
         Reference.load(tmp_path)
     with pytest.raises(FileNotFoundError, match="reference.json"):
         Reference.load(tmp_path / "nowhere")
+
+
+def resigned_reference(model_dir, out, edit):
+    """A copy of ``model_dir`` whose reference.json is changed by ``edit(meta)`` and signed again."""
+    from spectral_fast.cluster import _digest
+
+    for name in ("model.json", "model.npz", "reference.json", "reference.npz"):
+        (out / name).write_bytes((model_dir / name).read_bytes())
+    meta = json.loads((out / "reference.json").read_text())
+    edit(meta)
+    meta.pop("sha256")
+    meta["sha256"] = _digest(meta)
+    (out / "reference.json").write_text(json.dumps(meta))
+    return out
+
+
+def test_format_3_reference_keeps_its_in_sample_threshold_and_newer_formats_are_refused(model_dir, tmp_path):
+    ref = Reference.load(model_dir)
+    assert ref.distance_calibration["calibration"] == "held_out"
+    assert ref.distance_threshold == pytest.approx(ref.distance_calibration["in_sample_threshold"] * ref.distance_calibration["optimism"])
+
+    def as_format_3(meta):
+        meta["format_version"] = 3
+        meta.pop("distance_calibration")
+        meta["distance_threshold"] = meta["distance_threshold"] / 2  # what a format-3 writer would have stored, say
+
+    old = resigned_reference(model_dir, tmp_path, as_format_3)
+    loaded = Reference.load(old)
+    assert loaded.distance_calibration == {"calibration": "in_sample"}
+    assert loaded.distance_threshold == pytest.approx(ref.distance_threshold / 2)
+    batch, _, _ = make_profiles(200, 8, 0.25)
+    res = predict(old, batch)
+    assert res.summary["unknown"]["calibration"] == "in_sample"
+    assert res.summary["unknown"]["threshold"] == pytest.approx(ref.distance_threshold / 2)
+    newer = tmp_path / "newer"
+    newer.mkdir()
+    resigned_reference(model_dir, newer, lambda meta: meta.update(format_version=5))
+    with pytest.raises(InvalidInputError, match=r"reference format version 5, .* reads version 1 or 2 or 3 or 4; run the report again"):
+        Reference.load(newer)
 
 
 def test_read_profile_options_from_parquet_metadata(tmp_path):

@@ -81,7 +81,7 @@ def test_combined_risk_ranks_errors_better_than_either_part():
 
 def test_confidence_model_is_saved_and_read_back(scored_dir):
     meta = json.loads((scored_dir / "reference.json").read_text())
-    assert meta["format_version"] == 3 and meta["findings"]["y"]["confidence_model"]["score_col"] == "p"
+    assert meta["format_version"] == 4 and meta["findings"]["y"]["confidence_model"]["score_col"] == "p"
     model, ref = load_model_dir(scored_dir)
     batch, _, preds = batch_with_scores(50, 3, 0.5)
     risk = predict(scored_dir, batch, predictions=preds).images

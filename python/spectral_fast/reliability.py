@@ -68,11 +68,28 @@ approximation; rates of different clusters treated as independent).
 Unknown territory. ``d_i = min_c ||z_i - mu_c||`` is the Euclidean distance
 in the model's scaled units to the nearest cluster centre
 (:meth:`~spectral_fast.cluster.SpectralClusters.transform`); an image is
-unknown territory when ``d_i`` exceeds the 99th percentile of the reference
-images' ``d``. The percentile is measured on the images the clusters were
-fitted on, so clean new images exceed it somewhat more than 1 % of the time.
-Their risk is still the nearest clusters' rate, an extrapolation: the flag
-says not to trust it.
+unknown territory when ``d_i`` exceeds the threshold ``t``, meant to be the
+99th percentile of ``d`` over new images like the reference's. The reference
+images' own distances are optimistic for that: the centres were fitted on
+them (and on their patient's other images), so new images lie farther out.
+:func:`held_out_distance` measures each reference image's distance to the
+centres re-estimated without its patient's images,
+
+    mu_c^(-g) = mu_c - S_gc / (N_c - W_gc),   S_gc = sum_{j in g} pi_jc (z_j - mu_c),
+
+with ``W_gc = sum_{j in g} pi_jc`` and ``N_c`` the component's mass (exact
+for k-means and for the mixture's means at fixed responsibilities; no refit).
+Its raw 99th percentile is not used: with a few hundred patients one unusual
+patient whose images form a component of their own (so that without them
+they are far from everything) sets it, and the flag then stays silent even
+on changes the reference never saw. Instead the optimism is measured as a
+scale factor where many patients are beyond, the ratio of the held-out to
+the in-sample 90th percentile (:data:`OPTIMISM_PERCENTILE`), and applied to
+the in-sample 99th percentile: ``t = q99(d) * max(1, q90(d_held) / q90(d))``.
+``benches/reliability_eval.py`` measures the share of new images flagged
+with this threshold and with the in-sample one. References saved before format 4 keep
+their in-sample threshold. The flagged images' risk is still the nearest
+clusters' rate, an extrapolation: the flag says not to trust it.
 """
 
 from __future__ import annotations
@@ -95,17 +112,24 @@ from spectral_fast.report import _jsonable
 
 __all__ = [
     "Prediction", "Reference", "build_reference", "check_profile_options", "check_scores", "cluster_posterior",
-    "confidence_features", "confidence_risk", "expected_accuracy", "fit_confidence_model", "fit_prior_strength", "held_out_cluster_risk", "load_model_dir", "predict", "read_profile_options", "shrunk_rates", "write_reference",
+    "confidence_features", "confidence_risk", "distance_threshold", "expected_accuracy", "fit_confidence_model", "fit_prior_strength", "held_out_cluster_risk", "held_out_distance", "load_model_dir", "predict", "read_profile_options", "shrunk_rates", "write_reference",
 ]  # fmt: skip
 
 FORMAT = "spectral_fast.reference"
 #: Version 2 adds the optional per-finding ``confidence_model``; version 3 lets it name its inputs
-#: (``features``, with the signed ``score_logit``) and records its penalty. Versions 1 and 2 are still read;
-#: older readers refuse version 3 with a clear error instead of misreading its coefficients.
-FORMAT_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
-#: Percentile of the reference's distance-to-nearest-centre beyond which an image is unknown territory.
+#: (``features``, with the signed ``score_logit``) and records its penalty; version 4 stores the unknown-territory
+#: threshold corrected for in-sample optimism (``distance_calibration``: "held_out", with the in-sample threshold
+#: and the factor). Versions 1-3 are still read (their threshold is the in-sample one); older readers refuse
+#: a newer version with a clear error instead of misreading it.
+FORMAT_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
+#: Percentile of the distance-to-nearest-centre of new images like the reference's beyond which an image is
+#: unknown territory.
 UNKNOWN_PERCENTILE = 99.0
+#: Percentile at which the held-out / in-sample distance ratio (the in-sample optimism) is measured.
+OPTIMISM_PERCENTILE = 90.0
+#: Reference rows per step of :func:`held_out_distance` (bounds its memory to rows x clusters x features).
+HELD_OUT_CHUNK = 2048
 #: Reference rows kept for the per-band two-sample tests of :mod:`spectral_fast.monitor`.
 MAX_SAMPLE = 20000
 #: Default prior strength of the shrinkage, in images (module docstring).
@@ -491,7 +515,8 @@ class Reference:
     counts : ndarray of shape (k,)
         Images per cluster (most probable cluster).
     distance_threshold : float
-        The reference's 99th percentile of the distance to the nearest centre.
+        Distance to the nearest centre beyond which an image is unknown
+        territory (module docstring).
     findings : dict
         Per finding: ``n`` and ``errors`` per cluster (posterior-weighted),
         ``prior_strength``, ``blind_spots`` (lists of clusters) and the
@@ -500,6 +525,10 @@ class Reference:
     sample : ndarray of shape (m, n_features)
         Feature values of up to :data:`MAX_SAMPLE` reference images (float32),
         for the per-band tests of the monitor.
+    distance_calibration : dict
+        How ``distance_threshold`` was set: ``calibration`` ("held_out", or
+        "in_sample" for references saved before format 4 or too small to hold
+        images out), ``in_sample_threshold`` and ``optimism`` (the factor).
     """
 
     n: int
@@ -511,6 +540,7 @@ class Reference:
     findings: dict
     sample: np.ndarray
     meta: dict = field(default_factory=dict)
+    distance_calibration: dict = field(default_factory=lambda: {"calibration": "in_sample"})
 
     def rates(self, finding: str) -> tuple[np.ndarray, np.ndarray]:
         """Shrunk error rate of each cluster and its variance, for one finding."""
@@ -539,6 +569,7 @@ class Reference:
             "profile_options": self.profile_options,
             "distance_percentile": UNKNOWN_PERCENTILE,
             "distance_threshold": float(self.distance_threshold),
+            "distance_calibration": _jsonable(self.distance_calibration),
             "findings": _jsonable(self.findings),
             "method": self.meta.get("method"),
             "k": self.meta.get("k"),
@@ -569,6 +600,8 @@ class Reference:
             findings=meta["findings"],
             sample=arrays["sample"],
             meta={"method": meta.get("method"), "k": meta.get("k"), "package_version": meta.get("package_version")},
+            # Formats 1-3 stored the in-sample percentile.
+            distance_calibration=dict(meta.get("distance_calibration") or {"calibration": "in_sample"}),
         )
 
 
@@ -581,6 +614,74 @@ def cluster_posterior(model: Any, table: pl.DataFrame) -> tuple[np.ndarray, np.n
         posterior = np.zeros_like(distances)
         posterior[np.arange(len(distances)), distances.argmin(axis=1)] = 1.0
     return posterior, distances.min(axis=1)
+
+
+def held_out_distance(model: Any, table: pl.DataFrame, posterior: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+    """Each reference image's distance to the nearest centre, the centres re-estimated without its group (module docstring).
+
+    Parameters
+    ----------
+    model : SpectralClusters
+        The model fitted on ``table``.
+    table : polars.DataFrame
+        The reference profiles the model was fitted on.
+    posterior : ndarray of shape (n, k)
+        Their cluster posterior (:func:`cluster_posterior`).
+    groups : ndarray of shape (n,), optional
+        Patient of each image; default: each image is its own.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        ``inf`` for an image whose group alone makes up every component.
+
+    Notes
+    -----
+    Beyond ``max_fit_samples`` the model's centres come from a subsample; the
+    correction then treats every row as a fitting row, which on average gives
+    each row its due influence (about ``1 / N_c``, a few 1e-4 there).
+    """
+    # The clustering space: the model exposes distances only, and a group's pull on a centre needs the vectors.
+    z = model._scaled(model._matrix(table))
+    centres = np.asarray(model.cluster_centers_, dtype=np.float64)
+    posterior = np.asarray(posterior, dtype=np.float64)
+    mass = posterior.sum(axis=0)
+    n = len(z)
+    inverse = np.arange(n) if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
+    order = np.argsort(inverse, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(inverse[order]) != 0])  # first sorted row of each group
+    # Steps of about HELD_OUT_CHUNK rows, cut at group boundaries (a group's images are in one step).
+    cuts = np.unique(np.r_[np.append(starts, n)[np.searchsorted(starts, np.arange(0, n, HELD_OUT_CHUNK))], n])
+    out = np.empty(n)
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        rows = order[lo:hi]
+        local = inverse[rows] - inverse[rows].min()
+        diff = z[rows][:, None, :] - centres[None, :, :]  # (r, k, d)
+        weight = posterior[rows]
+        pull = np.zeros((local.max() + 1, *diff.shape[1:]))
+        np.add.at(pull, local, weight[:, :, None] * diff)
+        own = np.zeros((local.max() + 1, len(mass)))
+        np.add.at(own, local, weight)
+        left = mass[None, :] - own[local]  # each component's mass without the group
+        alive = left > 1e-9 * max(float(mass.max()), 1.0)
+        moved = diff + pull[local] / np.where(alive, left, 1.0)[:, :, None]  # z - mu^(-g)
+        dist = np.where(alive, np.sqrt((moved * moved).sum(axis=2)), np.inf)
+        out[rows] = dist.min(axis=1)
+    return out
+
+
+def distance_threshold(in_sample: np.ndarray, held_out: np.ndarray) -> tuple[float, dict]:
+    """The unknown-territory threshold and how it was set (module docstring): in-sample q99 x held-out optimism."""
+    base = float(np.percentile(in_sample, UNKNOWN_PERCENTILE))
+    q_in = float(np.percentile(in_sample, OPTIMISM_PERCENTILE))
+    q_held = float(np.percentile(held_out, OPTIMISM_PERCENTILE))
+    if not (math.isfinite(q_held) and q_in > 0):
+        # Fewer groups than components beyond the 90th percentile: nothing to measure the optimism on.
+        return base, {"calibration": "in_sample", "in_sample_threshold": base, "optimism": None}
+    factor = max(1.0, q_held / q_in)
+    return base * factor, {
+        "calibration": "held_out", "in_sample_threshold": base, "optimism": factor, "optimism_percentile": OPTIMISM_PERCENTILE,
+    }  # fmt: skip
 
 
 def build_reference(
@@ -632,7 +733,8 @@ def build_reference(
     groups : ndarray of shape (n,), optional
         Patient of each reference image, when a patient has several (views,
         repeat acquisitions): the confidence model's held-out cluster risk
-        and cross-validation folds then leave whole patients out. Default:
+        and cross-validation folds, and the held-out distances that set the
+        unknown-territory threshold, then leave whole patients out. Default:
         each image is its own patient.
     """
     if table.height == 0:
@@ -682,6 +784,7 @@ def build_reference(
             "risk_var": float(risk.var()),
             "confidence_model": confidence,
         }
+    threshold, calibration = distance_threshold(dist, held_out_distance(model, table, posterior, groups))
     options: dict[str, Any] = {k_: "?" for k_ in PROFILE_OPTIONS}
     options.update({k_: v for k_, v in (profile_options or {}).items() if k_ in PROFILE_OPTIONS})
     options["bands"] = len(band_columns(table.columns))
@@ -696,10 +799,11 @@ def build_reference(
         profile_options=options,
         mix=posterior.mean(axis=0),
         counts=np.bincount(posterior.argmax(axis=1), minlength=k).astype(np.int64),
-        distance_threshold=float(np.percentile(dist, UNKNOWN_PERCENTILE)),
+        distance_threshold=threshold,
         findings=findings,
         sample=sample.astype(np.float32),
         meta={"method": model.method, "k": int(k)},
+        distance_calibration=calibration,
     )
 
 
@@ -921,6 +1025,7 @@ def predict(
             "share": float(unknown.mean()),
             "threshold": reference.distance_threshold,
             "percentile": UNKNOWN_PERCENTILE,
+            "calibration": reference.distance_calibration.get("calibration", "in_sample"),
         },
         "findings": per_finding,
     }
