@@ -86,10 +86,24 @@ def test_planted_slice_is_the_top_blind_spot(case):
     chosen = np.isin(rep.assignments["cluster"].to_numpy(), clusters)
     assert (chosen & slice_).sum() / chosen.sum() >= 0.9
     assert (chosen & slice_).sum() / slice_.sum() >= 0.8
-    assert "high-frequency" in top["description"][0]
+    assert "high-frequency" in top["description"][0] and "cluster" not in top["description"][0]
     s = rep.summary["findings"]["y"]
     assert s["perm_p_mutual_information"] < 0.01 and s["chi2_p"] < 0.01
     assert s["worst_share_20"] > 0.4  # the slice is 20 % of the data and holds ~55 % of the errors
+
+
+def test_a_blind_spot_of_several_clusters_is_described_as_one_group():
+    """One description for the union (not one per cluster, joined), the same words a cluster would get."""
+    from spectral_fast.describe import ProfileFeatures, describe_clusters
+
+    prof, _, slice_ = make_case(n=160)
+    labels = np.where(slice_, np.arange(160) % 2, 2)  # the blurred slice split into clusters 0 and 1
+    per_cluster = describe_clusters(prof, labels)
+    group = ProfileFeatures(prof).describe(slice_)
+    assert group["description"].count("less high-frequency energy") == 1 and "cluster" not in group["description"]
+    # a group that is one cluster gets exactly that cluster's description
+    assert ProfileFeatures(prof).describe(labels == 2)["description"] == per_cluster[2]["description"]
+    assert group["band_z"][25] < -3 and abs(group["band_z"][5]) < 1
 
 
 def test_predicted_labels_give_auroc_note(case):

@@ -6,7 +6,9 @@ same scaling :class:`~spectral_fast.cluster.SpectralClusters` clusters in.
 Bands are pooled into frequency ranges (cycles per pixel of the native grid)
 and the ranges and artefact features that deviate by at least ``threshold``
 robust units are turned into sentences that name the usual acquisition causes.
-The images nearest the cluster centre are its exemplars.
+The images nearest the cluster centre are its exemplars. A blind spot that
+joins several clusters is described the same way, as one group
+(:meth:`ProfileFeatures.describe`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ _WORDS = {
 }
 
 
+#: Non-band columns that descriptions look at (artefact features, then intensity scalars).
+DESCRIBED_COLUMNS = ("jpeg_block", "peak_max", "axis_mid", "axis_high", "hist_comb", "mean", "std")
+
+
 def band_frequencies(table: pl.DataFrame, band_cols: list[str]) -> np.ndarray:
     """Centre frequency (cycles/pixel) of each band for the table's typical image size.
 
@@ -64,6 +70,46 @@ def robust_z(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     fallback = np.nanstd(reference, axis=0)
     scale = np.where(scale > 0, scale, np.where(fallback > 0, fallback, 1.0))
     return (values - loc) / scale
+
+
+class ProfileFeatures:
+    """The describable features of a profile table: bands with their frequencies, artefact and scalar columns."""
+
+    def __init__(self, table: pl.DataFrame) -> None:
+        self.table = table
+        self.band_cols = sorted(c for c in table.columns if c.startswith("band_"))
+        self.freqs = band_frequencies(table, self.band_cols) if self.band_cols else np.zeros(0)
+        self.extra = [c for c in DESCRIBED_COLUMNS if c in table.columns]
+        cols = self.band_cols + self.extra
+        self.data = (
+            table.select(cols).cast({c: pl.Float64 for c in cols}).to_numpy() if cols else np.zeros((table.height, 0))
+        )
+
+    def describe(self, inside: np.ndarray, threshold: float = THRESHOLD) -> dict:
+        """``description``, ``findings`` and ``band_z`` of the images where ``inside`` is true, against all."""
+        z = robust_z(np.nanmedian(self.data[inside], axis=0), self.data)
+        zb = z[: len(self.band_cols)]
+        found: list[tuple[str, float]] = []
+        for name, lo, hi in RANGES:
+            sel = (self.freqs >= lo) & (self.freqs < hi)
+            if sel.any():
+                found.append((name, float(np.mean(zb[sel]))))
+        if self.band_cols:
+            found += _resampling_cliff(zb, self.freqs)
+        for name, value in zip(self.extra, z[len(self.band_cols) :]):
+            found.append((name, float(value)))
+        sentences = _size_sentence(self.table, inside)
+        for name, value in sorted(found, key=lambda f: -abs(f[1])):
+            if not np.isfinite(value) or abs(value) < threshold:
+                continue
+            sentence = _sentence(self.table, inside, name, value)
+            if sentence:
+                sentences.append(f"{sentence} (z {value:+.1f})")
+        return {
+            "description": "; ".join(sentences[:3]) if sentences else "close to the typical profile",
+            "findings": [(n, v) for n, v in found if np.isfinite(v) and abs(v) >= threshold],
+            "band_z": [float(v) for v in zb],
+        }
 
 
 def describe_clusters(
@@ -101,11 +147,7 @@ def describe_clusters(
         ``exemplars`` (ids).
     """
     labels = np.asarray(labels, dtype=np.int64)
-    band_cols = sorted(c for c in table.columns if c.startswith("band_"))
-    freqs = band_frequencies(table, band_cols) if band_cols else np.zeros(0)
-    extra = [c for c in ("jpeg_block", "peak_max", "axis_mid", "axis_high", "hist_comb", "mean", "std") if c in table.columns]
-    cols = band_cols + extra
-    data = table.select(cols).cast({c: pl.Float64 for c in cols}).to_numpy() if cols else np.zeros((len(labels), 0))
+    features = ProfileFeatures(table)
     ids = table[id_col].cast(pl.Utf8).to_list() if id_col in table.columns else [str(i) for i in range(len(labels))]
     k = int(labels.max()) + 1 if len(labels) else 0
     out = []
@@ -114,39 +156,13 @@ def describe_clusters(
         if not inside.any():
             out.append({"cluster": c, "description": "empty", "findings": [], "band_z": [], "exemplars": []})
             continue
-        z = robust_z(np.nanmedian(data[inside], axis=0), data)
-        zb = z[: len(band_cols)]
-        found: list[tuple[str, float]] = []
-        for name, lo, hi in RANGES:
-            sel = (freqs >= lo) & (freqs < hi)
-            if sel.any():
-                found.append((name, float(np.mean(zb[sel]))))
-        if band_cols:
-            found += _resampling_cliff(zb, freqs)
-        for name, value in zip(extra, z[len(band_cols) :]):
-            found.append((name, float(value)))
-        sentences = _size_sentence(table, inside)
-        for name, value in sorted(found, key=lambda f: -abs(f[1])):
-            if not np.isfinite(value) or abs(value) < threshold:
-                continue
-            sentence = _sentence(table, inside, name, value)
-            if sentence:
-                sentences.append(f"{sentence} (z {value:+.1f})")
         if distances is not None:
             own = distances[inside, c]
             order = np.argsort(own, kind="stable")[:n_exemplars]
             exemplars = [ids[i] for i in np.flatnonzero(inside)[order]]
         else:
             exemplars = [ids[i] for i in np.flatnonzero(inside)[:n_exemplars]]
-        out.append(
-            {
-                "cluster": c,
-                "description": "; ".join(sentences[:3]) if sentences else "close to the typical profile",
-                "findings": [(n, v) for n, v in found if np.isfinite(v) and abs(v) >= threshold],
-                "band_z": [float(v) for v in zb],
-                "exemplars": exemplars,
-            }
-        )
+        out.append({"cluster": c, **features.describe(inside, threshold), "exemplars": exemplars})
     return out
 
 

@@ -211,7 +211,7 @@ def analyze(
     """
     from spectral_fast._batch_input import load_usable_profiles
     from spectral_fast.cluster import SpectralClusters, tree_members
-    from spectral_fast.describe import describe_clusters
+    from spectral_fast.describe import ProfileFeatures, describe_clusters
     from spectral_fast.failures import analyze_finding, image_errors
     from spectral_fast.predictions import as_numeric, check_columns, join_predictions, read_predictions
 
@@ -246,6 +246,7 @@ def analyze(
     distances = model.transform(joined)
     members = tree_members(model.tree_, model.n_clusters_)
     descriptions = describe_clusters(joined, labels, distances, id_col=profile_id_col)
+    describer = ProfileFeatures(joined)
 
     slice_rows, spot_rows, summaries = [], [], {}
     for f in findings:
@@ -261,7 +262,7 @@ def analyze(
             row["exemplars"] = " | ".join(d["exemplars"])
             slice_rows.append(row)
         for spot in res.blind_spots:
-            spot_rows.append(_spot_row(f.title, spot, descriptions))
+            spot_rows.append(_spot_row(f.title, spot, describer.describe(np.isin(labels, spot["clusters"]))))
         res.summary["mean_loss"] = float(np.mean(loss))
         res.summary["threshold"] = f.threshold if f.score_col else None
         summaries[f.title] = res.summary
@@ -312,15 +313,15 @@ def analyze(
     return Report(slices, blind, assignments, summary, model, descriptions, joined)
 
 
-def _spot_row(finding: str, spot: dict, descriptions: list[dict]) -> dict:
-    texts = [f"cluster {c}: {descriptions[c]['description']}" for c in spot["clusters"]]
+def _spot_row(finding: str, spot: dict, description: dict) -> dict:
+    """A blind spot's row; its images are described as one group (per-cluster texts stay in slices.csv)."""
     return {
         "finding": finding,
         "rank": spot["rank"],
         "clusters": spot["name"],
         **{k: spot[k] for k in ("n", "share", "errors", "error_rate", "error_ci_low", "error_ci_high", "lift")},
         **{k: spot[k] for k in ("excess_errors", "p_value", "p_adjusted", "p_scan", "llr")},
-        "description": " | ".join(texts),
+        "description": description["description"],
     }
 
 
