@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import polars as pl
@@ -219,6 +220,9 @@ def test_distance_threshold_falls_back_to_in_sample_when_the_optimism_cannot_be_
     threshold, info = distance_threshold(in_sample, in_sample * 1.1)
     assert info["calibration"] == "held_out" and info["optimism"] == pytest.approx(1.1)
     assert threshold == pytest.approx(1.1 * np.percentile(in_sample, 99))
+    few_alone = np.where(np.arange(100) == 50, np.inf, in_sample * 1.1)  # 1 %: they only rank last
+    threshold, info = distance_threshold(in_sample, few_alone)
+    assert info["calibration"] == "held_out" and 1.1 < info["optimism"] < 1.11 and math.isfinite(threshold)
 
 
 # ------------------------------------------------------------------ files
