@@ -163,7 +163,12 @@ def test_sibling_with_an_elevated_rate_joins_the_blind_spot():
     tree = np.array([[0, 1, 1, 0], [2, 3, 2, 0], [4, 5, 3, 0], [7, 8, 4, 0], [6, 9, 5, 0]], float)
     spots = find_blind_spots(labels, error, tree_members(tree, 6))
     assert spots[0]["clusters"] == [0, 1]
-    # a sibling at the overall rate does not join
+    # a sibling at 1.4 times the overall rate (2 of 8) shares the excess: it joins at grow_lift 1.25, not 1.5
+    errs[1] = 2
+    error = np.concatenate([np.arange(s) < e for s, e in zip(sizes, errs)])
+    assert find_blind_spots(labels, error, tree_members(tree, 6))[0]["clusters"] == [0, 1]
+    assert find_blind_spots(labels, error, tree_members(tree, 6), grow_lift=1.5)[0]["clusters"] == [0]
+    # a sibling below the overall rate does not join
     errs[1] = 1
     error = np.concatenate([np.arange(s) < e for s, e in zip(sizes, errs)])
     assert find_blind_spots(labels, error, tree_members(tree, 6))[0]["clusters"] == [0]
