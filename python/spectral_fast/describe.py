@@ -2,7 +2,9 @@
 
 For each cluster the median of every feature is compared with the whole set
 in robust units (``(median_cluster - median_all) / (IQR_all / 1.349)``), the
-same scaling :class:`~spectral_fast.cluster.SpectralClusters` clusters in.
+scaling :class:`~spectral_fast.cluster.SpectralClusters` starts from; the
+bands are described as measured, not after the clustering's anatomy
+adjustment, so the words say what a viewer of the spectrum would see.
 Bands are pooled into frequency ranges (cycles per pixel of the native grid)
 and the ranges and artefact features that deviate by at least ``threshold``
 robust units are turned into sentences that name the usual acquisition causes.
