@@ -225,6 +225,30 @@ def test_cli_end_to_end_and_errors(tmp_path, capsys):
     assert "anatomy_components must be an integer >= 0" in capsys.readouterr().err
 
 
+def test_group_col_makes_the_reference_hold_out_whole_patients(tmp_path, capsys):
+    prof, preds, _ = make_case(n=120)
+    preds = preds.with_columns(patient=pl.Series([f"p{i // 4}" for i in range(120)]))  # four images per patient
+    prof.write_parquet(tmp_path / "profiles.parquet")
+    preds.write_csv(tmp_path / "preds.csv")
+    base = ["report", str(tmp_path / "profiles.parquet"), "--predictions", str(tmp_path / "preds.csv"), "--id-col",
+            "image", "--label-col", "y", "--score-col", "p", "--k", "5", "--n-perm", "49", "--n-boot", "20"]  # fmt: skip
+    calibration = {}
+    for name, extra in (("alone", []), ("grouped", ["--group-col", "patient"])):
+        assert main(base + ["-o", str(tmp_path / name)] + extra) == 0
+        summary = json.loads((tmp_path / name / "summary.json").read_text())
+        assert summary["options"]["group_col"] == (extra[1] if extra else None)
+        calibration[name] = json.loads((tmp_path / name / "reference.json").read_text())["distance_calibration"]
+    # same clusters, same in-sample distances; only the held-out estimate knows about the patients
+    assert calibration["alone"]["in_sample_threshold"] == calibration["grouped"]["in_sample_threshold"]
+    assert calibration["alone"]["optimism"] != calibration["grouped"]["optimism"]
+    rep = analyze(prof, preds, [Finding("y", score_col="p")], id_col="image", n_clusters=5, n_boot=10, n_perm=9,
+                  group_col="patient")  # fmt: skip
+    assert rep.groups.tolist()[:5] == ["p0", "p0", "p0", "p0", "p1"]
+    capsys.readouterr()
+    assert main(base + ["-o", str(tmp_path / "bad"), "--group-col", "ward"]) == 2
+    assert "['ward'] not found" in capsys.readouterr().err
+
+
 def test_artefacts_computed_from_images_when_missing(tmp_path):
     from PIL import Image
 

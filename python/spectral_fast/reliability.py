@@ -821,7 +821,8 @@ def write_reference(report: Any, outdir: str | Path, *, profile_options: dict | 
     """Build the :class:`Reference` of a :class:`spectral_fast.report.Report` and save it into ``outdir``.
 
     The report's joined table, model, per-image errors (``error_<finding>``
-    columns of its assignments) and blind spots are used; profile options come
+    columns of its assignments), blind spots and patient groups (``group_col``
+    of :func:`spectral_fast.report.analyze`) are used; profile options come
     from ``profile_options`` or the report summary's ``"profile_options"``.
     """
     titles = list(report.summary["findings"])
@@ -842,6 +843,7 @@ def write_reference(report: Any, outdir: str | Path, *, profile_options: dict | 
     ref = build_reference(
         report.table, report.model, errors, blind_spots=spots, profile_options=options,
         seed=report.summary["options"]["seed"], scores=scores, thresholds=thresholds, score_cols=score_cols,
+        groups=report.groups,
     )  # fmt: skip
     return ref.save(outdir)
 

@@ -60,6 +60,8 @@ class Report:
     model: Any
     descriptions: list[dict]
     table: pl.DataFrame = field(repr=False)
+    #: Patient (or study) of each analysed image, from ``group_col``; None: each image its own.
+    groups: np.ndarray | None = field(default=None, repr=False)
 
     def write(self, outdir: str | Path, *, image_root: str | Path | None = None) -> dict[str, Path]:
         """Write every output file into ``outdir`` (created) and return their paths."""
@@ -180,6 +182,7 @@ def analyze(
     n_boot: int = 500,
     n_perm: int = 999,
     artefacts_from: str | Path | None = None,
+    group_col: str | None = None,
 ) -> Report:
     """Find, test and describe the clusters where a model's errors concentrate.
 
@@ -204,6 +207,14 @@ def analyze(
         the artefact features (:mod:`spectral_fast.artefacts`), they are
         computed from the images (numpy, about 0.2 s per 1024 px image);
         images that cannot be read get the typical value and are counted.
+    group_col : str, optional
+        Column of ``predictions`` naming each image's patient (or study).
+        The reference written next to the report (``reference.json``) then
+        holds out whole patients when it estimates each image's cluster risk,
+        the combined risk's cross-validation folds and the unknown-territory
+        threshold; without it every image counts as its own patient, which
+        is optimistic when patients have several images. Missing values
+        count as patients of their own.
 
     Returns
     -------
@@ -221,13 +232,18 @@ def analyze(
     if len(set(names)) != len(names):
         raise InvalidInputError(f"findings: names must be distinct, got {names}")
     preds = predictions if isinstance(predictions, pl.DataFrame) else read_predictions(predictions)
-    needed = [c for f in findings for c in (f.label_col, f.score_col, f.pred_col) if c]
+    needed = [c for f in findings for c in (f.label_col, f.score_col, f.pred_col) if c] + ([group_col] if group_col else [])
     check_columns(preds, [id_col] + needed)
     table, n_input, excluded = load_usable_profiles(
         profiles, artefacts_from=artefacts_from, id_col=profile_id_col, what="the profile table"
     )
     joined = join_predictions(table, preds, id_col=id_col, profile_id_col=profile_id_col, match=match)
     renamed = {c: f"{c}_prediction" for c in needed if c in table.columns and c != profile_id_col}
+
+    groups = None
+    if group_col:  # images of one patient share outcomes: the reference's held-out estimates leave them out together
+        column = joined[renamed.get(group_col, group_col)].cast(pl.Utf8)
+        groups = column.fill_null(joined[profile_id_col].cast(pl.Utf8)).to_numpy()
 
     per_finding = {}
     for f in findings:
@@ -306,11 +322,12 @@ def analyze(
         "options": {
             "n_clusters": n_clusters, "method": model.method, "scaling": model.scaling, "features": features,
             "anatomy_components": model.anatomy_components,
-            "seed": seed, "match": match, "id_col": id_col, "lift_threshold": lift_threshold, "alpha": alpha,
+            "seed": seed, "match": match, "id_col": id_col, "group_col": group_col,
+            "lift_threshold": lift_threshold, "alpha": alpha,
             "n_boot": n_boot, "n_perm": n_perm, "findings": [asdict(f) for f in findings],
         },
     }  # fmt: skip
-    return Report(slices, blind, assignments, summary, model, descriptions, joined)
+    return Report(slices, blind, assignments, summary, model, descriptions, joined, groups)
 
 
 def _spot_row(finding: str, spot: dict, description: dict) -> dict:

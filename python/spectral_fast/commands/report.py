@@ -69,6 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--match", choices=("exact", "basename", "stem"), default="exact",
                         help="how prediction ids are matched to profile ids (default exact)")  # fmt: skip
     parser.add_argument("--profile-id-col", default="id", help="id column of the profiles (default id)")
+    parser.add_argument("--group-col", metavar="C",
+                        help="patient (or study) column of the predictions: the reference written with the report "
+                             "holds out whole patients (cluster risk, combined-risk folds, unknown-territory "
+                             "threshold); default: each image its own patient")  # fmt: skip
     parser.add_argument("--images", metavar="ROOT", help="folder the profile ids are relative to, for thumbnails")
     parser.add_argument("--artefacts", action="store_true",
                         help="compute the artefact features (JPEG blocks, grid peaks, histogram combs) from the "
@@ -94,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         args.profiles, args.predictions, findings, id_col=args.id_col, profile_id_col=args.profile_id_col,
         match=args.match, n_clusters=args.k, method=args.method,
         anatomy_components=args.anatomy_components, seed=args.seed, n_perm=args.n_perm, n_boot=args.n_boot,
-        artefacts_from=args.images if args.artefacts else None,
+        artefacts_from=args.images if args.artefacts else None, group_col=args.group_col,
     )  # fmt: skip
     paths = rep.write(args.output, image_root=args.images)
     s = rep.summary
