@@ -239,13 +239,12 @@ def profile_archive(
         raise InvalidInputError(
             "retry_errors (--retry-errors) re-profiles the error rows of an earlier run; it needs resume=True (--resume)"
         )
-    # These options are what the journal records and a resume must repeat.
-    options: dict[str, Any] = dict(
-        size=size, bands=bands, spacing=spacing, window=window, artefacts=artefacts, max_pixels=max_pixels
-    )
+    # Every option is validated in the core before the disk is touched.
+    options, schema = checked_options(
+        size=size, bands=bands, spacing=spacing, window=window, artefacts=artefacts, max_pixels=max_pixels,
+        threads=threads,
+    )  # fmt: skip
     ray_outputs = _engine(engine, address)
-    # Validate every option in the core before touching the disk.
-    schema = _core.process_batch(_empty_input(), threads=threads, **options).schema
     journal = Journal(output, options, resume=resume, overwrite=overwrite)
     sources = plan(
         inputs,
@@ -350,8 +349,20 @@ def _progress_bar(total: int, progress: bool | None):
     return tqdm(total=total, unit="img", desc="profile", dynamic_ncols=True, smoothing=0.1, file=sys.stderr)
 
 
-def _empty_input() -> pa.RecordBatch:
-    return pa.record_batch({"id": pa.array([], pa.string()), "bytes": pa.array([], pa.binary())})
+def checked_options(
+    *, size: int | None, bands: int, spacing: str, window: str, artefacts: bool, max_pixels: int, threads: int | None
+) -> tuple[dict[str, Any], pa.Schema]:
+    """The profile options a run records in its journal, checked by the core, and the output schema.
+
+    A resume or a merge must repeat exactly these (local and Ray runs build
+    them here, so their keys agree); a bad option or thread count raises
+    before any file is read or any worker starts.
+    """
+    options: dict[str, Any] = dict(
+        size=size, bands=bands, spacing=spacing, window=window, artefacts=artefacts, max_pixels=max_pixels
+    )
+    empty = pa.record_batch({"id": pa.array([], pa.string()), "bytes": pa.array([], pa.binary())})
+    return options, _core.process_batch(empty, threads=threads, **options).schema
 
 
 # ---------------------------------------------------------------- DICOM fallback

@@ -66,7 +66,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from spectral_fast import _core
-from spectral_fast.archive import DEFAULT_BATCH_SIZE, DEFAULT_MAX_PIXELS, process_batch
+from spectral_fast.archive import DEFAULT_BATCH_SIZE, DEFAULT_MAX_PIXELS, checked_options, process_batch
 from spectral_fast.errors import InvalidInputError, SpectralFastError
 from spectral_fast.journal import METADATA_KEY, run_metadata
 from spectral_fast.sources import (
@@ -244,7 +244,10 @@ def profile_dataset(
     """
     num_cpus = _check_cpus(num_cpus)
     _check_batch_size(batch_size)
-    options = _options(size, bands, spacing, window, artefacts, max_pixels)
+    # Validated on the driver: a bad option must fail here, not in every task.
+    options, _ = checked_options(
+        size=size, bands=bands, spacing=spacing, window=window, artefacts=artefacts, max_pixels=max_pixels, threads=1
+    )
     base = _base_job(options, dicom_fallback)
     if isinstance(data, ray.data.Dataset):
         job = _dataset_job(data, base, root, id_column, bytes_column, include, exclude)
@@ -344,20 +347,6 @@ def iter_profiles(
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _options(
-    size: int | None, bands: int, spacing: str, window: str, artefacts: bool, max_pixels: int
-) -> dict[str, Any]:
-    # The same keys, in the same order, as profile_archive records in its journal.
-    options: dict[str, Any] = dict(
-        size=size, bands=bands, spacing=spacing, window=window, artefacts=artefacts, max_pixels=max_pixels
-    )
-    # Validate in the core on the driver: a bad option must fail here, not in every task.
-    _core.process_batch(
-        pa.record_batch({"id": pa.array([], pa.string()), "bytes": pa.array([], pa.binary())}), threads=1, **options
-    )
-    return options
 
 
 def _base_job(options: dict[str, Any], dicom_fallback: bool) -> _Job:
