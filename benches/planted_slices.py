@@ -233,7 +233,7 @@ def finders(table: pl.DataFrame, seed: int, ablations: bool) -> dict[str, tuple[
     # random partition with spectral_fast's sizes; its tree over the random groups' centres
     rng = np.random.default_rng([seed, 99])
     rand = rng.permutation(sf.labels_)
-    z = sf._scaled(sf._matrix(table))
+    z = sf.embed(table)
     centres = np.array([z[rand == c].mean(axis=0) for c in range(sf.n_clusters_)])
     from spectral_fast.cluster import ward_tree
 

@@ -199,7 +199,7 @@ def test_large_sets_fit_on_a_subsample_and_assign_everyone():
 
 def _slice_separation(model: SpectralClusters, table: pl.DataFrame, slice_: np.ndarray) -> float:
     """Distance between the slice and the rest along their mean difference, in pooled sds (upper bands)."""
-    z = model._scaled(model._matrix(table))
+    z = model.embed(table)
     upper = [i for i, f in enumerate(model.features_) if f.startswith("band_") and int(f[5:]) >= 16]
     d = z[slice_][:, upper].mean(axis=0) - z[~slice_][:, upper].mean(axis=0)
     p = z[:, upper] @ (d / np.linalg.norm(d))
@@ -221,7 +221,7 @@ def test_anatomy_adjustment_removes_what_the_lower_bands_explain():
     assert list(adjusted.anatomy_low_) == list(range(16)) and list(adjusted.anatomy_high_) == list(range(16, 32))
     assert len(plain.anatomy_high_) == 0
     # the residual upper bands no longer follow the anatomy
-    z = adjusted._scaled(adjusted._matrix(table))
+    z = adjusted.embed(table)
     assert np.abs(np.corrcoef(np.c_[anatomy, z[:, 16:]].T)[:2, 2:]).max() < 0.3
     assert _slice_separation(adjusted, table, slice_) > 3 * _slice_separation(plain, table, slice_)
 

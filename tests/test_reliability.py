@@ -181,7 +181,7 @@ def test_held_out_distance_is_the_distance_to_centres_refitted_without_the_group
     posterior, dist = cluster_posterior(model, table)
     groups = np.arange(120) // 3  # three images per patient
     held = held_out_distance(model, table, posterior, groups)
-    z = model._scaled(model._matrix(table))
+    z = model.embed(table)
     labels = posterior.argmax(axis=1)
     for i in (0, 7, 58, 119):
         others = groups != groups[i]

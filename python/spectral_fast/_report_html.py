@@ -228,7 +228,7 @@ def render_html(report, *, image_root: str | Path | None = None) -> str:
     else:
         parts.append("<p>No cluster or union of sibling clusters has a significantly elevated error rate.</p>")
 
-    z = model._scaled(model._matrix(report.table))
+    z = model.embed(report.table)
     for title, s in summary["findings"].items():
         rows_f = [r for r in report.slices.iter_rows(named=True) if r["finding"] == title]
         parts.append(f"<h2>Clusters: {esc(title)}</h2>")

@@ -271,9 +271,13 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         return ks[best], {"rule": self.n_clusters, "candidates": ks, "scores": scores, "k": ks[best]}
 
     # ------------------------------------------------------------- predict
+    def embed(self, X: Any) -> np.ndarray:
+        """Each image in the clustering space (robust-scaled, upper bands adjusted for anatomy), as the centres."""
+        return self._scaled(self._matrix(X))
+
     def transform(self, X: Any) -> np.ndarray:
         """Euclidean distance of each image to each cluster centre, in the clustering space."""
-        z = self._scaled(self._matrix(X))
+        z = self.embed(X)
         diff = z[:, None, :] - self.cluster_centers_[None, :, :]
         return np.sqrt((diff * diff).sum(axis=2))
 
@@ -286,7 +290,7 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
     @available_if(lambda self: self.method == "gmm")
     def predict_proba(self, X: Any) -> np.ndarray:
         """Posterior probability of each mixture component (``method="gmm"`` only)."""
-        z = self._scaled(self._matrix(X))
+        z = self.embed(X)  # first: it raises NotFittedError on an unfitted model
         return self._mixture.predict_proba(z)
 
     # ------------------------------------------------------------- helpers

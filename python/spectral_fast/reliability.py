@@ -648,8 +648,7 @@ def held_out_distance(model: Any, table: pl.DataFrame, posterior: np.ndarray, gr
     correction then treats every row as a fitting row, which on average gives
     each row its due influence (about ``1 / N_c``, a few 1e-4 there).
     """
-    # The clustering space: the model exposes distances only, and a group's pull on a centre needs the vectors.
-    z = model._scaled(model._matrix(table))
+    z = model.embed(table)  # a group's pull on a centre needs the vectors, not only distances
     centres = np.asarray(model.cluster_centers_, dtype=np.float64)
     posterior = np.asarray(posterior, dtype=np.float64)
     mass = posterior.sum(axis=0)
