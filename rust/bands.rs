@@ -55,7 +55,7 @@ pub fn band_centres(edges: &[f64], spacing: Spacing) -> Vec<f64> {
 
 /// `ky / H` with `ky` signed as in `numpy.fft.fftfreq`, a true division as in the reference.
 pub(crate) fn freq_y(i: usize, height: usize) -> f64 {
-    let ky = if i >= (height + 1) / 2 { i as f64 - height as f64 } else { i as f64 };
+    let ky = if i >= height.div_ceil(2) { i as f64 - height as f64 } else { i as f64 };
     ky / height as f64
 }
 

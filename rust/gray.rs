@@ -192,10 +192,10 @@ pub(crate) fn centre_in_place(row: &mut [f64], mean: f64, wy: Option<f64>, wx: &
             row[i + l] = if wy.is_some() { d * w(i + l) } else { d };
         }
     }
-    for i in n4..row.len() {
-        let d = row[i] - mean;
+    for (i, value) in row.iter_mut().enumerate().skip(n4) {
+        let d = *value - mean;
         acc[0] += d * d;
-        row[i] = if wy.is_some() { d * w(i) } else { d };
+        *value = if wy.is_some() { d * w(i) } else { d };
     }
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }

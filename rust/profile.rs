@@ -221,7 +221,7 @@ fn finish(
     width: usize,
 ) -> Result<Profile, ImageError> {
     let total: f64 = energy.iter().sum();
-    if !(total > 0.0) || !total.is_finite() {
+    if !total.is_finite() || total <= 0.0 {
         return Err(ImageError::NoEnergy);
     }
     let p: Vec<f64> = energy.iter().map(|e| e / total).collect();
