@@ -104,6 +104,8 @@ def test_a_blind_spot_of_several_clusters_is_described_as_one_group():
     # a group that is one cluster gets exactly that cluster's description
     assert ProfileFeatures(prof).describe(labels == 2)["description"] == per_cluster[2]["description"]
     assert group["band_z"][25] < -3 and abs(group["band_z"][5]) < 1
+    # the report passes the features it already built; the texts are the table's
+    assert describe_clusters(ProfileFeatures(prof), labels) == per_cluster
 
 
 def test_predicted_labels_give_auroc_note(case):

@@ -115,7 +115,7 @@ class ProfileFeatures:
 
 
 def describe_clusters(
-    table: pl.DataFrame,
+    table: pl.DataFrame | ProfileFeatures,
     labels: np.ndarray,
     distances: np.ndarray | None = None,
     *,
@@ -127,8 +127,10 @@ def describe_clusters(
 
     Parameters
     ----------
-    table : polars.DataFrame
-        Profiles (``band_*`` columns, optional artefact and scalar columns).
+    table : polars.DataFrame or ProfileFeatures
+        Profiles (``band_*`` columns, optional artefact and scalar columns), or
+        their :class:`ProfileFeatures` when the caller describes other groups
+        of the same table too (the feature matrix is then built once).
     labels : ndarray of int
         Cluster of each row.
     distances : ndarray, shape (n, k), optional
@@ -149,7 +151,8 @@ def describe_clusters(
         ``exemplars`` (ids).
     """
     labels = np.asarray(labels, dtype=np.int64)
-    features = ProfileFeatures(table)
+    features = table if isinstance(table, ProfileFeatures) else ProfileFeatures(table)
+    table = features.table
     ids = table[id_col].cast(pl.Utf8).to_list() if id_col in table.columns else [str(i) for i in range(len(labels))]
     k = int(labels.max()) + 1 if len(labels) else 0
     out = []

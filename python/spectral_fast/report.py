@@ -261,8 +261,8 @@ def analyze(
         labels = model.predict(joined)
     distances = model.transform(joined)
     members = tree_members(model.tree_, model.n_clusters_)
-    descriptions = describe_clusters(joined, labels, distances, id_col=profile_id_col)
     describer = ProfileFeatures(joined)
+    descriptions = describe_clusters(describer, labels, distances, id_col=profile_id_col)
 
     slice_rows, spot_rows, summaries = [], [], {}
     for f in findings:
