@@ -62,7 +62,7 @@ under a random change).
 
 Predicted batch and slice (cluster) accuracy against the actual accuracy:
 ours (1 - mean spectral risk), ours + confidence (1 - mean of the combined
-risk of :func:`spectral_fast.reliability.confidence_risk`, fitted on the
+risk of :func:`spectral_fast.confidence.confidence_risk`, fitted on the
 reference with the classifier's scores and the patients as groups), ATC (threshold on the confidence such that the
 reference's share above it equals its accuracy; predicted accuracy is the
 batch's share above it), DoC (reference accuracy plus the batch's mean
@@ -329,7 +329,8 @@ def evaluate(pool: dict, seed: int, confound: str | None = None) -> dict:
 
     from spectral_fast.cluster import SpectralClusters
     from spectral_fast.failures import auroc
-    from spectral_fast.reliability import build_reference, confidence_risk, expected_accuracy, fit_confidence_model, shrunk_rates
+    from spectral_fast.confidence import confidence_risk, fit_confidence_model
+    from spectral_fast.reliability import build_reference, expected_accuracy, shrunk_rates
 
     rng = np.random.default_rng(seed)
     y, groups = pool["labels"], pool["groups"]
@@ -378,7 +379,8 @@ def evaluate(pool: dict, seed: int, confound: str | None = None) -> dict:
 
     def ablation_models(model, reference, ii, vv) -> dict:
         """Confidence models with fixed inputs and no penalty search: the format-2 one and the score alone refitted."""
-        from spectral_fast.reliability import cluster_posterior, held_out_cluster_risk
+        from spectral_fast.confidence import held_out_cluster_risk
+        from spectral_fast.reliability import cluster_posterior
 
         f = reference.finding("y")
         post, _ = cluster_posterior(model, rows(ii, vv))

@@ -282,7 +282,6 @@ def test_format_3_reference_keeps_its_in_sample_threshold_and_newer_formats_are_
 
 
 def test_read_profile_options_from_parquet_metadata(tmp_path):
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     table, _, _ = make_profiles(5, 0, 0.0)

@@ -14,15 +14,8 @@ from spectral_fast.cluster import SpectralClusters
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
 from spectral_fast.failures import auroc
 from spectral_fast.predictions import PartialMatchWarning
-from spectral_fast.reliability import (
-    build_reference,
-    check_scores,
-    confidence_risk,
-    fit_confidence_model,
-    held_out_cluster_risk,
-    load_model_dir,
-    predict,
-)
+from spectral_fast.confidence import check_scores, confidence_risk, fit_confidence_model, held_out_cluster_risk
+from spectral_fast.reliability import build_reference, load_model_dir, predict
 
 
 def make_scores(error: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -589,7 +589,6 @@ def concentration(
     rng = rng or np.random.default_rng(0)
     labels = np.asarray(labels, dtype=np.int64)
     error = np.asarray(error, dtype=bool)
-    n = len(labels)
     sizes = np.bincount(labels, minlength=k)
     big = sizes >= min_cluster_size
     table = np.zeros((k, 2))
