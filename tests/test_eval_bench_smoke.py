@@ -1,0 +1,57 @@
+"""Smoke tests of the two evaluation benchmarks in their --quick modes, on the real images.
+
+They keep the README's evaluation commands runnable (imports, caches, tables),
+and the planted one checks one claim on real NIH images: JPEG re-compression,
+which intensity features do not see, is found by the spectral clustering.
+Nothing here asserts a timing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL = ROOT.parent / "shared" / "data" / "cxr-real"
+
+pytest.importorskip("sklearn")
+
+
+def _run(args: list[str]) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+@pytest.mark.skipif(not (REAL / "metadata.csv").exists(), reason="needs ../shared/data/cxr-real")
+def test_quick_planted_benchmark_finds_jpeg_where_intensity_does_not(tmp_path):
+    out = tmp_path / "planted"
+    _run([str(ROOT / "benches" / "planted_slices.py"), "--quick", "--cache", str(tmp_path / "cache"), "--out", str(out)])
+    doc = json.loads(out.with_suffix(".json").read_text())
+    assert doc["n_images"] == 122 and doc["seeds"] == 1
+    cell = {(r["change"], r["errors"], r["finder"]): r for r in doc["records"]}
+    assert {c for c, _, _ in cell} == {"blur", "jpeg", "gamma"}
+    assert {f for _, _, f in cell} == {"spectral_fast", "intensity", "random"}
+    ours, intensity = cell[("jpeg", "a", "spectral_fast")], cell[("jpeg", "a", "intensity")]
+    assert ours["precision"] >= 0.9 and ours["recall"] >= 0.8, ours
+    assert intensity["recall"] <= 0.5, intensity
+    # error model (a) is what the benchmark says it is: 50 % in the slice, 10 % outside
+    assert 0.3 < ours["slice_error_rate"] < 0.7 and ours["other_error_rate"] < 0.2
+    assert "| spectral_fast |" in out.with_suffix(".md").read_text()
+
+
+@pytest.mark.skipif(not (REAL / "metadata.csv").exists(), reason="needs ../shared/data/cxr-real")
+def test_quick_reliability_benchmark_prints_every_scenario(tmp_path):
+    proc = _run([str(ROOT / "benches" / "reliability_eval.py"), "--quick", "--cache", str(tmp_path / "cache"),
+                 "--out", str(tmp_path / "out")])  # fmt: skip
+    table = proc.stdout
+    assert "| metric | cad | phantom | phantom_confounded |" in table
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines() if line.startswith("| ")}
+    floor = rows["binomial noise floor of the batch error"].split(" | ")[1:]
+    assert all(0.0 < float(cell.split(" ")[0]) < 0.2 for cell in floor), floor
+    assert "Targets (issue 6):" in table
+    assert not (tmp_path / "out").exists()  # a quick run is a smoke test, never the results
