@@ -670,7 +670,7 @@ def targets(results: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=20, help="splits of the patients (and classifier fits), each a full evaluation")
     parser.add_argument("--pairs", type=int, default=600, help="phantom patients (each gives two patches)")
     parser.add_argument("--cad-images", type=int, default=1800,
                         help="films of the demo's dataset plan for the cad scenario (35 %% train the classifier)")

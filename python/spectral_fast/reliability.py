@@ -38,7 +38,7 @@ steadies the tiny clusters an over-segmented mixture has.
 ``prior_strength="auto"`` instead maximises the beta-binomial marginal
 likelihood ``sum_c [B(a_c, b_c) - B(m mu, m (1 - mu))]`` (``B`` the log beta
 function) over ``m`` in [0.5, 1e5] (empirical Bayes). In the benchmark the
-choice barely matters (batch accuracy error 0.023-0.025 on phantoms for m
+choice barely matters (batch accuracy error 0.022-0.024 on phantoms for m
 from 0 to 50 and for the fitted m; ``benches/results/reliability.md``), but
 with one small, strongly elevated cluster the fitted m pulls that blind spot
 toward the mean and the 95 % interval covers about 90 % of batches instead
@@ -79,13 +79,13 @@ with the rule below). Instead the optimism is measured as a
 scale factor where many patients are beyond, the ratio of the held-out to
 the in-sample 90th percentile (:data:`OPTIMISM_PERCENTILE`), and applied to
 the in-sample 99th percentile: ``t = q99(d) * max(1, q90(d_held) / q90(d))``.
-In ``benches/reliability_eval.py`` (5 seeds) clean new batches are flagged
-at 0-1.0 % with it against 0-3.4 % with the in-sample percentile, new
-images drawn like the reference at 1.5 % (cad), 1.2 % (phantoms) and 3.1 %
-(NIH) against 1.3-5.2 %: part of the excess is left (a 99th percentile over
-40-600 reference patients varies: sd of the share over seeds 0.2-2.8 %),
-while a change the reference never saw is still flagged at 42-55 % (in-sample:
-43-56 %). References saved before format 4 keep
+In ``benches/reliability_eval.py`` (20 seeds) clean new batches are flagged
+at 0-1.8 % with it against 0-2.8 % with the in-sample percentile, new
+images drawn like the reference at 1.4 % (cad), 1.1 % (phantoms) and 3.5 %
+(NIH) against 1.2-5.4 %: part of the excess is left (a 99th percentile over
+40-600 reference patients varies: sd of the share over seeds 0.3-2.7 %),
+while a change the reference never saw is still flagged at 43-55 % (in-sample:
+43-55 %). References saved before format 4 keep
 their in-sample threshold. The flagged images' risk is still the nearest
 clusters' rate, an extrapolation: the flag says not to trust it.
 """
