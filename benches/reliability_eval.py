@@ -1,7 +1,7 @@
 """Does the spectral reliability estimate predict a real classifier's accuracy on shifted data?
 
-One command (about 45 minutes from a cold cache on 2 cores shared with other
-jobs, a few minutes once the image pools are cached)::
+One command (about an hour from a cold cache on 2 cores shared with other
+jobs, about 20 minutes for the 20 seeds once the image pools are cached)::
 
     python benches/reliability_eval.py                 # full run, writes benches/results/reliability.{json,md}
     python benches/reliability_eval.py --quick         # smoke run: few images, one seed
