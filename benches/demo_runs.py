@@ -22,12 +22,10 @@ import argparse
 import json
 import os
 import resource
-import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "python"))
 
 from spectral_fast import __version__  # noqa: E402
 from spectral_fast.demo import DEFAULT_N, SHIFTS, run_demo  # noqa: E402

@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import sys
 import time
 import zlib
 from pathlib import Path
@@ -47,7 +46,6 @@ import numpy as np
 import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "python"))
 
 from spectral_fast import __version__, acquire  # noqa: E402
 from spectral_fast.artefacts import FEATURE_NAMES, artefact_features  # noqa: E402

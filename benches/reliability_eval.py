@@ -106,7 +106,7 @@ import numpy as np
 import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "python"))
+# spectral_fast is the installed package (make setup / make dev): python/ alone lacks the compiled core.
 sys.path.insert(0, str(ROOT / "benches"))  # the planted-slice benchmark's classifier
 
 from spectral_fast import acquire  # noqa: E402
