@@ -42,6 +42,24 @@ def test_quick_planted_benchmark_finds_jpeg_where_intensity_does_not(tmp_path):
     # error model (a) is what the benchmark says it is: 50 % in the slice, 10 % outside
     assert 0.3 < ours["slice_error_rate"] < 0.7 and ours["other_error_rate"] < 0.2
     assert "| spectral_fast |" in out.with_suffix(".md").read_text()
+    # the images behind precision and recall are named, and they are images of the set
+    assert all(i.startswith("images/") for r in doc["records"] for i in r["false_positives"] + r["missed"])
+    assert len(cell[("blur", "a", "spectral_fast")]["missed"]) == round(24 * (1 - cell[("blur", "a", "spectral_fast")]["recall"]))
+
+
+def test_recurring_false_positives_are_counted_per_change():
+    import polars as pl
+
+    sys.path.insert(0, str(ROOT / "benches"))
+    from planted_slices import recurring_false_positives
+
+    records = [
+        {"change": "sharpen", "errors": "a", "finder": "spectral_fast", "false_positives": fp}
+        for fp in (["x", "y"], ["x"], ["x", "z"], [])
+    ] + [{"change": "sharpen", "errors": "a", "finder": "intensity", "false_positives": ["y", "y", "y"]}]
+    lines = recurring_false_positives(pl.DataFrame(records), min_seeds=2)
+    assert lines[2] == "- sharpen: x (3)"  # y twice is from another finder; z once is below the bar
+    assert recurring_false_positives(pl.DataFrame(records), min_seeds=4) == []
 
 
 @pytest.mark.skipif(not (REAL / "metadata.csv").exists(), reason="needs ../shared/data/cxr-real")
