@@ -482,13 +482,14 @@ def evaluate(pool: dict, seed: int, confound: str | None = None) -> dict:
         m_v, r_v, ri, rv = fit_reference(v, n_init=2)
         cr, okr = conf[ri, rv], ~wrong[ri, rv]
         vv = np.full(len(test_img), v)
-        post, rate, var, unknown, combined = predict_batch(m_v, r_v, test_img, vv)
+        post, rate, var, _, combined = predict_batch(m_v, r_v, test_img, vv)
+        flagged = unknown_shares(m_v, r_v, test_img, vv)
         c, correct = conf[test_img, vv], ~wrong[test_img, vv]
         novel_rows.append(
             {"change": variants[v], "actual": float(correct.mean()), "ours": expected_accuracy(post, rate, var)[0],
              "combined": 1.0 - float(combined.mean()),
-             "atc": atc_predict(cr, okr, c), "doc": doc_predict(cr, okr, c), "unknown": float(unknown.mean()),
-             "unknown_in_sample": unknown_shares(m_v, r_v, test_img, vv)["in_sample"]}
+             "atc": atc_predict(cr, okr, c), "doc": doc_predict(cr, okr, c), "unknown": flagged["held_out"],
+             "unknown_in_sample": flagged["in_sample"]}
         )  # fmt: skip
     return {
         "seed": seed,
