@@ -108,9 +108,10 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         Acquisition changes act mostly on the upper half; without the
         adjustment a changed slice is a shifted copy of the population and
         the mixture splits it along patient differences. Over 20 seeds of
-        the planted-slice benchmark (``benches/results/planted.md``) planted
-        sharpening went from precision/recall 0.75/0.73 to 0.85/0.89, noise
-        recall from 0.93 to 0.97 and gamma recall from 0.88 to 0.95. Applies
+        the planted-slice benchmark (``benches/results/planted.md``, row "no
+        anatomy adjustment") planted sharpening went from precision/recall
+        0.74/0.75 to 0.84/0.90, noise recall from 0.95 to 0.97 and gamma
+        from 0.95/0.91 to 0.97/0.95. Applies
         to table input with at least 8 ``band_*`` features; ignored for
         arrays.
     n_init : int, default 10
