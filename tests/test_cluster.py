@@ -200,7 +200,7 @@ def test_large_sets_fit_on_a_subsample_and_assign_everyone():
 def _slice_separation(model: SpectralClusters, table: pl.DataFrame, slice_: np.ndarray) -> float:
     """Distance between the slice and the rest along their mean difference, in pooled sds (upper bands)."""
     z = model.embed(table)
-    upper = [i for i, f in enumerate(model.features_) if f.startswith("band_") and int(f[5:]) >= 16]
+    upper = [i for i, f in enumerate(model.embedding_names_) if f.startswith("band_") and int(f[5:]) >= 16]
     d = z[slice_][:, upper].mean(axis=0) - z[~slice_][:, upper].mean(axis=0)
     p = z[:, upper] @ (d / np.linalg.norm(d))
     return float((p[slice_].mean() - p[~slice_].mean()) / np.sqrt((p[slice_].var() + p[~slice_].var()) / 2))
@@ -222,7 +222,10 @@ def test_anatomy_adjustment_removes_what_the_lower_bands_explain():
     assert len(plain.anatomy_high_) == 0
     # the residual upper bands no longer follow the anatomy
     z = adjusted.embed(table)
-    assert np.abs(np.corrcoef(np.c_[anatomy, z[:, 16:]].T)[:2, 2:]).max() < 0.3
+    assert adjusted.embedding_names_ == ["anatomy_1", "anatomy_2"] + [f"band_{i:02d}" for i in range(16, 32)]
+    assert np.abs(np.corrcoef(np.c_[anatomy, z[:, 2:]].T)[:2, 2:]).max() < 0.3
+    # the two summary columns carry the anatomy the sixteen lower bands held
+    assert np.linalg.lstsq(np.c_[np.ones(n), z[:, :2]], anatomy, rcond=None)[1].sum() < 0.05 * n
     assert _slice_separation(adjusted, table, slice_) > 3 * _slice_separation(plain, table, slice_)
 
 
@@ -257,3 +260,12 @@ def test_anatomy_adjustment_round_trips_and_checks_its_parameter(tmp_path):
     for bad in (-1, 1.5, True, "2"):
         with pytest.raises(InvalidInputError, match="anatomy_components"):
             SpectralClusters(anatomy_components=bad).fit(df)
+    # the lower bands in full: the clustering space is the feature space, and it survives a round trip too
+    full = SpectralClusters(4, lower_bands="bands", random_state=0).fit(df)
+    assert full.embedding_names_ == full.features_ and full.cluster_centers_.shape == (4, len(full.features_))
+    assert m.embedding_names_[:2] == ["anatomy_1", "anatomy_2"] and m.cluster_centers_.shape[1] == len(m.features_) - 14
+    reloaded = SpectralClusters.load(full.save(tmp_path / "full")[0])
+    assert reloaded.embedding_names_ == full.embedding_names_
+    np.testing.assert_allclose(reloaded.predict_proba(df), full.predict_proba(df))
+    with pytest.raises(InvalidInputError, match="lower_bands"):
+        SpectralClusters(lower_bands="pcs").fit(df)

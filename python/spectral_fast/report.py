@@ -322,6 +322,7 @@ def analyze(
         "options": {
             "n_clusters": n_clusters, "method": model.method, "scaling": model.scaling, "features": features,
             "anatomy_components": model.anatomy_components,
+            "lower_bands": model.lower_bands,
             "seed": seed, "match": match, "id_col": id_col, "group_col": group_col,
             "lift_threshold": lift_threshold, "alpha": alpha,
             "n_boot": n_boot, "n_perm": n_perm, "findings": [asdict(f) for f in findings],
