@@ -241,11 +241,12 @@ def finders(table: pl.DataFrame, seed: int, ablations: bool) -> dict[str, tuple[
         bands = [c for c in table.columns if c.startswith("band_")]
         variants = {
             "prototype: k-means, k=4, bands only, z-score": dict(method="kmeans", n_clusters=4, features=bands,
-                                                                 scaling="standard"),
+                                                                 scaling="standard", anatomy_components=0),
             "GMM, auto k, bands only": dict(features=bands),
             "GMM, auto k, z-score": dict(scaling="standard"),
             "GMM, auto k, 30 restarts": dict(n_init=30),
             "GMM, auto k, no anatomy adjustment": dict(anatomy_components=0),
+            "GMM, auto k, lower bands in full": dict(lower_bands="bands"),
             "GMM, k=2": dict(n_clusters=2),
             "GMM, k=4": dict(n_clusters=4),
             "GMM, k=12": dict(n_clusters=12),
