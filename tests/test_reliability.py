@@ -187,10 +187,11 @@ def test_held_out_distance_is_the_distance_to_centres_refitted_without_the_group
         others = groups != groups[i]
         centres = [z[others & (labels == c)].mean(axis=0) for c in range(4) if (others & (labels == c)).any()]
         assert held[i] == pytest.approx(min(np.linalg.norm(z[i] - c) for c in centres), rel=1e-9)
-    # Held out, images are farther from the centres (typically: a group's other images can pull another centre
-    # either way); each image alone is the default, and a group of three pulls its centre more than one image does.
+    # Each image alone is the default. Without itself its own centre moves away from it and the others stay, so
+    # no image comes closer; these groups are arbitrary, so whether removing them too adds distance is left to
+    # the test below, where a patient's images really are alike.
     alone = held_out_distance(model, table, posterior)
-    assert held.mean() > alone.mean() > dist.mean()
+    assert (alone >= dist - 1e-12).all() and alone.mean() > dist.mean()
 
 
 def test_threshold_corrects_the_in_sample_optimism_of_repeated_images():
