@@ -222,10 +222,14 @@ def test_anatomy_adjustment_removes_what_the_lower_bands_explain():
     assert len(plain.anatomy_high_) == 0
     # the residual upper bands no longer follow the anatomy
     z = adjusted.embed(table)
-    assert adjusted.embedding_names_ == ["anatomy_1", "anatomy_2"] + [f"band_{i:02d}" for i in range(16, 32)]
-    assert np.abs(np.corrcoef(np.c_[anatomy, z[:, 2:]].T)[:2, 2:]).max() < 0.3
-    # the two summary columns carry the anatomy the sixteen lower bands held
-    assert np.linalg.lstsq(np.c_[np.ones(n), z[:, :2]], anatomy, rcond=None)[1].sum() < 0.05 * n
+    assert np.abs(np.corrcoef(np.c_[anatomy, z[:, 16:]].T)[:2, 2:]).max() < 0.3
+    # summarised, the lower half is two columns that carry the anatomy the sixteen bands held
+    summarised = SpectralClusters(4, lower_bands="components", random_state=0).fit(table)
+    assert summarised.embedding_names_ == ["anatomy_1", "anatomy_2"] + [f"band_{i:02d}" for i in range(16, 32)]
+    zs = summarised.embed(table)
+    np.testing.assert_allclose(zs[:, 2:], z[:, 16:])  # the adjusted upper bands are the same
+    assert np.linalg.lstsq(np.c_[np.ones(n), zs[:, :2]], anatomy, rcond=None)[1].sum() < 0.05 * n
+    assert _slice_separation(summarised, table, slice_) > 3 * _slice_separation(plain, table, slice_)
     assert _slice_separation(adjusted, table, slice_) > 3 * _slice_separation(plain, table, slice_)
 
 
@@ -260,12 +264,13 @@ def test_anatomy_adjustment_round_trips_and_checks_its_parameter(tmp_path):
     for bad in (-1, 1.5, True, "2"):
         with pytest.raises(InvalidInputError, match="anatomy_components"):
             SpectralClusters(anatomy_components=bad).fit(df)
-    # the lower bands in full: the clustering space is the feature space, and it survives a round trip too
-    full = SpectralClusters(4, lower_bands="bands", random_state=0).fit(df)
-    assert full.embedding_names_ == full.features_ and full.cluster_centers_.shape == (4, len(full.features_))
-    assert m.embedding_names_[:2] == ["anatomy_1", "anatomy_2"] and m.cluster_centers_.shape[1] == len(m.features_) - 14
-    reloaded = SpectralClusters.load(full.save(tmp_path / "full")[0])
-    assert reloaded.embedding_names_ == full.embedding_names_
-    np.testing.assert_allclose(reloaded.predict_proba(df), full.predict_proba(df))
+    # by default the clustering space is the feature space; summarised lower bands survive a round trip too
+    assert m.embedding_names_ == m.features_ and m.cluster_centers_.shape == (4, len(m.features_))
+    short = SpectralClusters(4, lower_bands="components", random_state=0).fit(df)
+    assert short.embedding_names_[:2] == ["anatomy_1", "anatomy_2"]
+    assert short.cluster_centers_.shape[1] == len(short.features_) - 14
+    reloaded = SpectralClusters.load(short.save(tmp_path / "short")[0])
+    assert reloaded.embedding_names_ == short.embedding_names_
+    np.testing.assert_allclose(reloaded.predict_proba(df), short.predict_proba(df))
     with pytest.raises(InvalidInputError, match="lower_bands"):
         SpectralClusters(lower_bands="pcs").fit(df)
