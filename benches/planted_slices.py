@@ -246,7 +246,7 @@ def finders(table: pl.DataFrame, seed: int, ablations: bool) -> dict[str, tuple[
             "GMM, auto k, z-score": dict(scaling="standard"),
             "GMM, auto k, 30 restarts": dict(n_init=30),
             "GMM, auto k, no anatomy adjustment": dict(anatomy_components=0),
-            "GMM, auto k, lower bands in full": dict(lower_bands="bands"),
+            "GMM, auto k, lower bands summarised": dict(lower_bands="components"),
             "GMM, k=2": dict(n_clusters=2),
             "GMM, k=4": dict(n_clusters=4),
             "GMM, k=12": dict(n_clusters=12),
