@@ -126,8 +126,10 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         resampling from 0.94/0.87 to 0.98/0.92, moving no other change by
         more than 0.01. It is not the default because on small images the
         lower half already holds acquisition changes: on the 256-px demo
-        phantoms (seed 1) it split the blur slice in two and half of the
-        sharpened one off, where the full bands find all three shifts whole.
+        phantoms (``spectral-fast demo --seed 1``, this estimator on its
+        ``profiles.parquet``) the top blind spots held 52 of the 117 blurred
+        and 87 of the 117 sharpened images, where the full bands find all
+        three shifts whole.
     n_init : int, default 10
         Restarts; the best objective wins.
     max_fit_samples : int or None, default 100_000
