@@ -365,8 +365,8 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         return np.where(np.isnan(z), 0.0, z)  # NaN = not applicable -> the typical value
 
     def _scaled(self, data: np.ndarray) -> np.ndarray:
-        """The clustering space (columns ``embedding_names_``): standardised
-        features, upper bands adjusted for anatomy, lower bands summarised."""
+        """The clustering space (columns ``embedding_names_``): standardised features,
+        upper bands adjusted for anatomy, lower bands summarised if ``lower_bands="components"``."""
         z = self._standardised(data)
         if not len(self.anatomy_high_):
             return z
