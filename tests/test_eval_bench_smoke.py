@@ -73,3 +73,26 @@ def test_quick_reliability_benchmark_prints_every_scenario(tmp_path):
     assert all(0.0 < float(cell.split(" ")[0]) < 0.2 for cell in floor), floor
     assert "Targets (issue 6):" in table
     assert not (tmp_path / "out").exists()  # a quick run is a smoke test, never the results
+
+
+@pytest.mark.skipif(not (REAL / "metadata.csv").exists(), reason="needs ../shared/data/cxr-real")
+def test_supervised_ceiling_sees_a_real_change_and_nothing_in_an_unchanged_copy():
+    """The planted benchmark's ceiling on 60 NIH images: JPEG blocks separate, identical profiles do not."""
+    import numpy as np
+    import polars as pl
+    from PIL import Image
+
+    import spectral_fast
+    from spectral_fast import acquire
+
+    sys.path.insert(0, str(ROOT / "benches"))
+    from planted_slices import supervised_ceiling
+
+    meta = pl.read_csv(REAL / "metadata.csv").filter(pl.col("dataset") == "nih-cxr14").head(60)
+    images = [np.asarray(Image.open(REAL / f).convert("L")) for f in meta["file"]]
+    idx = np.sort(np.random.default_rng(0).choice(len(images), 12, replace=False))
+    clean = spectral_fast.profile(images)
+    compressed = spectral_fast.profile([acquire.apply(images[i], "jpeg", rng=0) for i in idx])
+    assert supervised_ceiling(clean, compressed, idx) >= 0.9
+    # nothing to learn: the ranking is chance, near the 12 / 60 base rate
+    assert supervised_ceiling(clean, clean[idx.tolist()], idx) <= 0.6
