@@ -51,6 +51,8 @@ import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
 
+from edge_overshoot import edge_overshoot  # noqa: E402
+
 from spectral_fast import __version__, acquire  # noqa: E402
 from spectral_fast.artefacts import FEATURE_NAMES, artefact_features  # noqa: E402
 from spectral_fast.cluster import SpectralClusters, feature_columns, tree_members  # noqa: E402
@@ -60,7 +62,7 @@ CHANGES = ("blur", "noise", "sharpen", "jpeg", "resample", "grid", "gamma")
 INTENSITY = ("int_brightness", "int_contrast", "int_blur_laplacian", "int_entropy")
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cxr-real"
 #: Bumped whenever profile or feature maths change, so stale caches are not reused.
-FEATURE_VERSION = 3
+FEATURE_VERSION = 4
 
 
 # ----------------------------------------------------------------- images
@@ -97,7 +99,7 @@ def load_images(args) -> tuple[list[np.ndarray], list[str], np.ndarray]:
 
 # --------------------------------------------------------------- features
 def profile_rows(images: list[np.ndarray]) -> pl.DataFrame:
-    """Spectral profile + artefact + intensity features, one row per image."""
+    """Spectral profile + artefact + intensity features and edge overshoot, one row per image."""
     try:
         import spectral_fast._core  # noqa: F401
 
@@ -117,7 +119,10 @@ def profile_rows(images: list[np.ndarray]) -> pl.DataFrame:
         prof = pl.DataFrame(rows)
     # the compiled profiler writes the artefact columns itself; the numpy oracle does not
     own = all(c in prof.columns for c in FEATURE_NAMES)
-    extra = pl.DataFrame([({} if own else artefact_features(im)) | intensity_features(im) for im in images])
+    extra = pl.DataFrame(
+        [({} if own else artefact_features(im)) | intensity_features(im) | {"edge_overshoot": edge_overshoot(im)}
+         for im in images]
+    )  # fmt: skip
     return pl.concat([prof, extra.select([c for c in extra.columns if c not in prof.columns])], how="horizontal")
 
 
@@ -286,6 +291,7 @@ def finders(table: pl.DataFrame, seed: int, ablations: bool) -> dict[str, tuple[
             "GMM, auto k, 30 restarts": dict(n_init=30),
             "GMM, auto k, no anatomy adjustment": dict(anatomy_components=0),
             "GMM, auto k, lower bands summarised": dict(lower_bands="components"),
+            "GMM, auto k, + edge overshoot": dict(features=feature_columns(table.columns) + ["edge_overshoot"]),
             "GMM, k=2": dict(n_clusters=2),
             "GMM, k=4": dict(n_clusters=4),
             "GMM, k=12": dict(n_clusters=12),
@@ -320,7 +326,7 @@ def run(args) -> dict:
     )
     print(f"{n} images; clean features in {time.perf_counter() - t0:.0f} s", flush=True)
 
-    records, ceiling = [], []
+    records, ceiling, overshoot = [], [], {}
     for change in args.changes:
         for seed in range(args.seeds):
             idx, rng = planted_set(n, args.share, change, seed)
@@ -336,6 +342,7 @@ def run(args) -> dict:
                 return rows.with_columns(pl.Series("__index", idx.astype(np.int64)))
 
             planted_rows = cache.get(f"{change}_{seed}", make)
+            overshoot.setdefault(change, []).extend(planted_rows["edge_overshoot"].to_list())
             replaced = planted_rows.select(clean.columns + ["__index"])
             table = (
                 pl.concat([clean.with_row_index("__index").filter(~pl.col("__index").is_in(idx.tolist())), replaced],
@@ -369,7 +376,9 @@ def run(args) -> dict:
                          "missed": [ids[i] for i in np.flatnonzero(planted & ~chosen)]}
                     )  # fmt: skip
             print(f"{change} seed {seed}: done ({time.perf_counter() - t0:.0f} s)", flush=True)
-    out = {"n_images": n, "share": args.share, "seeds": args.seeds, "version": __version__, "records": records}
+    out = {"n_images": n, "share": args.share, "seeds": args.seeds, "version": __version__, "records": records,
+           "edge_overshoot": {"clean": dict(zip(ids, clean["edge_overshoot"].to_list())),
+                              "planted_median": {c: float(np.nanmedian(v)) for c, v in overshoot.items()}}}
     return out | ({"supervised_ceiling": ceiling} if ceiling else {})
 
 
@@ -414,15 +423,19 @@ def summarise(result: dict) -> str:
         lines += ["Supervised ceiling (told the planted labels; precision at recall 0.8 of a logistic regression on "
                   "spectral_fast's features, scored out-of-fold, mean over seeds): " + ", ".join(
                       f"{r['change']} {r['precision_at_recall_0.8']:.2f}" for r in ceiling.iter_rows(named=True)), ""]
-    return "\n".join(lines + recurring_false_positives(rec))
+    return "\n".join(lines + recurring_false_positives(rec, overshoot=result.get("edge_overshoot")))
 
 
-def recurring_false_positives(rec: pl.DataFrame, min_seeds: int = 5) -> list[str]:
+def recurring_false_positives(rec: pl.DataFrame, min_seeds: int = 5, overshoot: dict | None = None) -> list[str]:
     """Clean images inside spectral_fast's top blind spot (error model a) in at least ``min_seeds`` seeds, per change.
 
     A clean image that keeps joining a planted slice usually already looks
     like it (on the NIH images: edge enhancement by the vendor's console), so
-    it is listed with how often it was a false positive.
+    it is listed with how often it was a false positive and, given
+    ``overshoot`` (``{"clean": {id: value}, "planted_median": {change: value}}``),
+    with its edge overshoot as a percentile of the clean images': an
+    independent check for sharpening, which the bands cannot tell from
+    natural detail.
     """
     if "false_positives" not in rec.columns:
         return []
@@ -434,10 +447,27 @@ def recurring_false_positives(rec: pl.DataFrame, min_seeds: int = 5) -> list[str
     )  # fmt: skip
     if counts.height == 0:
         return []
-    lines = [f"Clean images inside spectral_fast's top blind spot in at least {min_seeds} seeds (error model a):", ""]
+    lines = [f"Clean images inside spectral_fast's top blind spot in at least {min_seeds} seeds (error model a)"
+             + ("; in brackets, how many seeds and the image's edge overshoot as a percentile of the clean images"
+                if overshoot else "") + ":", ""]  # fmt: skip
+    clean = np.array([v for v in (overshoot or {}).get("clean", {}).values() if v == v])  # NaN: no usable edge
+
+    def rank(value: float | None) -> str:
+        if value is None or value != value or clean.size == 0:
+            return "n/a"
+        pct = round(100 * float(np.mean(clean < value)))
+        return f"{pct}{'th' if 10 <= pct % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(pct % 10, 'th')}"
+
     for change in dict.fromkeys(counts["change"]):
         rows = counts.filter(pl.col("change") == change)
-        lines.append(f"- {change}: " + ", ".join(f"{r['id']} ({r['len']})" for r in rows.iter_rows(named=True)))
+        if overshoot:
+            median = rank(overshoot["planted_median"].get(change))
+            head = f"- {change} (planted copies: median edge overshoot at the {median} percentile of the clean images)"
+            cells = [f"{r['id']} ({r['len']}; {rank(overshoot['clean'].get(r['id']))})"
+                     for r in rows.iter_rows(named=True)]  # fmt: skip
+        else:
+            head, cells = f"- {change}", [f"{r['id']} ({r['len']})" for r in rows.iter_rows(named=True)]
+        lines.append(head + ": " + ", ".join(cells))
     return lines + [""]
 
 

@@ -60,6 +60,10 @@ def test_recurring_false_positives_are_counted_per_change():
     lines = recurring_false_positives(pl.DataFrame(records), min_seeds=2)
     assert lines[2] == "- sharpen: x (3)"  # y twice is from another finder; z once is below the bar
     assert recurring_false_positives(pl.DataFrame(records), min_seeds=4) == []
+    # with the edge-overshoot check: each image's rank among the clean images, and the planted copies' median
+    overshoot = {"clean": {"x": 0.9, "y": 0.1, "z": 0.5, "w": float("nan")}, "planted_median": {"sharpen": 1.0}}
+    lines = recurring_false_positives(pl.DataFrame(records), min_seeds=2, overshoot=overshoot)
+    assert lines[2] == "- sharpen (planted copies: median edge overshoot at the 100th percentile of the clean images): x (3; 67th)"
 
 
 @pytest.mark.skipif(not (REAL / "metadata.csv").exists(), reason="needs ../shared/data/cxr-real")
