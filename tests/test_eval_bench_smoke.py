@@ -66,6 +66,28 @@ def test_recurring_false_positives_are_counted_per_change():
     assert lines[2] == "- sharpen (planted copies: median edge overshoot at the 100th percentile of the clean images): x (3; 67th)"
 
 
+def test_haloed_clean_images_can_be_left_unscored():
+    import polars as pl
+
+    sys.path.insert(0, str(ROOT / "benches"))
+    from planted_slices import haloed_unscored
+
+    # 10 clean images; "h" alone is above the 90th percentile of overshoot; "n" has none measured (NaN)
+    overshoot = {f"c{i}": float(i) for i in range(9)} | {"h": 50.0, "n": float("nan")}
+    records = [
+        {"change": "sharpen", "errors": "a", "finder": "spectral_fast", "precision": 8 / 10, "recall": 0.8,
+         "false_positives": ["h", "c1"]},
+        {"change": "sharpen", "errors": "a", "finder": "spectral_fast", "precision": 0.0, "recall": 0.0,
+         "false_positives": []},  # no blind spot declared: 0 either way
+        {"change": "sharpen", "errors": "a", "finder": "intensity", "precision": 0.1, "recall": 0.1,
+         "false_positives": ["h"] * 9},
+    ]  # fmt: skip
+    out = haloed_unscored(pl.DataFrame(records), overshoot, n_planted=10)
+    assert out["n_haloed"] == 1
+    unscored, as_scored = out["precision"]["sharpen"]
+    assert unscored == pytest.approx((8 / 9 + 0.0) / 2) and as_scored == pytest.approx(0.4)
+
+
 @pytest.mark.skipif(not (REAL / "metadata.csv").exists(), reason="needs ../shared/data/cxr-real")
 def test_quick_reliability_benchmark_prints_every_scenario(tmp_path):
     proc = _run([str(ROOT / "benches" / "reliability_eval.py"), "--quick", "--cache", str(tmp_path / "cache"),
