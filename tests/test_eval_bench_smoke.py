@@ -66,6 +66,23 @@ def test_recurring_false_positives_are_counted_per_change():
     assert lines[2] == "- sharpen (planted copies: median edge overshoot at the 100th percentile of the clean images): x (3; 67th)"
 
 
+def test_best_node_is_the_tree_node_closest_to_the_planted_set():
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "benches"))
+    from planted_slices import best_node
+
+    from spectral_fast.cluster import ward_tree
+
+    labels = np.repeat([0, 1, 2, 3], 5)
+    centres = np.array([[0.0], [0.1], [5.0], [9.0]])  # the tree merges clusters 0 and 1 first
+    tree = ward_tree(centres, np.bincount(labels))
+    planted = np.isin(labels, [0, 1])
+    planted[10] = True  # one planted image sits in cluster 2
+    assert best_node(labels, tree, 4, planted) == pytest.approx((1.0, 10 / 11))  # the merged pair, not one cluster
+    assert best_node(labels, tree, 4, np.zeros(20, dtype=bool)) == (0.0, 0.0)
+
+
 def test_haloed_clean_images_can_be_left_unscored():
     import polars as pl
 
