@@ -8,8 +8,9 @@ its dark side (the "rebound" or halo artefact of processed radiographs); a
 monotone edge has neither. This module measures that, so a clean image that
 keeps joining the sharpening slice can be checked for halos of its own.
 
-Not a package feature: as a clustering feature it lifts sharpening a little
-and costs gamma (README, planted-slice benchmark), and it has no Rust twin.
+Not a package feature: as a clustering feature it lifts sharpening
+precision on the NIH images by 0.03 and costs gamma on the Hannover images
+(README, planted-slice benchmark), and it has no Rust twin.
 """
 
 from __future__ import annotations
@@ -32,11 +33,14 @@ def edge_overshoot(image: np.ndarray) -> float:
     decile. At each, the image is sampled along the gradient over
     ``±REACH`` px; overshoot is how far the profile rises above its bright
     plateau plus how far it dips below its dark plateau, over the step
-    between the plateaus. NaN when the image has no usable edge.
+    between the plateaus. NaN when the image is under ``4 * REACH`` px a side
+    or has no usable edge, so one such image does not stop a benchmark.
     """
     x = np.asarray(image, dtype=np.float64)
-    if x.ndim != 2 or min(x.shape) < 4 * REACH:
-        raise ValueError(f"need a 2-D image of at least {4 * REACH} px a side, got shape {x.shape}")
+    if x.ndim != 2:
+        raise ValueError(f"need a 2-D gray image, got shape {x.shape}")
+    if min(x.shape) < 4 * REACH:
+        return float("nan")
     gy = ndimage.gaussian_filter(x, SIGMA, order=(1, 0))
     gx = ndimage.gaussian_filter(x, SIGMA, order=(0, 1))
     mag = np.hypot(gx, gy)

@@ -467,8 +467,8 @@ def haloed_unscored(rec: pl.DataFrame, clean_overshoot: dict[str, float], n_plan
     positives charges the finder for finding them. Returns ``{"n_haloed":
     int, "precision": {change: (unscored, as_scored)}}``.
     """
-    values = {i: v for i, v in clean_overshoot.items() if v == v}
-    cut = np.quantile(list(values.values()), 1.0 - top)
+    values = {i: v for i, v in clean_overshoot.items() if v == v}  # NaN: too small or no usable edge
+    cut = np.quantile(list(values.values()), 1.0 - top) if values else np.inf
     haloed = {i for i, v in values.items() if v > cut}
     sub = rec.filter((pl.col("errors") == "a") & (pl.col("finder") == "spectral_fast"))
     out: dict[str, list[tuple[float, float]]] = {}

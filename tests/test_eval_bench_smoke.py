@@ -103,6 +103,9 @@ def test_haloed_clean_images_can_be_left_unscored():
     assert out["n_haloed"] == 1
     unscored, as_scored = out["precision"]["sharpen"]
     assert unscored == pytest.approx((8 / 9 + 0.0) / 2) and as_scored == pytest.approx(0.4)
+    # no image measured: nothing is left unscored
+    nothing = haloed_unscored(pl.DataFrame(records), {"h": float("nan")}, n_planted=10)
+    assert nothing["n_haloed"] == 0 and nothing["precision"]["sharpen"] == pytest.approx((0.4, 0.4))
 
 
 @pytest.mark.skipif(not (REAL / "metadata.csv").exists(), reason="needs ../shared/data/cxr-real")
