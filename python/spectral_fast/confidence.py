@@ -15,11 +15,11 @@ the labelled reference, a logistic model of the error on
 The margin is free; the other two are penalised toward 0 with an L2
 strength chosen by grouped cross-validation on the reference
 (:func:`_choose_penalty`), so where they do not help the risk ranks images
-about as the confidence does. In
-``benches/reliability_eval.py`` it ranks the errors of an
-acquisition-sensitive classifier better than its confidence (AUROC 0.778
-against 0.717, 20 seeds) and is above the confidence on average in the
-other scenarios (0.729 vs 0.725, 0.729 vs 0.699, 0.642 vs 0.620), while the batch accuracy is best taken from the spectral risk alone (the
+about as the confidence does. In ``benches/reliability_eval.py`` it ranks
+the errors of an acquisition-sensitive classifier better than its confidence
+(AUROC 0.778 against 0.717, 20 seeds) and is above the confidence on average
+in the other scenarios (0.729 vs 0.725, 0.729 vs 0.699, 0.642 vs 0.620),
+while the batch accuracy is best taken from the spectral risk alone (the
 confidence is miscalibrated under a shift). The fitted model is plain JSON
 inside ``reference.json``; :func:`confidence_risk` applies it.
 """
