@@ -35,7 +35,7 @@ stubtest:
 bench: setup-test
 	$(PYTHON) benches/bench_core.py
 	$(PYTHON) benches/bench_archive.py
-	$(PYTHON) benches/planted_slices.py
+	$(PYTHON) evaluation/planted_slices.py
 
 # Editable install with the release extension, for development. (Not
 # `maturin develop`: it needs a virtualenv, and builds debug unless told.

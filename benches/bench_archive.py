@@ -24,7 +24,7 @@ the native grid, from file to features:
   profile scalars). The targets and the ratios use this row.
 * ``sf_with_artefacts``: the default ``profile_archive(files, out.parquet,
   threads=2)``, which also computes the six artefact features
-  (``spectral_fast.artefacts``) that no peer computes; its own ratios to the
+  (``spectral_fast.profiling.artefacts_oracle``) that no peer computes; its own ratios to the
   peers are reported beside the like-for-like ones.
 * ``(a) reference``: Pillow decode + ``reference.profile_image`` (numpy.fft +
   bincount), single-threaded: the readable oracle.
@@ -88,7 +88,7 @@ TARGETS = {"vs_reference": 6.0, "vs_scipy_pool": 3.0, "rss_growth": 0.20}
 # benchmark's own (large) RSS.
 RSS_CHILD = r"""
 import sys, time
-from spectral_fast.archive import profile_archive
+from spectral_fast.ingest.local import profile_archive
 t0 = time.perf_counter()
 s = profile_archive(sys.argv[1], sys.argv[2], threads=int(sys.argv[3]), progress=False)
 dt = time.perf_counter() - t0
@@ -171,8 +171,9 @@ def build_cases(files: list[Path], label: str, workdir: Path, threads: int) -> t
     from PIL import Image
 
     from bench_core import BandPlan
-    from spectral_fast import _core, reference
-    from spectral_fast.archive import profile_archive
+    from spectral_fast import _core
+    from spectral_fast.ingest.local import profile_archive
+    from spectral_fast.profiling import oracle as reference
 
     n = len(files)
     listing = list_file(workdir / f"{label}.txt", files)

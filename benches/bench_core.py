@@ -16,7 +16,7 @@ centroid, entropy, hf_ratio, mean, std) with a Hann window and no resize:
 * ``spectral_fast``: ``spectral_fast.profile(batch, artefacts=False, threads=t)``,
   t = 1, 2: the same outputs as the peers, so the targets compare like with like.
 * ``sf_with_artefacts``: the default ``spectral_fast.profile(batch, threads=t)``,
-  which also computes the six artefact features (``spectral_fast.artefacts``)
+  which also computes the six artefact features (``spectral_fast.profiling.artefacts_oracle``)
   that no peer computes; its column shows what they cost.
 * ``reference``: ``reference.profile_image`` in a loop (numpy.fft + bincount,
   single-threaded): the oracle, written to be read.
@@ -598,7 +598,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
 
     pkg = import_package()
-    from spectral_fast import reference as ref
+    from spectral_fast.profiling import oracle as ref
 
     build = None
     if not args.no_core:

@@ -70,9 +70,9 @@ def build_cases(files: list[Path], label: str, work: Path, cpus: int) -> list[T.
     import polars as pl
     import ray.data
 
-    from spectral_fast.archive import profile_archive
-    from spectral_fast.merge import combine_profiles
-    from spectral_fast.ray import write_profiles
+    from spectral_fast.ingest.local import profile_archive
+    from spectral_fast.ingest.merge import combine_profiles
+    from spectral_fast.ingest.ray import write_profiles
 
     listing = work / f"{label}.txt"
     listing.write_text("".join(f"{f}\n" for f in files))
@@ -122,7 +122,7 @@ def cold_start(files: list[Path], work: Path, cpus: int) -> dict[str, float]:
     """Seconds for ``ray.init`` and for the first (cold-worker) Ray run; local for scale."""
     import ray
 
-    from spectral_fast.archive import profile_archive
+    from spectral_fast.ingest.local import profile_archive
 
     listing = work / "cold.txt"
     listing.write_text("".join(f"{f}\n" for f in files))

@@ -3,11 +3,11 @@
 Every PNG and DICOM of ``shared/data/cxr-real`` is profiled by
 ``spectral_fast.profile`` (decoded with Pillow / pydicom, as the parity tests
 do) and by the archive path (``process_batch``, decoded in Rust), and each
-artefact column is compared with ``spectral_fast.artefacts.artefact_features``.
+artefact column is compared with ``spectral_fast.profiling.artefacts_oracle.artefact_features``.
 The test suite checks every 10th image (the reference takes ~0.2 s per image);
-this runs all of them and writes ``benches/results/artefact_parity.{json,md}``.
+this runs all of them and writes ``evaluation/results/artefact_parity.{json,md}``.
 
-    python benches/artefact_parity.py [--data DIR] [--out-dir DIR]
+    python evaluation/artefact_parity.py [--data DIR] [--out-dir DIR]
 
 Exit status 1 when any value is outside the tolerance (1e-9 relative with a
 1e-9 absolute floor; ``peak_freq`` 1e-12).
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benches"))
 import _timing as T  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,12 +62,12 @@ def worst_errors(got: dict[str, list[float]], want: dict[str, list[float]]) -> d
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--out-dir", type=Path, default=REPO / "benches" / "results")
+    ap.add_argument("--out-dir", type=Path, default=REPO / "evaluation" / "results")
     args = ap.parse_args(argv)
 
     import spectral_fast as sf
-    from spectral_fast import artefacts as art
-    from spectral_fast.archive import process_batch
+    from spectral_fast.ingest.batch import process_batch
+    from spectral_fast.profiling import artefacts_oracle as art
 
     paths = sorted(p for p in args.data.iterdir() if p.suffix.lower() in (".png", ".dcm"))
     want: dict[str, list[float]] = {n: [] for n in art.ALL_NAMES}
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = sum(v["out_of_tolerance"] for r in results.values() for v in r.values())
     doc = {
         "benchmark": "artefact_parity",
-        "command": "python benches/artefact_parity.py",
+        "command": "python evaluation/artefact_parity.py",
         "images": len(paths),
         "dicoms": sum(p.suffix.lower() == ".dcm" for p in paths),
         "tolerance": {"rtol": RTOL, "atol": ATOL, "peak_freq_atol": 1e-12},
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     md = "\n".join(
         [
-            "# Artefact features: Rust core against spectral_fast.artefacts",
+            "# Artefact features: Rust core against spectral_fast.profiling.artefacts_oracle",
             "",
             f"`{doc['command']}` over {doc['images']} images ({doc['dicoms']} DICOM), commit "
             f"{str(doc['machine'].get('git_commit'))[:10]}. Tolerance 1e-9 relative, 1e-9 absolute floor "

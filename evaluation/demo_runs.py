@@ -10,10 +10,10 @@ next to it.
 
 Run from the repository root::
 
-    python benches/demo_runs.py                 # seeds 0, 1, 2 at the default n
-    python benches/demo_runs.py --seeds 0 --n 900
+    python evaluation/demo_runs.py                 # seeds 0, 1, 2 at the default n
+    python evaluation/demo_runs.py --seeds 0 --n 900
 
-Results go to ``benches/results/demo.{json,md}``.
+Results go to ``evaluation/results/demo.{json,md}``.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def markdown(runs: list[dict], cores: int) -> str:
     lines = [
         f"# Demo runs (spectral_fast {__version__}, n = {runs[0]['n']}, {cores} cores)",
         "",
-        "Command: `python benches/demo_runs.py` (each seed is `spectral-fast demo --seed S`).",
+        "Command: `python evaluation/demo_runs.py` (each seed is `spectral-fast demo --seed S`).",
         "",
         "| seed | wall s | CPU s | load (1 min) | " + " | ".join(f"error {s}" for s in settings)
         + " | " + " | ".join(f"{s} P / R (spot)" for s in SHIFTS) + " | top spots are shifts |",
@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--n", type=int, default=DEFAULT_N)
     parser.add_argument("--workers", type=int, default=None, help="image worker processes (default: every core)")
-    parser.add_argument("--out", type=Path, default=ROOT / "benches" / "results" / "demo")
+    parser.add_argument("--out", type=Path, default=ROOT / "evaluation" / "results" / "demo")
     args = parser.parse_args()
     runs = []
     for seed in args.seeds:

@@ -1,7 +1,7 @@
 """Planted-slice benchmark: does the top blind spot recover a planted acquisition slice?
 
 Protocol (dcbench-style, ``docs/anchors.md``): take real chest X-rays, apply
-one acquisition change (``spectral_fast.acquire``) to a random 20 % of them,
+one acquisition change (``spectral_fast.simulate.acquire``) to a random 20 % of them,
 give the model errors that concentrate there, run the blind-spot finder and
 score its top-ranked blind spot by precision and recall against the planted
 set. Per change, over several seeds.
@@ -31,12 +31,12 @@ blind spots see only the features and the errors.
 
 Run from the repository root::
 
-    python benches/planted_slices.py                     # NIH part of ../shared/data/cxr-real, 20 seeds
-    python benches/planted_slices.py --images DIR --labels labels.csv   # your own images
-    python benches/planted_slices.py --quick             # 1 seed, 3 changes (smoke test)
+    python evaluation/planted_slices.py                     # NIH part of ../shared/data/cxr-real, 20 seeds
+    python evaluation/planted_slices.py --images DIR --labels labels.csv   # your own images
+    python evaluation/planted_slices.py --quick             # 1 seed, 3 changes (smoke test)
 
 ``--ablations`` adds the k-selection and feature comparisons (error model a)
-that decided the defaults. Results go to ``benches/results/planted.{json,md}``.
+that decided the defaults. Results go to ``evaluation/results/planted.{json,md}``.
 """
 
 from __future__ import annotations
@@ -54,11 +54,12 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 
 from edge_overshoot import edge_overshoot  # noqa: E402
-
-from spectral_fast import __version__, acquire  # noqa: E402
-from spectral_fast.artefacts import FEATURE_NAMES, artefact_features  # noqa: E402
-from spectral_fast.cluster import SpectralClusters, feature_columns, tree_members  # noqa: E402
-from spectral_fast.failures import find_blind_spots  # noqa: E402
+from spectral_fast import __version__
+from spectral_fast.analysis.blind_spots import find_blind_spots
+from spectral_fast.analysis.cluster_tree import tree_members
+from spectral_fast.analysis.clustering import SpectralClusters, feature_columns
+from spectral_fast.profiling.artefacts_oracle import FEATURE_NAMES, artefact_features
+from spectral_fast.simulate import acquire
 
 CHANGES = ("blur", "noise", "sharpen", "jpeg", "resample", "grid", "gamma")
 INTENSITY = ("int_brightness", "int_contrast", "int_blur_laplacian", "int_entropy")
@@ -103,13 +104,12 @@ def load_images(args) -> tuple[list[np.ndarray], list[str], np.ndarray]:
 def profile_rows(images: list[np.ndarray]) -> pl.DataFrame:
     """Spectral profile + artefact + intensity features and edge overshoot, one row per image."""
     try:
-        import spectral_fast._core  # noqa: F401
-
         import spectral_fast
+        import spectral_fast._core  # noqa: F401
 
         prof = spectral_fast.profile(images)
     except ImportError:  # the compiled core is not built: the numpy oracle, same maths
-        from spectral_fast.reference import profile_image
+        from spectral_fast.profiling.oracle import profile_image
 
         rows = []
         for im in images:
@@ -154,7 +154,7 @@ def classifier_features(image: np.ndarray, filters: np.ndarray) -> np.ndarray:
     """
     from scipy import ndimage
 
-    from spectral_fast.reference import resize
+    from spectral_fast.profiling.oracle import resize
 
     x = resize(image.astype(np.float64) / 255.0, 512)
     thumb = x.reshape(16, 32, 16, 32).mean(axis=(1, 3)).ravel()
@@ -297,7 +297,7 @@ def finders(table: pl.DataFrame, seed: int, ablations: bool) -> dict[str, tuple[
     rand = rng.permutation(sf.labels_)
     z = sf.embed(table)
     centres = np.array([z[rand == c].mean(axis=0) for c in range(sf.n_clusters_)])
-    from spectral_fast.cluster import ward_tree
+    from spectral_fast.analysis.cluster_tree import ward_tree
 
     out["random"] = (rand, ward_tree(centres, np.bincount(rand, minlength=sf.n_clusters_)), sf.n_clusters_, centres)
     if ablations:
@@ -537,7 +537,7 @@ def main(argv=None) -> int:
     parser.add_argument("--ablations", action="store_true", help="also compare k rules, scalings and feature sets")
     parser.add_argument("--quick", action="store_true", help="1 seed, blur/jpeg/gamma: a smoke test")
     parser.add_argument("--cache", default="/tmp/spectral_fast_planted")
-    parser.add_argument("--out", default=str(ROOT / "benches" / "results" / "planted"))
+    parser.add_argument("--out", default=str(ROOT / "evaluation" / "results" / "planted"))
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.changes = 1, ["blur", "jpeg", "gamma"]

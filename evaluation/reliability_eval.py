@@ -3,8 +3,8 @@
 One command (about an hour from a cold cache on 2 cores shared with other
 jobs, about 20 minutes for the 20 seeds once the image pools are cached)::
 
-    python benches/reliability_eval.py                 # full run, writes benches/results/reliability.{json,md}
-    python benches/reliability_eval.py --quick         # smoke run: few images, one seed
+    python evaluation/reliability_eval.py                 # full run, writes evaluation/results/reliability.{json,md}
+    python evaluation/reliability_eval.py --quick         # smoke run: few images, one seed
 
 Scenarios (pool of images + real classifier):
 
@@ -23,10 +23,10 @@ Scenarios (pool of images + real classifier):
     and the floor is reported next to every figure).
 
 The others use the small model of the planted-slice benchmark
-(``benches/planted_slices.py``: a 16 x 16 thumbnail plus the texture energy
+(``evaluation/planted_slices.py``: a 16 x 16 thumbnail plus the texture energy
 of eight random 3 x 3 filters on a 4 x 4 grid, at 512 px, then logistic
 regression), trained per seed on clean images only, and every acquisition
-change of :mod:`spectral_fast.acquire` at its default strength. This model
+change of :mod:`spectral_fast.simulate.acquire` at its default strength. This model
 hardly degrades under the changes (clean 0.79, changed 0.73-0.78 on
 phantoms), so there is little acquisition-driven error for clusters to
 predict; it is kept as the harder case.
@@ -36,7 +36,7 @@ predict; it is kept as the harder case.
     normal or pneumonia.
 ``phantom``
     Candidate patches of a CAD second stage: 128 x 128 px crops of 512-px
-    phantoms (:mod:`spectral_fast.synth`) centred (+-6 px) on a nodule, and
+    phantoms (:mod:`spectral_fast.simulate.phantom`) centred (+-6 px) on a nodule, and
     the same crop of the same patient without it (synth draws the same
     anatomy for the same seed). Whole-phantom nodule detection with small
     hand-made models stayed near chance (0.53-0.61), so the patch task is the
@@ -52,20 +52,20 @@ predict; it is kept as the harder case.
     go with the label).
 
 In those, every image exists clean and under each acquisition change of
-:mod:`spectral_fast.acquire` at its default strength, and per seed patients
+:mod:`spectral_fast.simulate.acquire` at its default strength, and per seed patients
 are split into train (classifier), reference (labelled; clean images plus each
 changed version with probability 1/2) and test (``cad``: reference and test
 halves, the reference built the same way). The reference gets the
 blind-spot treatment: spectral profiles (``spectral_fast.profile``, the
-defaults), :class:`~spectral_fast.cluster.SpectralClusters` with its defaults
-and :func:`~spectral_fast.reliability.build_reference`. Test batches hold each
+defaults), :class:`~spectral_fast.analysis.clustering.SpectralClusters` with its defaults
+and :func:`~spectral_fast.reliability.reference_set.build_reference`. Test batches hold each
 test patient once, clean or changed: for every change, a share of 0.25, 0.5
 or 1 changed, plus an all-clean and a mixed batch (half the images, each
 under a random change).
 
 Predicted batch and slice (cluster) accuracy against the actual accuracy:
 ours (1 - mean spectral risk), ours + confidence (1 - mean of the combined
-risk of :func:`spectral_fast.confidence.confidence_risk`, fitted on the
+risk of :func:`spectral_fast.reliability.confidence.confidence_risk`, fitted on the
 reference with the classifier's scores and the patients as groups), ATC (threshold on the confidence such that the
 reference's share above it equals its accuracy; predicted accuracy is the
 batch's share above it), DoC (reference accuracy plus the batch's mean
@@ -107,9 +107,9 @@ import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
 # spectral_fast is the installed package (make setup / make dev): python/ alone lacks the compiled core.
-sys.path.insert(0, str(ROOT / "benches"))  # the planted-slice benchmark's classifier
+sys.path.insert(0, str(ROOT / "evaluation"))  # the planted-slice benchmark's classifier
 
-from spectral_fast import acquire  # noqa: E402
+from spectral_fast.simulate import acquire
 
 REAL = ROOT.parent / "shared" / "data" / "cxr-real"
 VARIANTS = ("clean",) + acquire.CHANGES
@@ -150,7 +150,7 @@ def _variants(img: np.ndarray, seed: int) -> dict[str, np.ndarray]:
 def _profile_rows(images: list[np.ndarray]) -> pl.DataFrame:
     """Spectral profiles (Rust core, defaults) plus the artefact features the report clusters on."""
     import spectral_fast as sf
-    from spectral_fast.artefacts import artefact_table
+    from spectral_fast.profiling.artefacts_oracle import artefact_table
 
     prof = sf.profile(images, threads=1)
     extra = artefact_table(images)  # only the artefact features the profiler did not write itself
@@ -160,7 +160,7 @@ def _profile_rows(images: list[np.ndarray]) -> pl.DataFrame:
 def _nih_item(args: tuple[int, str]) -> tuple[pl.DataFrame, np.ndarray]:
     from PIL import Image
 
-    from spectral_fast.reference import to_float_gray
+    from spectral_fast.profiling.oracle import to_float_gray
 
     i, path = args
     with Image.open(path) as im:
@@ -170,7 +170,7 @@ def _nih_item(args: tuple[int, str]) -> tuple[pl.DataFrame, np.ndarray]:
 
 
 def _phantom_item(args: tuple[int, int]) -> tuple[pl.DataFrame, np.ndarray]:
-    from spectral_fast import synth
+    from spectral_fast.simulate import phantom as synth
 
     pair, seed = args
     with_nodule = synth.make_phantom(PHANTOM_SIZE, finding="nodule", seed=seed)
@@ -330,10 +330,11 @@ def evaluate(pool: dict, seed: int, confound: str | None = None) -> dict:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from spectral_fast.cluster import SpectralClusters
-    from spectral_fast.failures import auroc
-    from spectral_fast.confidence import confidence_risk, fit_confidence_model
-    from spectral_fast.reliability import build_reference, expected_accuracy, shrunk_rates
+    from spectral_fast._shared.stats import auroc
+    from spectral_fast.analysis.clustering import SpectralClusters
+    from spectral_fast.reliability.confidence import confidence_risk, fit_confidence_model
+    from spectral_fast.reliability.rates import expected_accuracy, shrunk_rates
+    from spectral_fast.reliability.reference_set import build_reference
 
     rng = np.random.default_rng(seed)
     y, groups = pool["labels"], pool["groups"]
@@ -382,8 +383,8 @@ def evaluate(pool: dict, seed: int, confound: str | None = None) -> dict:
 
     def ablation_models(model, reference, ii, vv) -> dict:
         """Confidence models with fixed inputs and no penalty search: the format-2 one and the score alone refitted."""
-        from spectral_fast.confidence import held_out_cluster_risk
-        from spectral_fast.reliability import cluster_posterior
+        from spectral_fast.reliability.confidence import held_out_cluster_risk
+        from spectral_fast.reliability.reference_set import cluster_posterior
 
         f = reference.finding("y")
         post, _ = cluster_posterior(model, rows(ii, vv))
@@ -395,7 +396,7 @@ def evaluate(pool: dict, seed: int, confound: str | None = None) -> dict:
 
     def predict_batch(model, reference, ii, vv):
         """Posterior, shrunk rates and distance to the nearest centre, plus the combined (spectral + confidence) risk per image."""
-        from spectral_fast.reliability import cluster_posterior
+        from spectral_fast.reliability.reference_set import cluster_posterior
 
         post, dist = cluster_posterior(model, rows(ii, vv))
         rate, var = reference.rates("y")
@@ -571,7 +572,7 @@ def markdown(results: dict) -> str:
     lines = [
         "## Reliability without labels: predicted vs actual accuracy",
         "",
-        f"`python benches/reliability_eval.py` ({results['config']['seeds']} seeds, mean ± sd over seeds; evaluation "
+        f"`python evaluation/reliability_eval.py` ({results['config']['seeds']} seeds, mean ± sd over seeds; evaluation "
         + ", ".join(f"{p} {results[p]['eval_seconds']:.0f} s" for p in pools)
         + "; building the image pools took "
         + ", ".join(f"{p} {results[p]['build_seconds']:.0f} s" for p in pools if p in ("cad", "phantom", "nih"))
@@ -679,7 +680,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="films of the demo's dataset plan for the cad scenario (35 %% train the classifier)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated, of {list(SCENARIOS)}")
     parser.add_argument("--cache", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "spectral_fast_reliability")
-    parser.add_argument("--out", type=Path, default=ROOT / "benches" / "results")
+    parser.add_argument("--out", type=Path, default=ROOT / "evaluation" / "results")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="smoke run: 24 phantom patients, NIH skipped, 1 seed")
     parser.add_argument("--update", action="store_true",

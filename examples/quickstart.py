@@ -2,8 +2,8 @@
 
 Run with ``python examples/quickstart.py`` once installed (``make setup``); the
 whole story, with a classifier and the report, is ``make demo``. It needs no
-data: the phantoms come from ``spectral_fast.synth`` and the blur from
-``spectral_fast.acquire``, the same simulator the benchmarks use. The
+data: the phantoms come from ``spectral_fast.simulate.phantom`` and the blur from
+``spectral_fast.simulate.acquire``, the same simulator the benchmarks use. The
 printed table shows what the profile measures: the blurred images keep far
 less of their energy above 0.25 cycles per pixel (``hf_ratio``) and their
 spectra fall off faster (``slope``).
@@ -14,7 +14,8 @@ from __future__ import annotations
 import polars as pl
 
 import spectral_fast as sf
-from spectral_fast import acquire, synth
+from spectral_fast.simulate import acquire
+from spectral_fast.simulate import phantom as synth
 
 N_IMAGES = 8
 SIZE = 512

@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from spectral_fast import reference as ref
+from spectral_fast.profiling import oracle as ref
 
 #: Parity tolerance of the Rust core against the numpy reference: 1e-6
 #: relative, plus an absolute floor of 1e-10 for values that are near zero by

@@ -1,30 +1,76 @@
 """spectral_fast: find where chest X-ray classifiers fail because of acquisition.
 
 Public names are loaded on first use (PEP 562), so ``import spectral_fast``
-and ``spectral-fast --help`` stay fast and never import scikit-learn.
+and ``spectral-fast --help`` stay fast and never import scikit-learn; the
+``TYPE_CHECKING`` block shows the same names to type checkers and IDEs.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it
+if TYPE_CHECKING:
+    from spectral_fast.analysis import Finding, Report, SpectralClusters, analyze
+    from spectral_fast.errors import InternalError, InvalidInputError, InvalidTypeError, SpectralFastError
+    from spectral_fast.ingest import ArchiveSummary, combine_profiles, process_batch, profile_archive
+    from spectral_fast.profiling import ProfileOptions, band_edges, feature_matrix, profile
+    from spectral_fast.reliability import MonitorResult, Prediction, monitor, predict
+    from spectral_fast.render import write_monitor, write_report
+
+# public name -> subpackage that exports it
 _PUBLIC = {
-    "profile": "spectral_fast.profile",
-    "band_edges": "spectral_fast.profile",
-    "feature_matrix": "spectral_fast.profile",
-    "profile_archive": "spectral_fast.archive",
-    "process_batch": "spectral_fast.archive",
+    "profile": "spectral_fast.profiling",
+    "band_edges": "spectral_fast.profiling",
+    "feature_matrix": "spectral_fast.profiling",
+    "ProfileOptions": "spectral_fast.profiling",
+    "profile_archive": "spectral_fast.ingest",
+    "process_batch": "spectral_fast.ingest",
+    "combine_profiles": "spectral_fast.ingest",
+    "ArchiveSummary": "spectral_fast.ingest",
+    "analyze": "spectral_fast.analysis",
+    "Finding": "spectral_fast.analysis",
+    "Report": "spectral_fast.analysis",
+    "SpectralClusters": "spectral_fast.analysis",
+    "predict": "spectral_fast.reliability",
+    "monitor": "spectral_fast.reliability",
+    "Prediction": "spectral_fast.reliability",
+    "MonitorResult": "spectral_fast.reliability",
+    "write_report": "spectral_fast.render",
+    "write_monitor": "spectral_fast.render",
     "SpectralFastError": "spectral_fast.errors",
     "InvalidInputError": "spectral_fast.errors",
     "InvalidTypeError": "spectral_fast.errors",
     "InternalError": "spectral_fast.errors",
 }
 
-__all__ = sorted(_PUBLIC) + ["__version__"]
+__all__ = [
+    "ArchiveSummary",
+    "Finding",
+    "InternalError",
+    "InvalidInputError",
+    "InvalidTypeError",
+    "MonitorResult",
+    "Prediction",
+    "ProfileOptions",
+    "Report",
+    "SpectralClusters",
+    "SpectralFastError",
+    "analyze",
+    "band_edges",
+    "combine_profiles",
+    "feature_matrix",
+    "monitor",
+    "predict",
+    "process_batch",
+    "profile",
+    "profile_archive",
+    "write_monitor",
+    "write_report",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -6,19 +6,10 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest, hypergeom
 
-from spectral_fast.cluster import tree_members
+from spectral_fast._shared.stats import auroc, bernoulli_llr, bh_adjust, wilson_interval, worst_share
+from spectral_fast.analysis.blind_spots import analyze_finding, concentration, find_blind_spots, image_errors
+from spectral_fast.analysis.cluster_tree import tree_members
 from spectral_fast.errors import InvalidInputError
-from spectral_fast.failures import (
-    analyze_finding,
-    auroc,
-    bernoulli_llr,
-    bh_adjust,
-    concentration,
-    find_blind_spots,
-    image_errors,
-    wilson_interval,
-    worst_share,
-)
 
 
 def test_wilson_matches_scipy():
@@ -94,7 +85,7 @@ def test_no_blind_spot_without_concentration():
     members = tree_members(np.array([[0, 1, 1, 0], [2, 3, 2, 0], [4, 5, 3, 0], [6, 7, 4, 0], [8, 9, 5, 0]], float), 6)
     assert find_blind_spots(labels, error, members) == []
     assert find_blind_spots(labels, np.zeros(300, bool), members) == []
-    from spectral_fast.failures import scan_p_values
+    from spectral_fast.analysis.blind_spots import scan_p_values
 
     llr = np.array([bernoulli_llr(int(error[np.isin(labels, m)].sum()), int(np.isin(labels, m).sum()), int(error.sum()), 300) for m in members])
     p = scan_p_values(labels, error, members, llr, n_perm=199)
@@ -210,7 +201,7 @@ def test_physically_different_siblings_stay_separate_blind_spots():
 
 
 def test_large_clusters_use_the_normal_interval_and_agree_with_bootstrap():
-    from spectral_fast.failures import bootstrap_auroc, hanley_mcneil_interval
+    from spectral_fast._shared.stats import bootstrap_auroc, hanley_mcneil_interval
 
     rng = np.random.default_rng(4)
     t = rng.random(3000) < 0.3

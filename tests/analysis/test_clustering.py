@@ -8,7 +8,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from spectral_fast.cluster import SpectralClusters, auto_k, feature_columns, tree_members, ward_tree
+from spectral_fast.analysis.cluster_tree import tree_members, ward_tree
+from spectral_fast.analysis.clustering import SpectralClusters, auto_k, feature_columns
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
 
 
@@ -133,7 +134,7 @@ def test_load_refuses_other_versions_and_tampering(tmp_path):
 def test_load_refuses_another_package_version_unless_asked(tmp_path, monkeypatch):
     df, _ = make_profiles()
     m = SpectralClusters(3, random_state=0).fit(df)
-    import spectral_fast.cluster as cluster_mod
+    import spectral_fast.analysis.clustering as cluster_mod
 
     monkeypatch.setattr(cluster_mod, "__version__", "0.0.1")
     json_path, _ = m.save(tmp_path / "old")
@@ -238,7 +239,7 @@ def test_anatomy_adjustment_sharpens_a_planted_slice_of_real_cxrs(cxr_real_dir):
     from PIL import Image
 
     import spectral_fast
-    from spectral_fast import acquire
+    from spectral_fast.simulate import acquire
 
     meta = pl.read_csv(cxr_real_dir / "metadata.csv").filter(pl.col("dataset") == "nih-cxr14")
     images = [np.asarray(Image.open(cxr_real_dir / f).convert("L")) for f in meta["file"]]

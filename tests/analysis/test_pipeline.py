@@ -9,52 +9,12 @@ import numpy as np
 import polars as pl
 import pytest
 
+from helpers.report_cases import NASTY, make_case
+from spectral_fast.analysis.clustering import SpectralClusters
+from spectral_fast.analysis.pipeline import SLICE_COLUMNS, Finding, analyze
 from spectral_fast.cli import main
-from spectral_fast.cluster import SpectralClusters
 from spectral_fast.errors import InvalidInputError, SpectralFastError
-from spectral_fast.report import SLICE_COLUMNS, Finding, analyze
-
-NASTY = "site<1>/a&b \"q\" 'x'.png"
-
-
-def make_case(tmp_path=None, n=160, seed=0):
-    """Profiles with a blurred 20 % slice where a fake model errs 50 % of the time (10 % elsewhere)."""
-    rng = np.random.default_rng(seed)
-    base = np.linspace(-1.0, -6.0, 32)
-    bands = base + rng.normal(0, 0.15, (n, 1)) + rng.normal(0, 0.05, (n, 32))
-    slice_ = np.zeros(n, bool)
-    slice_[rng.choice(n, n // 5, replace=False)] = True
-    bands[slice_, 20:] -= 2.0
-    ids = [f"img/{i:03d}.png" for i in range(n)]
-    ids[int(np.flatnonzero(slice_)[0])] = NASTY
-    prof = pl.DataFrame({"id": ids, **{f"band_{i:02d}": bands[:, i] for i in range(32)}})
-    prof = prof.with_columns(
-        jpeg_block=pl.Series(rng.normal(0.1, 0.02, n)),
-        height=pl.lit(1024),
-        width=pl.lit(1024),
-        status=pl.lit("ok"),
-        error=pl.lit(None, dtype=pl.Utf8),
-    )
-    truth = rng.integers(0, 2, n)
-    error = np.zeros(n, bool)
-    for group, rate in ((slice_, 0.5), (~slice_, 0.1)):
-        members = np.flatnonzero(group)
-        error[rng.choice(members, int(round(rate * len(members))), replace=False)] = True
-    score = np.where(error != truth.astype(bool), 0.8, 0.2)
-    score = np.clip(score + rng.normal(0, 0.05, n), 0, 1)
-    # a second finding given as predicted labels
-    truth2 = rng.integers(0, 2, n)
-    pred2 = np.where(rng.random(n) < 0.15, 1 - truth2, truth2)
-    preds = pl.DataFrame({"image": ids, "y": truth, "p": score, "y2": truth2, "hat2": pred2})
-    if tmp_path is not None:
-        # three real PNG files for thumbnails, including the nasty id
-        from PIL import Image
-
-        for i in [ids[0], ids[1], NASTY]:
-            path = tmp_path / "imgs" / i
-            path.parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(rng.integers(0, 255, (64, 64), dtype=np.uint8)).save(path)
-    return prof, preds, slice_
+from spectral_fast.render.folders import write_report
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +54,7 @@ def test_planted_slice_is_the_top_blind_spot(case):
 
 def test_a_blind_spot_of_several_clusters_is_described_as_one_group():
     """One description for the union (not one per cluster, joined), the same words a cluster would get."""
-    from spectral_fast.describe import ProfileFeatures, describe_clusters
+    from spectral_fast.analysis.describe import ProfileFeatures, describe_clusters
 
     prof, _, slice_ = make_case(n=160)
     labels = np.where(slice_, np.arange(160) % 2, 2)  # the blurred slice split into clusters 0 and 1
@@ -117,7 +77,7 @@ def test_predicted_labels_give_auroc_note(case):
 
 def test_write_files_and_reload_model(case, tmp_path):
     rep, _ = case
-    paths = rep.write(tmp_path / "out")
+    paths = write_report(rep, tmp_path / "out")
     for key in ("slices", "blind_spots", "assignments", "summary", "model", "model_arrays", "html"):
         assert paths[key].exists(), key
     summary = json.loads(paths["summary"].read_text())
@@ -136,7 +96,7 @@ def test_html_is_offline_and_escaped(tmp_path):
     rep = analyze(prof, preds, [Finding("y", score_col="p")], id_col="image", n_clusters=6, n_boot=50, n_perm=99)
     # make the nasty id an exemplar so it is printed
     rep.descriptions[0]["exemplars"] = [NASTY, "img/000.png", "missing/file.png"]
-    page = rep.write(tmp_path / "out", image_root=tmp_path / "imgs")["html"].read_text()
+    page = write_report(rep, tmp_path / "out", image_root=tmp_path / "imgs")["html"].read_text()
     assert "site&lt;1&gt;/a&amp;b &quot;q&quot; &#x27;x&#x27;.png" in page
     assert "site<1>" not in page
     assert not re.search(r"(src|href)=[\"'](?!data:)", page), "every resource must be inline"
@@ -152,7 +112,7 @@ def test_error_rows_are_excluded_and_counted():
         pl.lit("error").alias("status"), pl.lit("decode failed").alias("error"), pl.lit(None, dtype=pl.Float64).alias("band_00")
     )
     prof = pl.concat([prof.slice(3), bad.with_columns(id=pl.Series(["e1", "e2", "e3"]))])
-    from spectral_fast.predictions import PartialMatchWarning
+    from spectral_fast.analysis.predictions import PartialMatchWarning
 
     with pytest.warns(PartialMatchWarning, match="3 of 160 predictions have no profile"):
         rep = analyze(prof, preds, [Finding("y", score_col="p")], id_col="image", n_clusters=4, n_boot=20, n_perm=19)

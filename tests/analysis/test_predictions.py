@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from spectral_fast.analysis.predictions import PartialMatchWarning, join_predictions, normalise_id, read_predictions
 from spectral_fast.errors import InvalidInputError
-from spectral_fast.predictions import PartialMatchWarning, join_predictions, normalise_id, read_predictions
 
 
 def profiles(ids):

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "benches" / "bench_core.py"
 
 pytest.importorskip("scipy")

@@ -8,8 +8,8 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
-from test_reliability import make_profiles
 
+from helpers.profile_tables import make_profiles
 from spectral_fast.cli import main
 
 

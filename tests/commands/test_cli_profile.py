@@ -15,7 +15,7 @@ import termios
 import polars as pl
 import pytest
 
-import archive_samples as S
+from helpers import archive_samples as S
 
 
 def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 SETTINGS = {"clean", "blur sigma 1.5 px"}
-QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.py"
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
 
 
 def test_quickstart_prints_profiles_that_separate_blur():

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spectral_fast import acquire
+from spectral_fast.simulate import acquire
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT.parent / "shared" / "data" / "cxr-real"
-sys.path.insert(0, str(ROOT / "benches"))
+sys.path.insert(0, str(ROOT / "evaluation"))
 
 from edge_overshoot import edge_overshoot  # noqa: E402
 

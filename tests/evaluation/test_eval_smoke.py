@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT.parent / "shared" / "data" / "cxr-real"
 
 pytest.importorskip("sklearn")
@@ -30,7 +30,7 @@ def _run(args: list[str]) -> subprocess.CompletedProcess:
 @pytest.mark.skipif(not (REAL / "metadata.csv").exists(), reason="needs ../shared/data/cxr-real")
 def test_quick_planted_benchmark_finds_jpeg_where_intensity_does_not(tmp_path):
     out = tmp_path / "planted"
-    _run([str(ROOT / "benches" / "planted_slices.py"), "--quick", "--cache", str(tmp_path / "cache"), "--out", str(out)])
+    _run([str(ROOT / "evaluation" / "planted_slices.py"), "--quick", "--cache", str(tmp_path / "cache"), "--out", str(out)])
     doc = json.loads(out.with_suffix(".json").read_text())
     assert doc["n_images"] == 122 and doc["seeds"] == 1
     cell = {(r["change"], r["errors"], r["finder"]): r for r in doc["records"]}
@@ -50,7 +50,7 @@ def test_quick_planted_benchmark_finds_jpeg_where_intensity_does_not(tmp_path):
 def test_recurring_false_positives_are_counted_per_change():
     import polars as pl
 
-    sys.path.insert(0, str(ROOT / "benches"))
+    sys.path.insert(0, str(ROOT / "evaluation"))
     from planted_slices import recurring_false_positives
 
     records = [
@@ -69,10 +69,9 @@ def test_recurring_false_positives_are_counted_per_change():
 def test_best_node_is_the_tree_node_closest_to_the_planted_set():
     import numpy as np
 
-    sys.path.insert(0, str(ROOT / "benches"))
+    sys.path.insert(0, str(ROOT / "evaluation"))
     from planted_slices import best_node
-
-    from spectral_fast.cluster import ward_tree
+    from spectral_fast.analysis.cluster_tree import ward_tree
 
     labels = np.repeat([0, 1, 2, 3], 5)
     centres = np.array([[0.0], [0.1], [5.0], [9.0]])  # the tree merges clusters 0 and 1 first
@@ -86,7 +85,7 @@ def test_best_node_is_the_tree_node_closest_to_the_planted_set():
 def test_haloed_clean_images_can_be_left_unscored():
     import polars as pl
 
-    sys.path.insert(0, str(ROOT / "benches"))
+    sys.path.insert(0, str(ROOT / "evaluation"))
     from planted_slices import haloed_unscored
 
     # 10 clean images; "h" alone is above the 90th percentile of overshoot; "n" has none measured (NaN)
@@ -110,7 +109,7 @@ def test_haloed_clean_images_can_be_left_unscored():
 
 @pytest.mark.skipif(not (REAL / "metadata.csv").exists(), reason="needs ../shared/data/cxr-real")
 def test_quick_reliability_benchmark_prints_every_scenario(tmp_path):
-    proc = _run([str(ROOT / "benches" / "reliability_eval.py"), "--quick", "--cache", str(tmp_path / "cache"),
+    proc = _run([str(ROOT / "evaluation" / "reliability_eval.py"), "--quick", "--cache", str(tmp_path / "cache"),
                  "--out", str(tmp_path / "out")])  # fmt: skip
     table = proc.stdout
     assert "| metric | cad | phantom | phantom_confounded |" in table
@@ -129,9 +128,9 @@ def test_supervised_ceiling_sees_a_real_change_and_nothing_in_an_unchanged_copy(
     from PIL import Image
 
     import spectral_fast
-    from spectral_fast import acquire
+    from spectral_fast.simulate import acquire
 
-    sys.path.insert(0, str(ROOT / "benches"))
+    sys.path.insert(0, str(ROOT / "evaluation"))
     from planted_slices import supervised_ceiling
 
     meta = pl.read_csv(REAL / "metadata.csv").filter(pl.col("dataset") == "nih-cxr14").head(60)

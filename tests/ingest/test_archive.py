@@ -14,11 +14,12 @@ import pyarrow.ipc
 import pyarrow.parquet as pq
 import pytest
 
-import archive_samples as S
+from helpers import archive_samples as S
 from spectral_fast import __version__
-from spectral_fast.archive import process_batch, profile_archive, run_options
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
-from spectral_fast.journal import Journal
+from spectral_fast.ingest.batch import process_batch
+from spectral_fast.ingest.journal import Journal
+from spectral_fast.ingest.local import profile_archive, run_options
 
 
 @pytest.fixture

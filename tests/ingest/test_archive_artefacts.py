@@ -13,14 +13,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import archive_samples as S
+from helpers import archive_samples as S
 from spectral_fast import _core
-from spectral_fast.archive import process_batch, profile_archive, run_options
-from spectral_fast.artefacts import ALL_NAMES as ARTEFACTS
 from spectral_fast.cli import main
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
-from spectral_fast.journal import METADATA_KEY, Journal
-from spectral_fast.merge import combine_profiles
+from spectral_fast.ingest.batch import process_batch
+from spectral_fast.ingest.journal import Journal
+from spectral_fast.ingest.local import profile_archive, run_options
+from spectral_fast.ingest.merge import combine_profiles
+from spectral_fast.profiling.artefacts_oracle import ALL_NAMES as ARTEFACTS
+from spectral_fast.profiling.tables import METADATA_KEY
 
 pytestmark = pytest.mark.skipif(not S.REAL_IMAGES.is_dir(), reason=f"real CXRs not found at {S.REAL_IMAGES}")
 

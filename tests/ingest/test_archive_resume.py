@@ -23,12 +23,12 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 import pytest
 
-import archive_samples as S
-from spectral_fast.archive import profile_archive
+from helpers import archive_samples as S
+from spectral_fast.ingest.local import profile_archive
 
 WRAPPER = r'''
 import os, signal, sys
-import spectral_fast.journal as j
+import spectral_fast.ingest.journal as j
 
 mode, step = sys.argv[1], int(sys.argv[2])
 calls = {"n": 0}

@@ -9,8 +9,8 @@ import pytest
 
 import spectral_fast as sf
 from spectral_fast import _core
-from spectral_fast import reference as ref
 from spectral_fast.errors import InternalError, InvalidInputError, InvalidTypeError, SpectralFastError
+from spectral_fast.profiling import oracle as ref
 
 GOOD = np.random.default_rng(0).integers(0, 255, size=(32, 40), dtype=np.uint8)
 

@@ -13,9 +13,9 @@ import polars as pl
 import pytest
 from PIL import Image
 
-import archive_samples as S
+from helpers import archive_samples as S
+from spectral_fast.ingest.batch import process_batch
 from spectral_fast import profile
-from spectral_fast.archive import process_batch
 
 FEATURES = [f"band_{i:02d}" for i in range(32)] + ["low", "slope", "centroid", "entropy", "hf_ratio", "mean", "std"]
 

@@ -13,12 +13,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import archive_samples as S
-from spectral_fast.archive import profile_archive
-from spectral_fast.cluster import SpectralClusters
+from helpers import archive_samples as S
+from spectral_fast.analysis.clustering import SpectralClusters
 from spectral_fast.errors import InvalidInputError
-from spectral_fast.journal import METADATA_KEY
-from spectral_fast.merge import combine_profiles, profile_files, run_description, scan_profiles
+from spectral_fast.ingest.local import profile_archive
+from spectral_fast.ingest.merge import combine_profiles, profile_files, run_description, scan_profiles
+from spectral_fast.profiling.tables import METADATA_KEY
 
 pytestmark = pytest.mark.skipif(not S.REAL_IMAGES.is_dir(), reason=f"real CXRs not found at {S.REAL_IMAGES}")
 
@@ -125,7 +125,7 @@ def test_other_version_missing_metadata_and_duplicates_are_refused(runs, tmp_pat
 
 def test_clustering_and_report_on_the_union(runs):
     """The union feeds clustering and the report exactly like the local table does."""
-    from spectral_fast.report import Finding, analyze
+    from spectral_fast.analysis.pipeline import Finding, analyze
 
     full, shard_dir = runs
     local = pl.read_parquet(full).sort("id")

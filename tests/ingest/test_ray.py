@@ -23,11 +23,11 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 import pytest  # noqa: E402
 
-import archive_samples as S  # noqa: E402
-from spectral_fast.archive import profile_archive, run_options  # noqa: E402
+from helpers import archive_samples as S  # noqa: E402
 from spectral_fast.cli import main  # noqa: E402
 from spectral_fast.errors import InvalidInputError  # noqa: E402
-from spectral_fast.merge import combine_profiles  # noqa: E402
+from spectral_fast.ingest.local import profile_archive, run_options
+from spectral_fast.ingest.merge import combine_profiles
 
 try:
     import ray
@@ -86,7 +86,7 @@ def test_cli_engine_ray_writes_the_local_file(ray_session, local_real, tmp_path,
 @needs_ray
 @needs_data
 def test_read_binary_files_shards_combine_to_the_local_table(ray_session, local_real, tmp_path):
-    import spectral_fast.ray as sfr
+    import spectral_fast.ingest.ray as sfr
 
     ds = ray.data.read_binary_files(str(S.REAL), include_paths=True)
     files = sfr.write_profiles(ds, tmp_path / "shards", root=S.REAL, batch_size=32)
@@ -103,7 +103,7 @@ def test_read_binary_files_shards_combine_to_the_local_table(ray_session, local_
 @needs_data
 def test_paths_are_planned_like_the_local_cli(ray_session, tmp_path):
     """A list of files and a glob, as the CLI takes them: the local run's ids and rows."""
-    import spectral_fast.ray as sfr
+    import spectral_fast.ingest.ray as sfr
 
     files = [str(p) for p in sorted(S.REAL_IMAGES.glob("mhh__*.png"))[:6]]
     inputs = [*files, str(S.REAL_IMAGES / "siim__*.dcm")]
@@ -120,7 +120,7 @@ def test_paths_are_planned_like_the_local_cli(ray_session, tmp_path):
 @needs_ray
 @needs_data
 def test_parquet_inputs_by_dataset_and_by_path(ray_session, tmp_path):
-    import spectral_fast.ray as sfr
+    import spectral_fast.ingest.ray as sfr
 
     names = sorted(p.name for p in S.REAL_IMAGES.iterdir())[::5]
     table = pa.table(
@@ -194,7 +194,7 @@ def _kill_first_time(table: pa.Table, *, marker: str, victim: str) -> pa.Table:
 @needs_ray
 @needs_data
 def test_worker_killed_mid_run_still_gives_the_complete_table(ray_session, local_real, tmp_path):
-    import spectral_fast.ray as sfr
+    import spectral_fast.ingest.ray as sfr
 
     marker = tmp_path / "killed"
     local = _read(local_real).filter(pl.col("id").str.starts_with("images/"))
@@ -215,7 +215,7 @@ def test_worker_killed_mid_run_still_gives_the_complete_table(ray_session, local
 
 @needs_ray
 def test_core_threads_follow_the_cpus_ray_assigned(ray_session):
-    from spectral_fast.ray import worker_threads
+    from spectral_fast.ingest.ray import worker_threads
 
     def threads_with(num_cpus: float) -> int:
         return ray.get(ray.remote(num_cpus=num_cpus)(worker_threads).remote())
@@ -242,7 +242,7 @@ def test_resume_a_local_run_on_ray(ray_session, local_real, tmp_path):
 
 @needs_ray
 def test_invalid_calls_fail_before_any_work(ray_session, tmp_path):
-    import spectral_fast.ray as sfr
+    import spectral_fast.ingest.ray as sfr
 
     ds = ray.data.from_items([{"id": "a", "bytes": b"x"}])
     with pytest.raises(InvalidInputError, match="bands"):
@@ -277,7 +277,7 @@ def test_benchmark_quick_run(tmp_path):
     import json
     from pathlib import Path
 
-    bench = Path(__file__).resolve().parent.parent / "benches" / "bench_ray.py"
+    bench = Path(__file__).resolve().parents[2] / "benches" / "bench_ray.py"
     cmd = [sys.executable, str(bench), "--quick", "--out-dir", str(tmp_path), "--cache-dir", str(tmp_path / "cache")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -293,7 +293,7 @@ def test_benchmark_quick_run(tmp_path):
 @needs_data
 def test_no_artefacts_and_retry_errors_on_ray(ray_session, tmp_path):
     """A --no-artefacts run with a truncated file, resumed on Ray with --retry-errors after the file is repaired."""
-    import spectral_fast.ray as sfr
+    import spectral_fast.ingest.ray as sfr
 
     root = tmp_path / "images"
     root.mkdir()

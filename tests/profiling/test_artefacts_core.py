@@ -1,9 +1,9 @@
-"""The Rust core's artefact columns against ``spectral_fast.artefacts`` (the numpy oracle).
+"""The Rust core's artefact columns against ``spectral_fast.profiling.artefacts_oracle`` (the numpy oracle).
 
 Tolerance: 1e-9 relative with a 1e-9 absolute floor for every feature (both
 compute in float64; measured differences are ~1e-13). ``peak_freq`` names a
 coefficient, so it must be the same coefficient: equal to 1e-12.
-The full 200-image check is ``python benches/artefact_parity.py`` (~1 min);
+The full 200-image check is ``python evaluation/artefact_parity.py`` (~1 min);
 here every 10th real PNG and both DICOMs keep the file to a few seconds.
 """
 
@@ -21,10 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import spectral_fast as sf
-from spectral_fast import artefacts as art
-from spectral_fast import reference as ref
-from spectral_fast.archive import process_batch, profile_archive
 from spectral_fast.errors import InvalidInputError
+from spectral_fast.ingest.batch import process_batch
+from spectral_fast.ingest.local import profile_archive
+from spectral_fast.profiling import artefacts_oracle as art
+from spectral_fast.profiling import oracle as ref
 
 RTOL = ATOL = 1e-9
 DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)

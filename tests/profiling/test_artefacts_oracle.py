@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from spectral_fast.artefacts import ALL_NAMES, artefact_features, artefact_table, hist_comb, jpeg_block
 from spectral_fast.errors import InvalidInputError
+from spectral_fast.profiling.artefacts_oracle import ALL_NAMES, artefact_features, artefact_table, hist_comb, jpeg_block
 
 
 @pytest.fixture(scope="module")

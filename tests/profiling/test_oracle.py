@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 import spectral_fast as sf
-from spectral_fast import reference as ref
+from spectral_fast.profiling import oracle as ref
 
 
 def sinusoid(h: int, w: int, ky: int, kx: int) -> np.ndarray:

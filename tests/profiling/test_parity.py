@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import spectral_fast as sf
-from spectral_fast import reference as ref
+from spectral_fast.profiling import oracle as ref
 
 DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
 

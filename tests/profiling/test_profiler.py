@@ -13,8 +13,8 @@ import pyarrow as pa
 import pytest
 
 import spectral_fast as sf
-from spectral_fast import artefacts
-from spectral_fast import reference as ref
+from spectral_fast.profiling import artefacts_oracle as artefacts
+from spectral_fast.profiling import oracle as ref
 
 RNG = np.random.default_rng(42)
 IMGS = [RNG.integers(0, 4096, size=(24 + 3 * k, 30 - k), dtype=np.uint16) for k in range(5)]

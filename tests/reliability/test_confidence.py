@@ -8,14 +8,20 @@ import warnings
 import numpy as np
 import polars as pl
 import pytest
-from test_reliability import make_profiles
 
-from spectral_fast.cluster import SpectralClusters
+from helpers.profile_tables import make_profiles
+from spectral_fast._shared.stats import auroc
+from spectral_fast.analysis.clustering import SpectralClusters
+from spectral_fast.analysis.predictions import PartialMatchWarning
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
-from spectral_fast.failures import auroc
-from spectral_fast.predictions import PartialMatchWarning
-from spectral_fast.confidence import check_scores, confidence_risk, fit_confidence_model, held_out_cluster_risk
-from spectral_fast.reliability import build_reference, load_model_dir, predict
+from spectral_fast.reliability.confidence import (
+    check_scores,
+    confidence_risk,
+    fit_confidence_model,
+    held_out_cluster_risk,
+)
+from spectral_fast.reliability.reference_set import build_reference
+from spectral_fast.reliability.risk import load_model_dir, predict
 
 
 def make_scores(error: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +93,7 @@ def older_reference(scored_dir, out, version: int, confidence_model: dict | None
     """A copy of ``scored_dir`` whose reference.json says format ``version`` with this confidence model (re-signed)."""
     import shutil
 
-    from spectral_fast.cluster import _digest
+    from spectral_fast._shared.serialize import _digest
 
     for name in ("model.json", "model.npz", "reference.json", "reference.npz"):
         shutil.copy(scored_dir / name, out / name)

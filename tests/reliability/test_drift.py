@@ -8,19 +8,21 @@ import re
 import numpy as np
 import polars as pl
 import pytest
-from test_reliability import make_profiles
 
-from spectral_fast.cluster import SpectralClusters
+from helpers.profile_tables import make_profiles
+from spectral_fast.analysis.blind_spots import find_blind_spots
+from spectral_fast.analysis.clustering import SpectralClusters
 from spectral_fast.errors import InvalidInputError
-from spectral_fast.failures import find_blind_spots
-from spectral_fast.monitor import band_tests, mix_test, monitor, population_stability_index
-from spectral_fast.reliability import build_reference
+from spectral_fast.reliability.drift import band_tests, mix_test, population_stability_index
+from spectral_fast.reliability.monitoring import monitor
+from spectral_fast.reliability.reference_set import build_reference
+from spectral_fast.render.folders import write_monitor
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     """Reference of 600 images, k-means k = 6, blind spots from the failure analysis."""
-    from spectral_fast.cluster import tree_members
+    from spectral_fast.analysis.cluster_tree import tree_members
 
     out = tmp_path_factory.mktemp("monitor_model")
     table, _, error = make_profiles(600, 0, 0.25)
@@ -105,7 +107,7 @@ def test_write_json_html_risk(model_dir, tmp_path):
         *[pl.when(pl.int_range(pl.len()) == 0).then(pl.col(c) + 3.0).otherwise(pl.col(c)).alias(c) for c in bands],
     )
     res = monitor(model_dir, batch)
-    paths = res.write(tmp_path / "out")
+    paths = write_monitor(res, tmp_path / "out")
     doc = json.loads(paths["json"].read_text())  # strict JSON: NaN became null
     assert doc["verdict"] in ("ok", "drift", "alert") and len(doc["mix"]) == 6 and len(doc["bands"]) == 32
     assert doc["verdict_line"] == res.summary["verdict_line"]

@@ -9,41 +9,19 @@ import numpy as np
 import polars as pl
 import pytest
 
-from spectral_fast.cluster import SpectralClusters
+from helpers.profile_tables import make_profiles
+from spectral_fast.analysis.clustering import SpectralClusters
 from spectral_fast.errors import InvalidInputError
-from spectral_fast.reliability import (
+from spectral_fast.profiling.tables import check_profile_options, read_profile_options
+from spectral_fast.reliability.rates import expected_accuracy, fit_prior_strength, shrunk_rates
+from spectral_fast.reliability.reference_set import (
     Reference,
     build_reference,
-    check_profile_options,
     cluster_posterior,
     distance_threshold,
-    expected_accuracy,
-    fit_prior_strength,
     held_out_distance,
-    load_model_dir,
-    predict,
-    read_profile_options,
-    shrunk_rates,
 )
-
-BASE = np.linspace(-1.0, -6.0, 32)
-
-
-def make_profiles(n: int, seed: int, shift_share: float, *, bands: int = 32, offset: float = 0.0):
-    """Profile-like table with a blurred slice (less high-frequency energy) of share ``shift_share``.
-
-    Returns the table, the slice mask and per-image errors drawn with rate
-    0.5 inside the slice and 0.1 outside: the classifier's blind spot.
-    """
-    rng = np.random.default_rng(seed)
-    base = np.interp(np.linspace(0, 31, bands), np.arange(32), BASE)
-    x = base + rng.normal(0, 0.15, (n, 1)) + rng.normal(0, 0.05, (n, bands)) + offset
-    slice_ = rng.random(n) < shift_share
-    x[slice_, int(bands * 0.6) :] -= 1.5
-    data = {f"band_{i:02d}": x[:, i] for i in range(bands)}
-    data.update(id=[f"s{seed}/{i:04d}.png" for i in range(n)], status=["ok"] * n, error=[None] * n)
-    error = np.where(slice_, rng.random(n) < 0.5, rng.random(n) < 0.1)
-    return pl.DataFrame(data, schema_overrides={"error": pl.Utf8}), slice_, error
+from spectral_fast.reliability.risk import load_model_dir, predict
 
 
 @pytest.fixture(scope="module")
@@ -245,7 +223,7 @@ def test_reference_round_trip_and_tamper_detection(model_dir, tmp_path):
 
 def resigned_reference(model_dir, out, edit):
     """A copy of ``model_dir`` whose reference.json is changed by ``edit(meta)`` and signed again."""
-    from spectral_fast.cluster import _digest
+    from spectral_fast._shared.serialize import _digest
 
     for name in ("model.json", "model.npz", "reference.json", "reference.npz"):
         (out / name).write_bytes((model_dir / name).read_bytes())
@@ -337,8 +315,9 @@ def test_artefact_features_are_computed_from_the_images_when_the_model_needs_the
     from PIL import Image
 
     import spectral_fast as sf
-    from spectral_fast import acquire, synth
-    from spectral_fast.artefacts import FEATURE_NAMES, artefact_table
+    from spectral_fast.profiling.artefacts_oracle import FEATURE_NAMES, artefact_table
+    from spectral_fast.simulate import acquire
+    from spectral_fast.simulate import phantom as synth
 
     images = [synth.phantom(128, seed=s) for s in range(12)]
     images = [acquire.apply(im, "jpeg") if i % 3 == 0 else im for i, im in enumerate(images)]

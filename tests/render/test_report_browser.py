@@ -161,9 +161,9 @@ def load_page(path: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def report_page(tmp_path_factory):
-    from test_report import NASTY, make_case
-
-    from spectral_fast.report import Finding, analyze
+    from helpers.report_cases import NASTY, make_case
+    from spectral_fast.analysis.pipeline import Finding, analyze
+    from spectral_fast.render.folders import write_report
 
     tmp = tmp_path_factory.mktemp("browser")
     prof, preds, _ = make_case(tmp, n=120)
@@ -171,7 +171,7 @@ def report_page(tmp_path_factory):
                   n_clusters=5, n_boot=50, n_perm=99)  # fmt: skip
     saved = [NASTY] + [i for i in prof["id"].head(2).to_list() if i != NASTY]  # the files make_case wrote
     rep.descriptions[0]["exemplars"] = saved
-    return rep.write(tmp / "out", image_root=tmp / "imgs")["html"]
+    return write_report(rep, tmp / "out", image_root=tmp / "imgs")["html"]
 
 
 def test_report_loads_offline_without_errors_and_images_render(report_page):

@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spectral_fast import acquire, reference, synth
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
+from spectral_fast.profiling import oracle as reference
+from spectral_fast.simulate import acquire
+from spectral_fast.simulate import phantom as synth
 
 CROP = 512
 #: Real images used: three NIH PNGs (1024 px, one pneumonia) and one MHH (640 px, another site).
@@ -29,7 +31,7 @@ def data_dir() -> Path | None:
     env = os.environ.get("SPECTRAL_FAST_DATA")
     if env:
         candidates += [Path(env), Path(env) / "cxr-real"]
-    candidates.append(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cxr-real")
+    candidates.append(Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cxr-real")
     for folder in candidates:
         if (folder / "images").is_dir():
             return folder

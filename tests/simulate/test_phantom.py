@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spectral_fast import _synth_anatomy as anat
-from spectral_fast import synth
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
+from spectral_fast.simulate import anatomy as anat
+from spectral_fast.simulate import bones
+from spectral_fast.simulate import phantom as synth
 
 
 def test_same_seed_same_image_different_seed_different_image():
@@ -180,7 +181,6 @@ def test_bad_batch_arguments(kwargs, name):
 
 def test_vessel_segments_drawn_together_equal_drawn_one_by_one(monkeypatch):
     """The vessels are rasterised as one flat batch: it must give exactly what a loop over segments gives."""
-    from spectral_fast import _synth_bones as bones
 
     a = anat.draw_anatomy(np.random.default_rng(4))
     frame = anat.Frame(200, 260, a)  # rectangular, so rows and columns cannot be swapped unnoticed

@@ -15,8 +15,6 @@ is what makes over-segmenting safe (``docs/method.md`` "What we measured").
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -27,8 +25,10 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from spectral_fast import __version__
-from spectral_fast.artefacts import FEATURE_NAMES as ARTEFACT_FEATURES
+from spectral_fast._shared.serialize import read_checksummed, write_checksummed
+from spectral_fast.analysis.cluster_tree import ward_tree
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
+from spectral_fast.profiling.artefacts_oracle import FEATURE_NAMES as ARTEFACT_FEATURES
 
 FORMAT = "spectral_fast.clusters"
 FORMAT_VERSION = 3  # 2: anatomy adjustment of the upper bands; 3: lower bands summarised (lower_bands)
@@ -43,7 +43,7 @@ def auto_k(n: int) -> int:
     Deliberately over-segments (8 clusters for 122 images, 30 from 1800 on):
     the tree over clusters merges siblings back into one blind spot, while
     BIC and silhouette pick k = 2 on real CXRs and lose every acquisition
-    slice (evidence: ``benches/results/planted.md``).
+    slice (evidence: ``evaluation/results/planted.md``).
     """
     return int(min(MAX_K, max(2, round(math.sqrt(n / 2.0)))))
 
@@ -52,7 +52,7 @@ def feature_columns(columns: list[str], features: str | list[str] = "auto") -> l
     """The clustering features among ``columns``.
 
     ``"auto"``: every ``band_*`` column (in name order) plus the artefact
-    features of :mod:`spectral_fast.artefacts` that are present. ``"bands"``:
+    features of :mod:`spectral_fast.profiling.artefacts_oracle` that are present. ``"bands"``:
     band columns only. A list: exactly those columns.
     """
     bands = sorted(c for c in columns if c.startswith("band_"))
@@ -85,7 +85,7 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         Gaussian mixture with ``covariance_type`` (adds :meth:`predict_proba`),
         or k-means. The diagonal mixture is the default because it recovered
         planted sharpening and resampling slices that k-means split
-        (``benches/results/planted.md``): per-cluster variances let a slice
+        (``evaluation/results/planted.md``): per-cluster variances let a slice
         that is tight in a few features form its own component.
     features : "auto", "bands" or list of str, default "auto"
         Columns to cluster on when ``X`` is a table (see :func:`feature_columns`);
@@ -108,7 +108,7 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         Acquisition changes act mostly on the upper half; without the
         adjustment a changed slice is a shifted copy of the population and
         the mixture splits it along patient differences. Over 20 seeds of
-        the planted-slice benchmark (``benches/results/planted.md``, row "no
+        the planted-slice benchmark (``evaluation/results/planted.md``, row "no
         anatomy adjustment") planted sharpening went from precision/recall
         0.74/0.75 to 0.84/0.90, noise recall from 0.95 to 0.97 and gamma
         from 0.95/0.91 to 0.97/0.95. Applies
@@ -500,56 +500,6 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         return model
 
 
-def _digest(meta: dict) -> str:
-    return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()
-
-
-def write_checksummed(json_path: Path, meta: dict, arrays: dict[str, np.ndarray]) -> tuple[Path, Path]:
-    """Save ``arrays`` as the ``.npz`` next to ``json_path`` and ``meta`` as JSON, both checksummed.
-
-    The JSON gains ``arrays`` (the npz file name), ``arrays_sha256`` and its
-    own ``sha256``; :func:`read_checksummed` verifies all three. Shared by the
-    cluster model and :class:`spectral_fast.reliability.Reference` (no pickle).
-    """
-    npz_path = json_path.with_suffix(".npz")
-    np.savez(npz_path, **arrays)
-    meta = {**meta, "arrays": npz_path.name, "arrays_sha256": hashlib.sha256(npz_path.read_bytes()).hexdigest()}
-    meta["sha256"] = _digest(meta)
-    json_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    return json_path, npz_path
-
-
-def read_checksummed(
-    json_path: Path, fmt: str, versions: tuple[int, ...], *, what: str, remedy: str
-) -> tuple[dict, dict[str, np.ndarray]]:
-    """Read a file pair written by :func:`write_checksummed`; returns ``(meta, arrays)``.
-
-    Raises :class:`InvalidInputError` (naming ``what`` and saying ``remedy``
-    for an unreadable version) for another format, a format version not in
-    ``versions``, or a JSON or npz file changed after saving.
-    """
-    try:
-        meta = json.loads(json_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"{json_path}: not a spectral_fast {what} file ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != fmt:
-        found = meta.get("format") if isinstance(meta, dict) else None
-        raise InvalidInputError(f"{json_path}: not a spectral_fast {what} file (format {found!r})")
-    if meta.get("format_version") not in versions:
-        raise InvalidInputError(
-            f"{json_path}: {what} format version {meta.get('format_version')!r}, "
-            f"this spectral_fast {__version__} reads version {' or '.join(map(str, versions))}; {remedy}"
-        )
-    if meta.get("sha256") != _digest({k: v for k, v in meta.items() if k != "sha256"}):
-        raise InvalidInputError(f"{json_path}: checksum mismatch, the file was modified after saving")
-    npz_path = json_path.with_name(str(meta.get("arrays")))
-    if not npz_path.is_file() or hashlib.sha256(npz_path.read_bytes()).hexdigest() != meta.get("arrays_sha256"):
-        raise InvalidInputError(f"{npz_path}: missing, or checksum mismatch: the arrays were modified after saving")
-    with np.load(npz_path, allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
-    return meta, arrays
-
-
 def _scaling_stats(data: np.ndarray, scaling: str) -> tuple[np.ndarray, np.ndarray]:
     if scaling == "robust":
         loc = np.nanmedian(data, axis=0)
@@ -564,35 +514,3 @@ def _scaling_stats(data: np.ndarray, scaling: str) -> tuple[np.ndarray, np.ndarr
     return loc.astype(np.float64), scale.astype(np.float64)
 
 
-def ward_tree(centers: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """Weighted Ward agglomeration of cluster centres (scipy linkage layout).
-
-    The merge cost of groups A and B is ``sqrt(2 n_A n_B / (n_A + n_B)) *
-    ||c_A - c_B||``: the rise in within-group sum of squares, so large
-    clusters are not swallowed by their nearest tiny neighbour.
-    """
-    k = len(centers)
-    nodes = {i: (np.asarray(centers[i], dtype=np.float64), float(sizes[i])) for i in range(k)}
-    merges = np.zeros((max(k - 1, 0), 4))
-    for step in range(k - 1):
-        keys = sorted(nodes)
-        best = None
-        for ai, a in enumerate(keys):
-            for b in keys[ai + 1 :]:
-                (ca, na), (cb, nb) = nodes[a], nodes[b]
-                cost = math.sqrt(2.0 * na * nb / (na + nb)) * float(np.linalg.norm(ca - cb))
-                if best is None or cost < best[0]:
-                    best = (cost, a, b)
-        cost, a, b = best
-        (ca, na), (cb, nb) = nodes.pop(a), nodes.pop(b)
-        nodes[k + step] = ((na * ca + nb * cb) / (na + nb), na + nb)
-        merges[step] = (a, b, cost, na + nb)
-    return merges
-
-
-def tree_members(tree: np.ndarray, n_clusters: int) -> list[list[int]]:
-    """Clusters under each node: leaves ``0 .. k - 1``, then one entry per merge."""
-    members: list[list[int]] = [[i] for i in range(n_clusters)]
-    for a, b, _, _ in tree:
-        members.append(sorted(members[int(a)] + members[int(b)]))
-    return members

@@ -2,7 +2,7 @@
 
 For each cluster the median of every feature is compared with the whole set
 in robust units (``(median_cluster - median_all) / (IQR_all / 1.349)``), the
-scaling :class:`~spectral_fast.cluster.SpectralClusters` starts from; the
+scaling :class:`~spectral_fast.analysis.clustering.SpectralClusters` starts from; the
 bands are described as measured, not after the clustering's anatomy
 adjustment, so the words say what a viewer of the spectrum would see.
 Bands are pooled into frequency ranges (cycles per pixel of the native grid)
@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from spectral_fast.reference import band_centres, band_edges
+from spectral_fast.profiling.oracle import band_centres, band_edges
 
 #: Robust z beyond which a range or feature is called different.
 THRESHOLD = 1.5

@@ -1,21 +1,19 @@
 """Blind-spot analysis from Python: profiles + predictions -> polars tables and files.
 
->>> from spectral_fast.report import Finding, analyze
+>>> from spectral_fast.analysis.pipeline import Finding, analyze
 >>> rep = analyze("profiles.parquet", "preds.csv", [Finding("pneumonia", score_col="p_pneumonia")])
 >>> rep.slices          # one row per (finding, cluster)
->>> rep.write("out/")   # slices.csv, blind_spots.csv, assignments.parquet, summary.json, model.json, report.html
+>>> write_report(rep, "out/")   # spectral_fast.render: tables, model, report.html, reference
 
 The steps: drop profile rows that carry an error (counted), join predictions
-by id (:mod:`spectral_fast.predictions`), compute each finding's per-image
-error and loss, cluster the profiles (:class:`~spectral_fast.cluster.SpectralClusters`),
-then per finding the statistics and blind spots of :mod:`spectral_fast.failures`
-and the descriptions of :mod:`spectral_fast.describe`.
+by id (:mod:`spectral_fast.analysis.predictions`), compute each finding's per-image
+error and loss, cluster the profiles (:class:`~spectral_fast.analysis.clustering.SpectralClusters`),
+then per finding the statistics and blind spots of :mod:`spectral_fast.analysis.blind_spots`
+and the descriptions of :mod:`spectral_fast.analysis.describe`.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ import polars as pl
 
 from spectral_fast import __version__
 from spectral_fast.errors import InvalidInputError
+from spectral_fast.profiling.tables import read_profile_options
 
 #: Column order of ``slices.csv``.
 SLICE_COLUMNS = [
@@ -51,7 +50,7 @@ class Finding:
 
 @dataclass
 class Report:
-    """Result of :func:`analyze`; ``write`` puts it on disk."""
+    """Result of :func:`analyze`; :func:`spectral_fast.render.write_report` puts it on disk."""
 
     slices: pl.DataFrame
     blind_spots: pl.DataFrame
@@ -63,104 +62,7 @@ class Report:
     #: Patient (or study) of each analysed image, from ``group_col``; None: each image its own.
     groups: np.ndarray | None = field(default=None, repr=False)
 
-    def write(self, outdir: str | Path, *, image_root: str | Path | None = None) -> dict[str, Path]:
-        """Write every output file into ``outdir`` (created) and return their paths."""
-        from spectral_fast._report_html import render_html
 
-        out = Path(outdir)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = {
-            "slices": out / "slices.csv",
-            "blind_spots": out / "blind_spots.csv",
-            "assignments": out / "assignments.parquet",
-            "summary": out / "summary.json",
-            "html": out / "report.html",
-        }
-        self.slices.write_csv(paths["slices"])
-        self.blind_spots.write_csv(paths["blind_spots"])
-        self.assignments.write_parquet(paths["assignments"])
-        paths["summary"].write_text(json.dumps(_jsonable(self.summary), indent=2) + "\n")
-        paths["model"], paths["model_arrays"] = self.model.save(out / "model.json")
-        paths["html"].write_text(render_html(self, image_root=image_root), encoding="utf-8")
-        reliability = _reliability()
-        if reliability is not None:  # label-free risk of new images needs the reference next to the model
-            paths.update({f"reference_{k}": v for k, v in reliability.write_reference(self, out).items()})
-        return paths
-
-
-def _reliability():
-    """``spectral_fast.reliability`` when this installation has it (it reads a report's folder)."""
-    import importlib.util
-
-    if importlib.util.find_spec("spectral_fast.reliability") is None:
-        return None
-    import spectral_fast.reliability as reliability
-
-    return reliability
-
-
-def load_profiles(profiles: pl.DataFrame | str | Path) -> pl.DataFrame:
-    """A profile table from a DataFrame or a Parquet/CSV file."""
-    if isinstance(profiles, pl.DataFrame):
-        return profiles
-    path = Path(profiles)
-    if not path.exists():
-        raise FileNotFoundError(f"profiles file not found: {path}")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pl.read_parquet(path)
-    if path.suffix.lower() == ".csv":
-        return pl.read_csv(path)
-    raise InvalidInputError(f"profiles file {path}: unknown format {path.suffix!r}; use .parquet or .csv")
-
-
-def add_artefacts(table: pl.DataFrame, root: str | Path, *, id_col: str = "id") -> tuple[pl.DataFrame, int]:
-    """Add the artefact features the table lacks, computed from the images ``root / id``.
-
-    Returns the table and the number of images that could not be read (their
-    features stay null, which the clustering treats as the typical value).
-    """
-    from spectral_fast.artefacts import FEATURE_NAMES, artefact_features
-
-    missing = [c for c in FEATURE_NAMES if c not in table.columns]
-    if not missing:
-        return table, 0
-    if id_col not in table.columns:
-        raise InvalidInputError(f"artefacts: the profile table has no id column {id_col!r} to find the images by")
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"artefacts: image folder not found: {root}")
-    from PIL import Image
-
-    rows, failed = [], 0
-    for image_id in table[id_col].cast(pl.Utf8):
-        try:
-            with Image.open(root / image_id) as im:
-                arr = np.asarray(im.convert("L") if im.mode in ("RGB", "RGBA", "P", "LA") else im)
-            feats = artefact_features(arr)
-            rows.append({c: feats[c] for c in missing})
-        except (OSError, ValueError, TypeError):
-            failed += 1
-            rows.append({c: None for c in missing})
-    extra = pl.DataFrame(rows, schema={c: pl.Float64 for c in missing}, orient="row")
-    return pl.concat([table, extra], how="horizontal"), failed
-
-
-def drop_error_rows(table: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
-    """Remove rows the profiler marked as failed (or with missing bands) and count them."""
-    band_cols = [c for c in table.columns if c.startswith("band_")]
-    bad = pl.lit(False)
-    if "error" in table.columns:
-        bad = bad | (pl.col("error").cast(pl.Utf8).fill_null("") != "")
-    if "status" in table.columns:
-        bad = bad | ~pl.col("status").cast(pl.Utf8).fill_null("ok").str.to_lowercase().is_in(["ok", "success", ""])
-    for c in band_cols:
-        bad = bad | pl.col(c).is_null() | pl.col(c).cast(pl.Float64).is_nan()
-    flagged = table.with_columns(bad.alias("__sf_bad"))
-    dropped = flagged.filter(pl.col("__sf_bad"))
-    info = {"error_rows": dropped.height}
-    if dropped.height and "error" in table.columns:
-        info["error_examples"] = dropped["error"].cast(pl.Utf8).drop_nulls().unique(maintain_order=True).head(3).to_list()
-    return flagged.filter(~pl.col("__sf_bad")).drop("__sf_bad"), info
 
 
 def analyze(
@@ -195,16 +97,16 @@ def analyze(
     findings : list of Finding
         The findings to analyse, each reported separately.
     id_col, profile_id_col, match : str
-        How predictions are joined to profiles (:func:`spectral_fast.predictions.join_predictions`).
-    n_clusters, method, features, anatomy_components : see :class:`spectral_fast.cluster.SpectralClusters`
+        How predictions are joined to profiles (:func:`spectral_fast.analysis.predictions.join_predictions`).
+    n_clusters, method, features, anatomy_components : see :class:`spectral_fast.analysis.clustering.SpectralClusters`
     seed : int
         Seed of the clustering, bootstrap and permutations.
     model : SpectralClusters, optional
         A fitted model to apply instead of fitting one.
-    lift_threshold, alpha, n_boot, n_perm : see :func:`spectral_fast.failures.analyze_finding`
+    lift_threshold, alpha, n_boot, n_perm : see :func:`spectral_fast.analysis.blind_spots.analyze_finding`
     artefacts_from : path, optional
         Folder the profile ids are relative to. When given and the table lacks
-        the artefact features (:mod:`spectral_fast.artefacts`), they are
+        the artefact features (:mod:`spectral_fast.profiling.artefacts_oracle`), they are
         computed from the images (numpy, about 0.2 s per 1024 px image);
         images that cannot be read get the typical value and are counted.
     group_col : str, optional
@@ -220,11 +122,17 @@ def analyze(
     -------
     Report
     """
-    from spectral_fast._batch_input import load_usable_profiles
-    from spectral_fast.cluster import SpectralClusters, tree_members
-    from spectral_fast.describe import ProfileFeatures, describe_clusters
-    from spectral_fast.failures import analyze_finding, image_errors
-    from spectral_fast.predictions import as_numeric, check_columns, join_predictions, read_predictions
+    from spectral_fast.analysis.blind_spots import analyze_finding, image_errors
+    from spectral_fast.analysis.cluster_tree import tree_members
+    from spectral_fast.analysis.clustering import SpectralClusters
+    from spectral_fast.analysis.describe import ProfileFeatures, describe_clusters
+    from spectral_fast.analysis.predictions import (
+        as_numeric,
+        check_columns,
+        join_predictions,
+        read_predictions,
+    )
+    from spectral_fast.profiling.tables import load_usable_profiles
 
     if not findings:
         raise InvalidInputError("findings: give at least one finding (a label column with a score or prediction column)")
@@ -305,10 +213,7 @@ def analyze(
         proba = model.predict_proba(joined)
         assignments = assignments.with_columns(pl.Series("probability", proba.max(axis=1)))
 
-    reliability = _reliability()
-    profile_options = (
-        reliability.read_profile_options(profiles) if reliability and not isinstance(profiles, pl.DataFrame) else None
-    )
+    profile_options = None if isinstance(profiles, pl.DataFrame) else read_profile_options(profiles)
     summary = {
         "package_version": __version__,
         "profile_options": profile_options,
@@ -343,14 +248,3 @@ def _spot_row(finding: str, spot: dict, description: dict) -> dict:
     }
 
 
-def _jsonable(value: Any) -> Any:
-    """Plain JSON: numpy scalars to Python, NaN/inf to null."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -29,13 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spectral_fast.monitor import monitor
+    from spectral_fast.reliability.monitoring import monitor
+    from spectral_fast.render.folders import write_monitor
 
     result = monitor(
         args.model_dir, args.profiles, alpha=args.alpha, max_drop=args.max_drop,
         unknown_alert=args.unknown_alert, id_col=args.id_col, artefacts_from=args.images,
     )  # fmt: skip
-    paths = result.write(args.output)
+    paths = write_monitor(result, args.output)
     print(result.summary["verdict_line"])
     print(f"wrote {paths['json']}, {paths['html']}, {paths['risk']}")
     order = {"ok": 0, "drift": 1, "alert": 2}

@@ -48,8 +48,8 @@ def score_columns(values: list[str] | None, findings: list[str]) -> dict[str, st
 
 
 def run(args: argparse.Namespace) -> int:
-    from spectral_fast.reliability import load_model_dir, predict
-    from spectral_fast.report import _jsonable
+    from spectral_fast.reliability.risk import load_model_dir, predict
+    from spectral_fast._shared.serialize import jsonable
 
     if args.score_col and not args.predictions:
         raise InvalidInputError("--score-col needs --predictions FILE (the model's scores for these images)")
@@ -75,6 +75,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         doc = {**s, "slices": pred.slices.to_dicts()}
         with open(args.json, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(_jsonable(doc), indent=2) + "\n")
+            fh.write(json.dumps(jsonable(doc), indent=2) + "\n")
     print(f"wrote {args.output}")
     return 0

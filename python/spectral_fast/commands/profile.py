@@ -67,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spectral_fast.archive import profile_archive
+    from spectral_fast.ingest.local import profile_archive
 
     try:
         summary = profile_archive(

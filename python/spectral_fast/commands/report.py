@@ -82,8 +82,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from spectral_fast.analysis.pipeline import Finding, analyze
     from spectral_fast.errors import InvalidInputError
-    from spectral_fast.report import Finding, analyze
+    from spectral_fast.render.folders import write_report
 
     if args.artefacts and not args.images:
         raise InvalidInputError("--artefacts needs --images ROOT (the folder the profile ids are relative to)")
@@ -100,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         anatomy_components=args.anatomy_components, seed=args.seed, n_perm=args.n_perm, n_boot=args.n_boot,
         artefacts_from=args.images if args.artefacts else None, group_col=args.group_col,
     )  # fmt: skip
-    paths = rep.write(args.output, image_root=args.images)
+    paths = write_report(rep, args.output, image_root=args.images)
     s = rep.summary
     print(f"{s['n_analysed']} images ({s['excluded']['error_rows']} profile error rows excluded), k = {s['k']} clusters")
     for title, f in s["findings"].items():

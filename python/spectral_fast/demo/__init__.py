@@ -3,10 +3,10 @@
 :func:`run_demo` plays every part of the story, honestly:
 
 1. **Data** (:mod:`~spectral_fast.demo.plan`, :mod:`~spectral_fast.demo.images`).
-   Synthetic chest films (:mod:`spectral_fast.synth`), half of them with a
+   Synthetic chest films (:mod:`spectral_fast.simulate.phantom`), half of them with a
    nodule or an opacity. A training set is acquired cleanly; a test set is
    mostly clean, with a few slices acquired differently
-   (:mod:`spectral_fast.acquire`: detector blur, heavy quantum noise, strong
+   (:mod:`spectral_fast.simulate.acquire`: detector blur, heavy quantum noise, strong
    edge enhancement). Which image went through which setting is recorded in
    ``truth.csv`` and nowhere else: the file names do not tell.
 2. **Classifier** (:mod:`~spectral_fast.demo.classifier`). A small
@@ -35,7 +35,12 @@ Examples
 
 from __future__ import annotations
 
-from spectral_fast.demo.classifier import BlobClassifier, candidate_features, candidate_labels, train_classifier
+from spectral_fast.demo.classifier import (
+    BlobClassifier,
+    candidate_features,
+    candidate_labels,
+    train_classifier,
+)
 from spectral_fast.demo.images import make_image, prepare_images, prepare_one
 from spectral_fast.demo.plan import (
     CALIBRATION_SHARE,
@@ -49,7 +54,8 @@ from spectral_fast.demo.plan import (
     ImageSpec,
     plan_dataset,
 )
-from spectral_fast.demo.run import DemoResult, run_demo
+from spectral_fast.demo.result import DemoResult
+from spectral_fast.demo.run import run_demo
 from spectral_fast.demo.summary import summary_text
 from spectral_fast.demo.truth import match_blind_spots, setting_errors
 

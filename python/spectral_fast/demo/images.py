@@ -29,7 +29,8 @@ def make_image(spec: ImageSpec) -> tuple[np.ndarray, tuple[float, float, float] 
     redrawn: the patient's seed is advanced deterministically until the
     finding is conspicuous.
     """
-    from spectral_fast import acquire, synth
+    from spectral_fast.simulate import acquire
+    from spectral_fast.simulate import phantom as synth
 
     rng = np.random.default_rng(spec.seed)
     seed = spec.seed

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from spectral_fast.demo.plan import SHIFTS
-
-if TYPE_CHECKING:
-    from spectral_fast.demo.run import DemoResult
+from spectral_fast.demo.result import DemoResult
 
 
 def summary_text(result: DemoResult) -> str:

@@ -4,32 +4,20 @@ The unit of work is :func:`process_batch`, a pure function from an Arrow
 record batch of encoded images to a record batch of profiles, which is what
 a scale-out engine (Ray Data ``map_batches``, Spark ``mapInArrow``, Daft)
 calls. :func:`profile_archive` drives it over local inputs: it plans the
-inputs (:mod:`spectral_fast.sources`), streams batches through the Rust core
+inputs (:mod:`spectral_fast.ingest.sources`), streams batches through the Rust core
 (files are read, decoded and profiled on the core's threads, without the
 GIL), and writes the rows durably as they finish
-(:mod:`spectral_fast.journal`), so a killed run can be resumed.
+(:mod:`spectral_fast.ingest.journal`), so a killed run can be resumed.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-import time
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, wait
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from spectral_fast import _core
-from spectral_fast import dicom_fallback as _fallback
-from spectral_fast.errors import InvalidInputError
-from spectral_fast.journal import Journal
-from spectral_fast.sources import plan
+from spectral_fast.ingest import dicom_fallback as _fallback
 
 __all__ = ["process_batch", "profile_archive", "ArchiveSummary", "DEFAULT_MAX_PIXELS"]
 
@@ -111,244 +99,6 @@ def process_batch(
     return out
 
 
-@dataclass
-class ArchiveSummary:
-    """What a :func:`profile_archive` run did."""
-
-    output: Path
-    ok: int = 0
-    errors: int = 0
-    skipped: int = 0  # rows already in the output (resume)
-    retried: int = 0  # error rows of earlier runs profiled again (retry_errors)
-    previous_ok: int = 0
-    seconds: float = 0.0
-    error_kinds: Counter = field(default_factory=Counter)
-
-    @property
-    def processed(self) -> int:
-        return self.ok + self.errors
-
-    @property
-    def images_per_second(self) -> float:
-        return self.processed / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def total_ok(self) -> int:
-        """``ok`` rows in the output, including those of earlier runs."""
-        return self.ok + self.previous_ok
-
-    def line(self) -> str:
-        """One-line summary: counts, time and rate."""
-        kinds = ", ".join(f"{n} {k}" for k, n in self.error_kinds.most_common())
-        text = f"{self.ok} profiled, {self.errors} errors"
-        if kinds:
-            text += f" ({kinds})"
-        if self.retried:
-            text += f", {self.retried} earlier errors retried"
-        if self.skipped:
-            text += f", {self.skipped} already done"
-        return f"{text} in {self.seconds:.1f} s ({self.images_per_second:.1f} images/s) -> {self.output}"
-
-
-def profile_archive(
-    inputs: Sequence[Any] | Any,
-    output: str | os.PathLike[str],
-    *,
-    size: int | None = None,
-    bands: int = 32,
-    spacing: str = "log",
-    window: str = "hann",
-    artefacts: bool = True,
-    threads: int | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    resume: bool = False,
-    retry_errors: bool = False,
-    overwrite: bool = False,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    include: Sequence[str] | None = None,
-    exclude: Sequence[str] | None = None,
-    id_column: str | None = None,
-    bytes_column: str | None = None,
-    progress: bool | None = None,
-    dicom_fallback: bool = True,
-    engine: str = "local",
-    address: str | None = None,
-) -> ArchiveSummary:
-    """Profile every image of ``inputs`` into the Parquet file ``output``.
-
-    Parameters
-    ----------
-    inputs : path, glob, table, or a list of them
-        Folders (recursive), image files, text files of paths (``.txt``,
-        ``.lst``, ``.list``), glob patterns, Parquet or Arrow IPC files with a
-        column of encoded bytes and an id column, or in-memory Arrow tables
-        (pyarrow, polars). See :mod:`spectral_fast.sources` for the ids.
-    output : path
-        The Parquet file to write. Rows are journalled in ``<output>.parts``
-        as batches finish; the file appears, complete, when the run ends.
-    size, bands, spacing, window, artefacts, threads, max_pixels, dicom_fallback
-        As in :func:`process_batch`. ``artefacts`` is recorded with the other
-        options: a resume or a merge must use the same value.
-    batch_size : int, default 64
-        Files per batch. A kill loses at most the batch in flight.
-    resume : bool, default False
-        Skip the ids already in ``output`` or its journal (a killed or an
-        earlier run) and add the rest; options must match that run's.
-    retry_errors : bool, default False
-        With ``resume``: profile again the files whose rows in the output or
-        its journal are error rows (a transient I/O error, a file since
-        repaired), replacing each such row by its new result; nothing else
-        is recomputed. The new rows follow the earlier ones. Interrupting the
-        retry loses nothing: the old rows are only dropped when the run ends.
-    overwrite : bool, default False
-        Replace an existing output or journal instead of refusing.
-    include, exclude : list of glob patterns
-        Keep ids matching any ``include`` pattern and none of ``exclude``
-        (patterns without ``/`` also match the file name alone).
-    id_column, bytes_column : str
-        Column names of table inputs (default ``id`` or ``path``; ``bytes``
-        or the only binary column).
-    progress : bool or None
-        Progress bar on stderr; ``None`` shows it when stderr is a terminal.
-    engine : {"local", "ray"}, default "local"
-        ``"ray"`` profiles the batches on a Ray cluster
-        (:mod:`spectral_fast.ray`, extra ``spectral-fast[ray]``) and writes
-        the same file; ``threads`` is then the CPUs (and core threads) per
-        Ray task, default 1, and every node must see the input paths.
-    address : str or None
-        Ray cluster address for ``engine="ray"`` (``None``: ``RAY_ADDRESS``,
-        else a new local Ray instance). An existing connection of this
-        process is used as is; a new one stays open after the run.
-
-    Returns
-    -------
-    ArchiveSummary
-        Counts, time and rate; ``summary.line()`` is the CLI's summary.
-
-    Raises
-    ------
-    InvalidInputError
-        Invalid options, missing inputs, duplicate ids, an output that exists
-        without ``resume``/``overwrite``, or a resume with other options.
-    KeyboardInterrupt
-        The journal is kept; run again with ``resume=True`` to continue.
-    """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 1_000_000:
-        raise InvalidInputError(f"batch_size must be an integer in [1, 1000000], got {batch_size!r}")
-    if retry_errors and not resume:
-        raise InvalidInputError(
-            "retry_errors (--retry-errors) re-profiles the error rows of an earlier run; it needs resume=True (--resume)"
-        )
-    # Every option is validated in the core before the disk is touched.
-    options, schema = checked_options(
-        size=size, bands=bands, spacing=spacing, window=window, artefacts=artefacts, max_pixels=max_pixels,
-        threads=threads,
-    )  # fmt: skip
-    ray_outputs = _engine(engine, address)
-    journal = Journal(output, options, resume=resume, overwrite=overwrite)
-    sources = plan(
-        inputs,
-        include=include,
-        exclude=exclude,
-        skip_paths=journal.paths(),
-        id_column=id_column,
-        bytes_column=bytes_column,
-    )
-    total = sum(len(s.ids) for s in sources)
-    if total == 0:
-        raise InvalidInputError("no file to profile in the inputs (after include/exclude patterns)")
-    if ray_outputs is not None:
-        from spectral_fast.ray import connect
-
-        # Inputs are valid: connect now, so a wrong address fails before the output is touched.
-        # Ray stays connected afterwards (as Ray Data leaves it), so later runs skip its start-up.
-        connect(address)
-
-    start = time.perf_counter()
-    bar = None
-    try:
-        retry = pa.array([i for s in sources for i in s.ids], pa.string()) if retry_errors else None
-        done = journal.open(schema, retry=retry)
-        summary = ArchiveSummary(
-            output=Path(output), skipped=len(done), retried=journal.retried, previous_ok=journal.previous_ok
-        )
-        bar = _progress_bar(total - summary.skipped, progress)
-        # The journal write of batch k (Parquet + two fsyncs, ~15 ms) runs on
-        # its own thread while the core profiles batch k + 1: the GIL is free
-        # in both. One write at a time keeps parts in order; a kill then loses
-        # at most the batch being profiled and the one being written.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spectral-fast-journal") as writer:
-            pending = None
-            try:
-                if ray_outputs is not None:
-                    outputs = ray_outputs(
-                        sources, batch_size=batch_size, done=done, threads=threads,
-                        dicom_fallback=dicom_fallback, address=address, **options,
-                    )
-                else:
-                    outputs = (
-                        process_batch(batch, threads=threads, dicom_fallback=dicom_fallback, **options)
-                        for source in sources
-                        for batch in source.batches(batch_size, done)
-                    )
-                for out in outputs:
-                    if pending is not None:
-                        pending.result()
-                    pending = writer.submit(journal.add, out)
-                    _count(summary, out)
-                    if bar is not None:
-                        bar.update(out.num_rows)
-                        bar.set_postfix(errors=summary.errors, refresh=False)
-            except BaseException:
-                if pending is not None:
-                    wait([pending])  # let the write end before abandon() closes the file
-                raise
-            if pending is not None:
-                pending.result()  # surface an error of the last write
-        journal.finish()
-    except BaseException:
-        journal.abandon()
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
-    summary.seconds = time.perf_counter() - start
-    return summary
-
-
-def _engine(engine: str, address: str | None):
-    """``None`` for the local engine; the Ray engine's batch iterator for ``"ray"``."""
-    if engine == "local":
-        if address is not None:
-            raise InvalidInputError("address applies to engine='ray' only")
-        return None
-    if engine != "ray":
-        raise InvalidInputError(f"engine must be 'local' or 'ray', got {engine!r}")
-    try:  # optional extra: checked before any file is touched
-        from spectral_fast.ray import iter_profiles
-    except ImportError as exc:
-        raise InvalidInputError(f"engine='ray': {exc}") from exc
-    return iter_profiles
-
-
-def _count(summary: ArchiveSummary, out: pa.RecordBatch) -> None:
-    status = out.column("status")
-    ok = int(pc.sum(pc.equal(status, "ok")).as_py() or 0)
-    summary.ok += ok
-    summary.errors += out.num_rows - ok
-    if ok < out.num_rows:
-        summary.error_kinds.update(k for k in out.column("error_kind").to_pylist() if k is not None)
-
-
-def _progress_bar(total: int, progress: bool | None):
-    show = sys.stderr.isatty() if progress is None else progress
-    if not show or total <= 0:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="img", desc="profile", dynamic_ncols=True, smoothing=0.1, file=sys.stderr)
-
-
 def checked_options(
     *, size: int | None, bands: int, spacing: str, window: str, artefacts: bool, max_pixels: int, threads: int | None
 ) -> tuple[dict[str, Any], pa.Schema]:
@@ -374,7 +124,7 @@ def _apply_dicom_fallback(batch: Any, out: pa.RecordBatch, options: dict[str, An
     rows = [i for i, k in enumerate(kinds.to_pylist()) if k == "unsupported_transfer_syntax"]
     if not rows or not _fallback.available():
         return out
-    from spectral_fast.profile import profile
+    from spectral_fast.profiling.profiler import profile
 
     if not isinstance(batch, pa.RecordBatch):
         batch = pa.record_batch(batch)
@@ -409,10 +159,4 @@ def _encoded(batch: pa.RecordBatch, i: int) -> bytes:
     with open(batch.column("path")[i].as_py(), "rb") as fh:
         return fh.read()
 
-
-def run_options(output: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The version and options stored in a profiles file by :func:`profile_archive`."""
-    from spectral_fast.journal import read_metadata
-
-    return read_metadata(output)
 

@@ -48,9 +48,8 @@ import pyarrow.parquet as pq
 
 from spectral_fast import __version__
 from spectral_fast.errors import InvalidInputError
+from spectral_fast.profiling.tables import METADATA_KEY, _file_metadata
 
-#: Key of the run description in the Parquet file's key-value metadata.
-METADATA_KEY = b"spectral_fast"
 #: Rows gathered before a row group of the final file is written: small
 #: enough to bound memory, large enough for efficient Parquet reads.
 ROW_GROUP_ROWS = 4096
@@ -309,20 +308,6 @@ def _latest_rows(files: list[Path]) -> list[pa.Array | None]:
         start += len(col)
         masks.append(None if mask.false_count == 0 else mask)
     return masks
-
-
-def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The run description (version, options) stored in a profiles file."""
-    return _file_metadata(Path(path))
-
-
-def _file_metadata(path: Path) -> dict[str, Any] | None:
-    try:
-        meta = pq.read_schema(path).metadata or {}
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise InvalidInputError(f"cannot read {str(path)!r} as Parquet: {exc}") from exc
-    raw = meta.get(METADATA_KEY)
-    return json.loads(raw) if raw else None
 
 
 def _fsync_file(path: Path) -> None:

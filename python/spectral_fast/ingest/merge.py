@@ -29,7 +29,8 @@ import pyarrow.parquet as pq
 
 from spectral_fast import _core
 from spectral_fast.errors import InvalidInputError
-from spectral_fast.journal import METADATA_KEY, read_metadata, recorded_options
+from spectral_fast.ingest.journal import recorded_options
+from spectral_fast.profiling.tables import METADATA_KEY, read_metadata
 
 __all__ = ["profile_files", "run_description", "scan_profiles", "combine_profiles"]
 
@@ -98,7 +99,7 @@ def run_description(files: Sequence[Path]) -> dict[str, Any]:
         if meta is None:
             raise InvalidInputError(
                 f"{str(f)!r} has no spectral_fast run description in its metadata; "
-                "only tables written by spectral-fast profile or spectral_fast.ray can be combined"
+                "only tables written by spectral-fast profile or spectral_fast.ingest.ray can be combined"
             )
         if first is None:
             first, first_file = meta, f

@@ -8,7 +8,7 @@ Install with ``pip install "spectral-fast[ray]"``. Three ways in:
   globs, lists of paths, Parquet files), into a lazy Dataset of profile rows.
 * :func:`write_profiles` runs it and writes one Parquet shard per block
   (``Dataset.write_parquet``), each with the run's options in its metadata;
-  :func:`spectral_fast.merge.combine_profiles` reads the shards back as one
+  :func:`spectral_fast.ingest.merge.combine_profiles` reads the shards back as one
   table.
 * ``spectral-fast profile ... --engine ray [--address ADDR]`` (or
   ``profile_archive(..., engine="ray")``) runs the same plan on Ray and
@@ -28,7 +28,7 @@ the read tasks that feed it (measured: a 2 x 1-CPU pool on a 2-CPU node hung
 ``read_binary_files -> map_batches``; tasks fuse with the read instead).
 
 Folder, glob and list inputs are planned on the driver exactly as the local
-profiler plans them (:func:`spectral_fast.sources.plan`), so ids are the same;
+profiler plans them (:func:`spectral_fast.ingest.sources.plan`), so ids are the same;
 only ids and paths travel to the workers, which read the files themselves:
 every node must see the paths (shared storage). Parquet inputs are read by
 the workers with ``ray.data.read_parquet``.
@@ -37,7 +37,7 @@ Failures: a file that cannot be read or decoded is an error row, exactly as
 locally. A worker process that dies (killed, node lost) fails its task, and
 Ray Data retries the task (by default without limit) on another worker. The
 driver of the CLI path only receives a task's rows once it has finished, so
-none is lost or doubled; for shards, :func:`spectral_fast.merge.combine_profiles`
+none is lost or doubled; for shards, :func:`spectral_fast.ingest.merge.combine_profiles`
 refuses an id found twice rather than counting it twice.
 """
 
@@ -62,14 +62,19 @@ try:  # the top-level Ray package: absolute imports cannot pick this module up
     import ray.data
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "spectral_fast.ray needs Ray Data; install it with: pip install 'spectral-fast[ray]'"
+        "spectral_fast.ingest.ray needs Ray Data; install it with: pip install 'spectral-fast[ray]'"
     ) from exc
 
 from spectral_fast import _core
-from spectral_fast.archive import DEFAULT_BATCH_SIZE, DEFAULT_MAX_PIXELS, checked_options, process_batch
 from spectral_fast.errors import InvalidInputError, SpectralFastError
-from spectral_fast.journal import METADATA_KEY, run_metadata
-from spectral_fast.sources import (
+from spectral_fast.ingest.batch import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_PIXELS,
+    checked_options,
+    process_batch,
+)
+from spectral_fast.ingest.journal import run_metadata
+from spectral_fast.ingest.sources import (
     PARQUET_SUFFIXES,
     FileSource,
     Source,
@@ -80,6 +85,7 @@ from spectral_fast.sources import (
     plan,
     table_columns,
 )
+from spectral_fast.profiling.tables import METADATA_KEY
 
 __all__ = ["profile_dataset", "write_profiles", "worker_threads", "connect", "iter_profiles"]
 
@@ -210,9 +216,9 @@ def profile_dataset(
         ``ray.data.read_binary_files(folder, include_paths=True)`` or
         ``ray.data.read_parquet(...)``; or the inputs of the local profiler
         (folders, image files, lists of paths, globs, Parquet files), planned
-        exactly as :func:`spectral_fast.archive.profile_archive` plans them.
+        exactly as :func:`spectral_fast.ingest.local.profile_archive` plans them.
     size, bands, spacing, window, artefacts, max_pixels, dicom_fallback
-        As in :func:`spectral_fast.archive.process_batch`.
+        As in :func:`spectral_fast.ingest.batch.process_batch`.
     num_cpus : float, default 1
         CPUs each Ray task reserves; the core runs that many threads in it
         (rounded down, at least 1). 1 suits clusters (one task per core);
@@ -288,7 +294,7 @@ def write_profiles(
     -------
     list of pathlib.Path
         The shards written, sorted. Read them as one table with
-        :func:`spectral_fast.merge.combine_profiles`.
+        :func:`spectral_fast.ingest.merge.combine_profiles`.
     """
     out = Path(output_dir)
     existing = sorted(out.glob("*.parquet")) if out.is_dir() else []

@@ -62,7 +62,12 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from spectral_fast.errors import InvalidInputError
-from spectral_fast.reference import MIN_SIDE, hann, radial_frequency, to_float_gray
+from spectral_fast.profiling.oracle import (
+    MIN_SIDE,
+    hann,
+    radial_frequency,
+    to_float_gray,
+)
 
 #: Names of the artefact features, in column order; ``peak_freq`` describes
 #: ``peak_max`` and is not a clustering feature.

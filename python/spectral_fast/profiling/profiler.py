@@ -1,7 +1,7 @@
 """Spectral profiles of images as a polars DataFrame: the public face of the Rust core.
 
 The maths is documented (and implemented slowly, as the test oracle) in
-:mod:`spectral_fast.reference`; :func:`profile` computes the same numbers with
+:mod:`spectral_fast.profiling.oracle`; :func:`profile` computes the same numbers with
 the Rust core, in parallel, without the GIL.
 """
 
@@ -15,8 +15,8 @@ import numpy as np
 import polars as pl
 
 from spectral_fast import _core
-from spectral_fast.artefacts import ALL_NAMES as ARTEFACT_NAMES
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
+from spectral_fast.profiling.artefacts_oracle import ALL_NAMES as ARTEFACT_NAMES
 
 __all__ = ["profile", "band_edges", "feature_matrix"]
 
@@ -96,7 +96,7 @@ def profile(
         ``entropy``, ``hf_ratio``, ``mean``, ``std``, the artefact features
         ``jpeg_block``, ``peak_max``, ``axis_mid``, ``axis_high``,
         ``hist_comb``, ``peak_freq`` (all Float64; see
-        :mod:`spectral_fast.artefacts`, always of the native image), native
+        :mod:`spectral_fast.profiling.artefacts_oracle`, always of the native image), native
         ``height`` and ``width`` (Int64), ``status`` (``"ok"`` or
         ``"error"``) and ``error`` (the reason, null when ok). Features of
         error rows are null; one bad image never stops the others.
@@ -116,7 +116,7 @@ def profile(
     For an image ``x`` (mean removed, windowed), ``P = |rfft2(x)|^2`` and each
     coefficient's radial frequency is ``r = sqrt((ky/H)^2 + (kx/W)^2)``. Band
     ``b`` holds ``e_b <= r < e_{b+1}``; its feature is
-    ``log10(E_b / E_total + 1e-12)``. See :mod:`spectral_fast.reference`.
+    ``log10(E_b / E_total + 1e-12)``. See :mod:`spectral_fast.profiling.oracle`.
 
     The artefact features need the spectrum of the Hann-windowed native
     image. With ``size=None`` and ``window="hann"`` (the defaults) that is the

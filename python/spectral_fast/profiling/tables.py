@@ -4,18 +4,23 @@ Profiles made with other options than the reference's (band count, spacing,
 window, size) are not comparable band for band, so using them is an error that
 names the option. The options come from the run description that
 ``spectral-fast profile`` stores in its Parquet files
-(:func:`spectral_fast.journal.read_metadata`); the band count is also checked
+(:func:`spectral_fast.profiling.tables.read_metadata`); the band count is also checked
 from the ``band_*`` columns, which works for any table.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from spectral_fast.errors import InvalidInputError, InvalidTypeError
+from spectral_fast.errors import InvalidInputError
 
 #: Profile options that must match between the reference and a new batch.
 PROFILE_OPTIONS = ("bands", "spacing", "window", "size")
@@ -25,13 +30,13 @@ def read_profile_options(path: str | Path) -> dict | None:
     """The profile options (bands, spacing, window, size) a Parquet profiles file was made with.
 
     Read from the run description ``spectral-fast profile`` stores in the
-    file (:func:`spectral_fast.journal.read_metadata`); None for CSV files
+    file (:func:`spectral_fast.profiling.tables.read_metadata`); None for CSV files
     and Parquet files without one.
     """
     path = Path(path)
     if path.suffix.lower() not in (".parquet", ".pq") or not path.is_file():
         return None
-    from spectral_fast.journal import read_metadata
+    from spectral_fast.profiling.tables import read_metadata
 
     options = (read_metadata(path) or {}).get("options")
     if not isinstance(options, dict) or "bands" not in options:
@@ -105,7 +110,11 @@ def load_usable_profiles(
     InvalidInputError
         An empty table, or one with error rows only (``what`` names it in the message).
     """
-    from spectral_fast.report import add_artefacts, drop_error_rows, load_profiles
+    from spectral_fast.profiling.tables import (
+        add_artefacts,
+        drop_error_rows,
+        load_profiles,
+    )
 
     table = load_profiles(profiles)
     n_input = table.height
@@ -119,50 +128,86 @@ def load_usable_profiles(
     return table, n_input, excluded
 
 
-def prepare_batch(
-    profiles: pl.DataFrame | str | Path,
-    reference: Any,
-    *,
-    options: dict | None = None,
-    id_col: str = "id",
-    artefacts_from: str | Path | None = None,
-) -> tuple[pl.DataFrame, dict]:
-    """Load a batch of profiles, check it matches the reference, drop and count error rows.
+def load_profiles(profiles: pl.DataFrame | str | Path) -> pl.DataFrame:
+    """A profile table from a DataFrame or a Parquet/CSV file."""
+    if isinstance(profiles, pl.DataFrame):
+        return profiles
+    path = Path(profiles)
+    if not path.exists():
+        raise FileNotFoundError(f"profiles file not found: {path}")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pl.read_parquet(path)
+    if path.suffix.lower() == ".csv":
+        return pl.read_csv(path)
+    raise InvalidInputError(f"profiles file {path}: unknown format {path.suffix!r}; use .parquet or .csv")
 
-    Parameters
-    ----------
-    profiles : polars.DataFrame or path
-        The batch's profile table.
-    reference : Reference
-        What the batch is compared with (its ``profile_options`` and ``features``).
-    options : dict, optional
-        Profile options of a DataFrame (a Parquet file's own are read otherwise).
-    id_col : str
-        Id column (row numbers when absent).
-    artefacts_from : path, optional
-        Folder the ids are relative to: artefact features the model clusters
-        on but the table lacks are computed from the images
-        (:func:`spectral_fast.report.add_artefacts`, as the report does).
 
-    Returns
-    -------
-    table : polars.DataFrame
-        The usable rows.
-    info : dict
-        ``n_input``, ``error_rows`` (and ``error_examples``), ``artefact_failures``
-        when computed, ``options_checked`` and ``options``.
+def add_artefacts(table: pl.DataFrame, root: str | Path, *, id_col: str = "id") -> tuple[pl.DataFrame, int]:
+    """Add the artefact features the table lacks, computed from the images ``root / id``.
+
+    Returns the table and the number of images that could not be read (their
+    features stay null, which the clustering treats as the typical value).
     """
-    if not isinstance(profiles, (pl.DataFrame, str, Path)):
-        raise InvalidTypeError(f"profiles must be a polars DataFrame or a path, got {type(profiles).__name__}")
-    if options is None and not isinstance(profiles, pl.DataFrame):
-        options = read_profile_options(profiles)
-    table, n_input, excluded = load_usable_profiles(profiles, artefacts_from=artefacts_from, id_col=id_col)
-    checked = check_profile_options(reference.profile_options, table.columns, options)
-    missing = [c for c in reference.features if c not in table.columns]
-    if missing:
-        hint = "" if artefacts_from is not None else "; give the image folder (CLI --images ROOT) to compute them"
-        raise InvalidInputError(f"profiles lack the feature columns {missing} the model was fitted on{hint}")
+    from spectral_fast.profiling.artefacts_oracle import (
+        FEATURE_NAMES,
+        artefact_features,
+    )
+
+    missing = [c for c in FEATURE_NAMES if c not in table.columns]
+    if not missing:
+        return table, 0
     if id_col not in table.columns:
-        table = table.with_row_index("__row").with_columns(pl.col("__row").cast(pl.Utf8).alias(id_col)).drop("__row")
-    info = {"n_input": n_input, **excluded, "options_checked": checked, "options": options}
-    return table, info
+        raise InvalidInputError(f"artefacts: the profile table has no id column {id_col!r} to find the images by")
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"artefacts: image folder not found: {root}")
+    from PIL import Image
+
+    rows, failed = [], 0
+    for image_id in table[id_col].cast(pl.Utf8):
+        try:
+            with Image.open(root / image_id) as im:
+                arr = np.asarray(im.convert("L") if im.mode in ("RGB", "RGBA", "P", "LA") else im)
+            feats = artefact_features(arr)
+            rows.append({c: feats[c] for c in missing})
+        except (OSError, ValueError, TypeError):
+            failed += 1
+            rows.append({c: None for c in missing})
+    extra = pl.DataFrame(rows, schema={c: pl.Float64 for c in missing}, orient="row")
+    return pl.concat([table, extra], how="horizontal"), failed
+
+
+def drop_error_rows(table: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
+    """Remove rows the profiler marked as failed (or with missing bands) and count them."""
+    band_cols = [c for c in table.columns if c.startswith("band_")]
+    bad = pl.lit(False)
+    if "error" in table.columns:
+        bad = bad | (pl.col("error").cast(pl.Utf8).fill_null("") != "")
+    if "status" in table.columns:
+        bad = bad | ~pl.col("status").cast(pl.Utf8).fill_null("ok").str.to_lowercase().is_in(["ok", "success", ""])
+    for c in band_cols:
+        bad = bad | pl.col(c).is_null() | pl.col(c).cast(pl.Float64).is_nan()
+    flagged = table.with_columns(bad.alias("__sf_bad"))
+    dropped = flagged.filter(pl.col("__sf_bad"))
+    info = {"error_rows": dropped.height}
+    if dropped.height and "error" in table.columns:
+        info["error_examples"] = dropped["error"].cast(pl.Utf8).drop_nulls().unique(maintain_order=True).head(3).to_list()
+    return flagged.filter(~pl.col("__sf_bad")).drop("__sf_bad"), info
+
+
+#: Key of the run description in the Parquet file's key-value metadata.
+METADATA_KEY = b"spectral_fast"
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The run description (version, options) stored in a profiles file."""
+    return _file_metadata(Path(path))
+
+
+def _file_metadata(path: Path) -> dict[str, Any] | None:
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InvalidInputError(f"cannot read {str(path)!r} as Parquet: {exc}") from exc
+    raw = meta.get(METADATA_KEY)
+    return json.loads(raw) if raw else None

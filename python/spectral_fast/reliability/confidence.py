@@ -15,7 +15,7 @@ the labelled reference, a logistic model of the error on
 The margin is free; the other two are penalised toward 0 with an L2
 strength chosen by grouped cross-validation on the reference
 (:func:`_choose_penalty`), so where they do not help the risk ranks images
-about as the confidence does. In ``benches/reliability_eval.py`` it ranks
+about as the confidence does. In ``evaluation/reliability_eval.py`` it ranks
 the errors of an acquisition-sensitive classifier better than its confidence
 (AUROC 0.778 against 0.717, 20 seeds) and is above the confidence on average
 in the other scenarios (0.729 vs 0.725, 0.729 vs 0.699, 0.642 vs 0.620),
@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from spectral_fast._shared.stats import is_probability
 from spectral_fast.errors import InvalidInputError
-from spectral_fast.failures import is_probability
 
 __all__ = [
     "CONFIDENCE_FEATURES", "FREE_FEATURE", "PENALTIES", "check_scores", "confidence_features", "confidence_risk",
@@ -154,7 +154,7 @@ def fit_confidence_model(
     (:func:`_choose_penalty`). ``inf`` in the list drops them, so when the
     cluster and the score's side do not help on held-out reference images
     the risk ranks images as the confidence does, and when they help little
-    a strong penalty keeps their weight small (``benches/reliability_eval.py``
+    a strong penalty keeps their weight small (``evaluation/reliability_eval.py``
     measures both).
 
     Parameters
@@ -219,7 +219,7 @@ def _choose_penalty(
 
     Every candidate's held-out log-loss per image; the chosen penalty is the
     one with the lowest mean (on a tie, the larger penalty, toward the
-    confidence alone). Over 20 seeds of ``benches/reliability_eval.py`` this
+    confidence alone). Over 20 seeds of ``evaluation/reliability_eval.py`` this
     rule ranked errors above the confidence in all four scenarios (AUROC gain
     +0.061 cad, +0.003 phantom, +0.030 confounded phantom, +0.021 NIH), while
     the one-standard-error rule used before (the largest penalty within one

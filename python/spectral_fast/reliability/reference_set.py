@@ -12,7 +12,7 @@ turns that into predictions for new images nobody has labelled yet:
   than 99 % of the reference images were;
 * when the report had the model's scores and the new images come with theirs,
   a **combined risk** of the spectral risk and the model's confidence
-  (:mod:`spectral_fast.confidence`).
+  (:mod:`spectral_fast.reliability.confidence`).
 
 The reference (what a report's output folder must hold besides the model) is
 a :class:`Reference`, saved as ``reference.json`` + ``reference.npz`` next to
@@ -39,7 +39,7 @@ steadies the tiny clusters an over-segmented mixture has.
 likelihood ``sum_c [B(a_c, b_c) - B(m mu, m (1 - mu))]`` (``B`` the log beta
 function) over ``m`` in [0.5, 1e5] (empirical Bayes). In the benchmark the
 choice barely matters (batch accuracy error 0.022-0.024 on phantoms for m
-from 0 to 50 and for the fitted m; ``benches/results/reliability.md``), but
+from 0 to 50 and for the fitted m; ``evaluation/results/reliability.md``), but
 with one small, strongly elevated cluster the fitted m pulls that blind spot
 toward the mean and the 95 % interval covers about 90 % of batches instead
 of 94 % (the simulation of ``tests/test_reliability.py``).
@@ -58,7 +58,7 @@ approximation; rates of different clusters treated as independent).
 
 Unknown territory. ``d_i = min_c ||z_i - mu_c||`` is the Euclidean distance
 in the model's scaled units to the nearest cluster centre
-(:meth:`~spectral_fast.cluster.SpectralClusters.transform`); an image is
+(:meth:`~spectral_fast.analysis.clustering.SpectralClusters.transform`); an image is
 unknown territory when ``d_i`` exceeds the threshold ``t``, meant to be the
 99th percentile of ``d`` over new images like the reference's. The reference
 images' own distances are optimistic for that: the centres were fitted on
@@ -79,7 +79,7 @@ with the rule below). Instead the optimism is measured as a
 scale factor where many patients are beyond, the ratio of the held-out to
 the in-sample 90th percentile (:data:`OPTIMISM_PERCENTILE`), and applied to
 the in-sample 99th percentile: ``t = q99(d) * max(1, q90(d_held) / q90(d))``.
-In ``benches/reliability_eval.py`` (20 seeds) clean new batches are flagged
+In ``evaluation/reliability_eval.py`` (20 seeds) clean new batches are flagged
 at 0-1.8 % with it against 0-2.8 % with the in-sample percentile, new
 images drawn like the reference at 1.4 % (cad), 1.1 % (phantoms) and 3.5 %
 (NIH) against 1.2-5.4 %: part of the excess is left (a 99th percentile over
@@ -92,8 +92,6 @@ clusters' rate, an extrapolation: the flag says not to trust it.
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,11 +101,24 @@ import numpy as np
 import polars as pl
 
 from spectral_fast import __version__
-from spectral_fast._batch_input import PROFILE_OPTIONS, band_columns, check_profile_options, prepare_batch, read_profile_options
-from spectral_fast.confidence import check_scores, confidence_risk, fit_confidence_model, held_out_cluster_risk
-from spectral_fast.errors import InvalidInputError, InvalidTypeError
-from spectral_fast.failures import Z95, is_probability
-from spectral_fast.report import _jsonable
+from spectral_fast._shared.stats import is_probability
+from spectral_fast.errors import InvalidInputError
+from spectral_fast.profiling.tables import (
+    PROFILE_OPTIONS,
+    band_columns,
+    check_profile_options,
+    read_profile_options,
+)
+from spectral_fast.reliability.confidence import (
+    fit_confidence_model,
+    held_out_cluster_risk,
+)
+from spectral_fast.reliability.rates import (
+    DEFAULT_PRIOR_STRENGTH,
+    expected_accuracy,
+    shrunk_rates,
+)
+from spectral_fast._shared.serialize import jsonable
 
 __all__ = [
     "Prediction", "Reference", "build_reference", "check_profile_options", "cluster_posterior", "distance_threshold",
@@ -115,7 +126,7 @@ __all__ = [
     "shrunk_rates", "write_reference",
 ]  # fmt: skip
 
-FORMAT = "spectral_fast.reference"
+FORMAT = "spectral_fast.profiling.oracle"
 #: Version 2 adds the optional per-finding ``confidence_model``; version 3 lets it name its inputs
 #: (``features``, with the signed ``score_logit``) and records its penalty; version 4 stores the unknown-territory
 #: threshold corrected for in-sample optimism (``distance_calibration``: "held_out", with the in-sample threshold
@@ -130,117 +141,8 @@ UNKNOWN_PERCENTILE = 99.0
 OPTIMISM_PERCENTILE = 90.0
 #: Reference rows per step of :func:`held_out_distance` (bounds its memory to rows x clusters x features).
 HELD_OUT_CHUNK = 2048
-#: Reference rows kept for the per-band two-sample tests of :mod:`spectral_fast.monitor`.
+#: Reference rows kept for the per-band two-sample tests of :mod:`spectral_fast.reliability.drift`.
 MAX_SAMPLE = 20000
-#: Default prior strength of the shrinkage, in images (module docstring).
-DEFAULT_PRIOR_STRENGTH = 2.0
-
-
-# --------------------------------------------------------------------- shrinkage
-def fit_prior_strength(errors: np.ndarray, n: np.ndarray, mu: float) -> float:
-    """Beta-binomial prior strength ``m`` by maximum marginal likelihood (module docstring).
-
-    Parameters
-    ----------
-    errors, n : ndarray of shape (k,)
-        Errors and images per cluster (may be fractional: posterior-weighted).
-    mu : float
-        Prior mean in (0, 1).
-
-    Returns
-    -------
-    float
-        ``m`` in [0.5, 1e5]; large when the clusters do not differ beyond chance.
-    """
-    from scipy.optimize import minimize_scalar
-    from scipy.special import betaln
-
-    errors = np.asarray(errors, dtype=np.float64)
-    n = np.asarray(n, dtype=np.float64)
-    keep = n > 0
-    errors, n = errors[keep], n[keep]
-    if len(n) < 2:
-        return 1e5  # one cluster: nothing to tell rates apart, pool completely
-
-    def negloglik(log_m: float) -> float:
-        m = math.exp(log_m)
-        a0, b0 = m * mu, m * (1.0 - mu)
-        return -float(np.sum(betaln(errors + a0, n - errors + b0) - betaln(a0, b0)))
-
-    res = minimize_scalar(negloglik, bounds=(math.log(0.5), math.log(1e5)), method="bounded")
-    return float(math.exp(res.x))
-
-
-def shrunk_rates(
-    errors: np.ndarray, n: np.ndarray, *, prior_strength: float | str = DEFAULT_PRIOR_STRENGTH
-) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """Shrunk per-cluster error rates and their posterior variances.
-
-    Parameters
-    ----------
-    errors, n : ndarray of shape (k,)
-        Errors and images per cluster.
-    prior_strength : float or "auto", default 2
-        ``m`` of the module docstring, in images; ``"auto"`` fits it
-        (:func:`fit_prior_strength`), 0 means no shrinkage.
-
-    Returns
-    -------
-    rate, variance : ndarray of shape (k,)
-        Posterior mean and variance of each cluster's error rate.
-    mu, m : float
-        Prior mean and strength used.
-    """
-    errors = np.asarray(errors, dtype=np.float64)
-    n = np.asarray(n, dtype=np.float64)
-    if errors.shape != n.shape or (errors < 0).any() or (errors > n + 1e-9).any():
-        raise InvalidInputError("errors and n must have the same shape with 0 <= errors <= n")
-    total_n, total_e = float(n.sum()), float(errors.sum())
-    if total_n <= 0:
-        raise InvalidInputError("n: the reference holds no images")
-    mu = (total_e + 0.5) / (total_n + 1.0)
-    if isinstance(prior_strength, str):
-        if prior_strength != "auto":
-            raise InvalidInputError(f"prior_strength must be a number >= 0 or 'auto', got {prior_strength!r}")
-        m = fit_prior_strength(errors, n, mu)
-    else:
-        m = float(prior_strength)
-        if not m >= 0 or not math.isfinite(m):
-            raise InvalidInputError(f"prior_strength must be a number >= 0 or 'auto', got {prior_strength!r}")
-    # A few pseudo-images keep an empty, unshrunk cluster defined (its rate is then mu).
-    a = errors + max(m, 1e-6) * mu
-    b = n - errors + max(m, 1e-6) * (1.0 - mu)
-    rate = a / (a + b)
-    var = a * b / ((a + b) ** 2 * (a + b + 1.0))
-    return rate, var, mu, m
-
-
-def expected_accuracy(posterior: np.ndarray, rate: np.ndarray, rate_var: np.ndarray) -> tuple[float, float, float, float]:
-    """Expected accuracy of a set of images, its standard error and 95 % interval (module docstring).
-
-    Parameters
-    ----------
-    posterior : ndarray of shape (n, k)
-        Cluster posterior of each image (rows sum to 1).
-    rate, rate_var : ndarray of shape (k,)
-        Shrunk cluster error rates and their variances.
-
-    Returns
-    -------
-    accuracy, se, low, high : float
-        NaN for an empty set.
-    """
-    posterior = np.asarray(posterior, dtype=np.float64)
-    if posterior.shape[0] == 0:
-        nan = float("nan")
-        return nan, nan, nan, nan
-    risk = posterior @ rate
-    w = posterior.mean(axis=0)
-    n = posterior.shape[0]
-    var = float((w * w * rate_var).sum() + (risk * (1.0 - risk)).sum() / (n * n))
-    acc = 1.0 - float(risk.mean())
-    se = math.sqrt(max(var, 0.0))
-    return acc, se, max(0.0, acc - Z95 * se), min(1.0, acc + Z95 * se)
 
 
 # --------------------------------------------------------------------- reference
@@ -303,7 +205,7 @@ class Reference:
     # ---------------------------------------------------------------- files
     def save(self, outdir: str | Path) -> dict[str, Path]:
         """Write ``reference.json`` and ``reference.npz`` into ``outdir``; returns their paths."""
-        from spectral_fast.cluster import write_checksummed
+        from spectral_fast._shared.serialize import write_checksummed
 
         out = Path(outdir)
         out.mkdir(parents=True, exist_ok=True)
@@ -316,8 +218,8 @@ class Reference:
             "profile_options": self.profile_options,
             "distance_percentile": UNKNOWN_PERCENTILE,
             "distance_threshold": float(self.distance_threshold),
-            "distance_calibration": _jsonable(self.distance_calibration),
-            "findings": _jsonable(self.findings),
+            "distance_calibration": jsonable(self.distance_calibration),
+            "findings": jsonable(self.findings),
             "method": self.meta.get("method"),
             "k": self.meta.get("k"),
         }
@@ -328,7 +230,7 @@ class Reference:
     @classmethod
     def load(cls, model_dir: str | Path) -> Reference:
         """Read ``reference.json`` + ``reference.npz`` from a report's output folder (checksums verified)."""
-        from spectral_fast.cluster import read_checksummed
+        from spectral_fast._shared.serialize import read_checksummed
 
         json_path = Path(model_dir) / "reference.json"
         if not json_path.is_file():
@@ -557,11 +459,11 @@ def build_reference(
 
 
 def write_reference(report: Any, outdir: str | Path, *, profile_options: dict | None = None) -> dict[str, Path]:
-    """Build the :class:`Reference` of a :class:`spectral_fast.report.Report` and save it into ``outdir``.
+    """Build the :class:`Reference` of a :class:`spectral_fast.analysis.pipeline.Report` and save it into ``outdir``.
 
     The report's joined table, model, per-image errors (``error_<finding>``
     columns of its assignments), blind spots and patient groups (``group_col``
-    of :func:`spectral_fast.report.analyze`) are used; profile options come
+    of :func:`spectral_fast.analysis.pipeline.analyze`) are used; profile options come
     from ``profile_options`` or the report summary's ``"profile_options"``.
     """
     titles = list(report.summary["findings"])
@@ -587,243 +489,3 @@ def write_reference(report: Any, outdir: str | Path, *, profile_options: dict | 
     return ref.save(outdir)
 
 
-def load_model_dir(model_dir: str | Path) -> tuple[Any, Reference]:
-    """The cluster model (``model.json``) and :class:`Reference` of a report's output folder."""
-    from spectral_fast.cluster import SpectralClusters
-
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise FileNotFoundError(f"MODEL_DIR {model_dir} is not a folder (give the output folder of `spectral-fast report`)")
-    if not (model_dir / "model.json").is_file():
-        raise FileNotFoundError(f"{model_dir / 'model.json'} not found: is {model_dir} a report's output folder?")
-    model = SpectralClusters.load(model_dir / "model.json")
-    reference = Reference.load(model_dir)
-    if list(model.features_) != reference.features or model.n_clusters_ != len(reference.mix):
-        raise InvalidInputError(f"{model_dir}: model.json and reference.json come from different runs")
-    return model, reference
-
-
-# --------------------------------------------------------------------- predict
-@dataclass
-class Prediction:
-    """Result of :func:`predict`.
-
-    Attributes
-    ----------
-    images : polars.DataFrame
-        One row per usable image: ``id``, ``cluster``, ``distance`` (to the
-        nearest centre), ``unknown`` (bool), ``probability`` (mixtures),
-        ``risk_<finding>`` per finding, and ``risk_combined_<finding>`` when
-        scores were given (null for images without one).
-    slices : polars.DataFrame
-        One row per (finding, cluster) present in the batch: ``n``, ``share``,
-        ``expected_accuracy`` with ``ci_low`` / ``ci_high``, the cluster's
-        shrunk ``reference_error_rate`` and ``reference_n``, ``blind_spot``.
-    summary : dict
-        Batch-level results per finding, unknown-territory counts, excluded rows.
-    posterior : ndarray of shape (n, k)
-        Cluster posterior of each image (one-hot for k-means).
-    table : polars.DataFrame
-        The profile rows used (error rows removed), in the order of :attr:`images`.
-    """
-
-    images: pl.DataFrame
-    slices: pl.DataFrame
-    summary: dict
-    posterior: np.ndarray = field(repr=False)
-    table: pl.DataFrame | None = field(repr=False, default=None)
-
-    def write(self, path: str | Path) -> Path:
-        """Write :attr:`images` as Parquet, with the summary in the file metadata (key ``spectral_fast.predict``)."""
-        import pyarrow.parquet as pq
-
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        arrow = self.images.to_arrow()
-        meta = dict(arrow.schema.metadata or {})
-        meta[b"spectral_fast.predict"] = json.dumps(_jsonable(self.summary)).encode()
-        pq.write_table(arrow.replace_schema_metadata(meta), path)
-        return path
-
-
-def predict(
-    model_dir: str | Path | tuple[Any, Reference],
-    profiles: pl.DataFrame | str | Path,
-    *,
-    findings: list[str] | None = None,
-    options: dict | None = None,
-    id_col: str = "id",
-    artefacts_from: str | Path | None = None,
-    predictions: pl.DataFrame | str | Path | None = None,
-    score_cols: Mapping[str, str] | None = None,
-    prediction_id_col: str = "id",
-    match: str = "exact",
-) -> Prediction:
-    """Failure risk, expected accuracy and unknown-territory flags for unlabeled images.
-
-    Parameters
-    ----------
-    model_dir : path or (SpectralClusters, Reference)
-        A report's output folder (``model.json`` + ``reference.json``), or the loaded pair.
-    profiles : polars.DataFrame or path
-        Profiles of the new images, made with the reference's options.
-    findings : list of str, optional
-        Findings to predict (default: all of the reference's).
-    options : dict, optional
-        Profile options of ``profiles`` when it is a DataFrame (a Parquet
-        file's own metadata is read otherwise).
-    id_col : str
-        Id column of the profiles (row numbers when absent).
-    artefacts_from : path, optional
-        Image folder the ids are relative to, to compute artefact features the
-        model needs and the profiles lack.
-    predictions : polars.DataFrame or path, optional
-        The model's scores for the new images (CSV or Parquet; one row per
-        image). With them, each finding whose reference has a confidence
-        model (the report was given scores) also gets ``risk_combined_<finding>``
-        (:func:`confidence_risk`: spectral risk and the model's confidence
-        together; references of format 2, with the older two-input model,
-        work too) and a batch accuracy from it. Images without a score get
-        null there and are counted (``summary["findings"][f]["combined"]``).
-    score_cols : mapping of str to str, optional
-        Score column per finding (default: the column the report used).
-    prediction_id_col, match : str
-        Id column of ``predictions`` and how ids are compared
-        (:func:`spectral_fast.predictions.join_predictions`).
-
-    Returns
-    -------
-    Prediction
-
-    Raises
-    ------
-    InvalidInputError
-        Empty batch, only error rows, or profiles made with other options
-        (the message names the option); with ``predictions``: a reference
-        without a confidence model, a missing score column, scores that are
-        missing, NaN or outside [0, 1] for a matched image, or too few ids
-        matching (with examples from both sides).
-    """
-    model, reference = load_model_dir(model_dir) if not isinstance(model_dir, tuple) else model_dir
-    names = list(reference.findings) if findings is None else list(findings)
-    for name in names:
-        reference.finding(name)
-    table, info = prepare_batch(profiles, reference, options=options, id_col=id_col, artefacts_from=artefacts_from)
-    posterior, dist = cluster_posterior(model, table)
-    labels = posterior.argmax(axis=1)
-    unknown = dist > reference.distance_threshold
-    n = table.height
-    cols: dict[str, Any] = {
-        "id": table[id_col].cast(pl.Utf8),
-        "cluster": pl.Series(labels, dtype=pl.Int64),
-        "distance": pl.Series(dist, dtype=pl.Float64),
-        "unknown": pl.Series(unknown, dtype=pl.Boolean),
-    }
-    if model.method == "gmm":
-        cols["probability"] = pl.Series(posterior.max(axis=1), dtype=pl.Float64)
-    slice_rows, per_finding = [], {}
-    batch_scores = (
-        None if predictions is None
-        else _batch_scores(table, id_col, reference, names, predictions, score_cols, prediction_id_col, match)
-    )  # fmt: skip
-    for name in names:
-        rate, var = reference.rates(name)
-        f = reference.finding(name)
-        cols[f"risk_{name}"] = pl.Series(posterior @ rate, dtype=pl.Float64)
-        combined = None
-        if batch_scores is not None and name in batch_scores:
-            score, col = batch_scores[name]
-            scored = ~np.isnan(score)
-            risk_c = np.full(n, np.nan)
-            risk_c[scored] = confidence_risk(f["confidence_model"], (posterior @ rate)[scored], score[scored])
-            cols[f"risk_combined_{name}"] = pl.Series(risk_c, dtype=pl.Float64).fill_nan(None)
-            combined = {
-                "score_col": col, "n_scored": int(scored.sum()), "n_unscored": int((~scored).sum()),
-                "expected_accuracy": 1.0 - float(risk_c[scored].mean()) if scored.any() else float("nan"),
-            }  # fmt: skip
-        acc, se, lo, hi = expected_accuracy(posterior, rate, var)
-        known = ~unknown
-        acc_known = expected_accuracy(posterior[known], rate, var)[0]
-        per_finding[name] = {
-            "expected_accuracy": acc, "se": se, "ci_low": lo, "ci_high": hi,
-            "expected_errors": float((posterior @ rate).sum()),
-            "expected_accuracy_known": acc_known,
-            "reference_expected_accuracy": f["expected_accuracy"],
-            "reference_error_rate": f["error_rate"],
-            "prior_strength": f["prior_strength"],
-            "combined": combined,
-        }  # fmt: skip
-        in_spot = {c for s in f["blind_spots"] for c in s}
-        for c in np.unique(labels):
-            inside = labels == c
-            a, s_, l_, h_ = expected_accuracy(posterior[inside], rate, var)
-            slice_rows.append(
-                {
-                    "finding": name, "cluster": int(c), "n": int(inside.sum()), "share": float(inside.mean()),
-                    "expected_accuracy": a, "se": s_, "ci_low": l_, "ci_high": h_,
-                    "reference_error_rate": float(rate[c]), "reference_n": float(f["n"][c]),
-                    "blind_spot": int(c) in in_spot, "unknown": int(unknown[inside].sum()),
-                }
-            )  # fmt: skip
-    summary = {
-        "package_version": __version__,
-        "n_input": info["n_input"],
-        "n": n,
-        "excluded": {k: info[k] for k in ("error_rows", "error_examples", "artefact_failures") if k in info},
-        "options_checked": info["options_checked"],
-        "unknown": {
-            "n": int(unknown.sum()),
-            "share": float(unknown.mean()),
-            "threshold": reference.distance_threshold,
-            "percentile": UNKNOWN_PERCENTILE,
-            "calibration": reference.distance_calibration.get("calibration", "in_sample"),
-        },
-        "findings": per_finding,
-    }
-    return Prediction(pl.DataFrame(cols), pl.DataFrame(slice_rows), summary, posterior, table)
-
-
-def _batch_scores(
-    table: pl.DataFrame,
-    id_col: str,
-    reference: Reference,
-    names: list[str],
-    predictions: pl.DataFrame | str | Path,
-    score_cols: Mapping[str, str] | None,
-    prediction_id_col: str,
-    match: str,
-) -> dict[str, tuple[np.ndarray, str]]:
-    """Per finding with a confidence model: the batch's scores in table order (NaN: no prediction) and the column."""
-    from spectral_fast.predictions import as_numeric, check_columns, join_predictions, read_predictions
-
-    if not isinstance(predictions, (pl.DataFrame, str, Path)):
-        raise InvalidTypeError(f"predictions must be a polars DataFrame or a path, got {type(predictions).__name__}")
-    preds = predictions if isinstance(predictions, pl.DataFrame) else read_predictions(predictions)
-    models = {n: reference.finding(n).get("confidence_model") for n in names}
-    models = {n: m for n, m in models.items() if m}
-    if not models:
-        raise InvalidInputError(
-            f"predictions: the reference of finding(s) {names} has no confidence model to combine scores with "
-            "(the report was made without a score column); run the report with scores, or predict without them"
-        )
-    cols = {}
-    for name, model in models.items():
-        col = (score_cols or {}).get(name) or model.get("score_col")
-        if not col:
-            raise InvalidInputError(f"score_cols: name the score column of finding {name!r}")
-        cols[name] = col
-    check_columns(preds, [prediction_id_col, *dict.fromkeys(cols.values())])
-    right = preds.select([prediction_id_col, *dict.fromkeys(cols.values())]).with_columns(pl.lit(True).alias("__sf_scored"))
-    if prediction_id_col in cols.values():
-        raise InvalidInputError(f"predictions: the id column {prediction_id_col!r} cannot also be a score column")
-    left = table.select(pl.col(id_col).cast(pl.Utf8))
-    joined = join_predictions(left, right, id_col=prediction_id_col, profile_id_col=id_col, match=match)
-    back = left.join(joined.drop("prediction_id", strict=False), on=id_col, how="left", maintain_order="left")
-    scored = back["__sf_scored"].fill_null(False).to_numpy()
-    ids = back[id_col].to_list()
-    out = {}
-    for name, col in cols.items():
-        values = as_numeric(back, col)
-        check_scores(values[scored], [i for i, s in zip(ids, scored) if s], what=f"score column {col!r}")
-        out[name] = (np.where(scored, values, np.nan), col)
-    return out

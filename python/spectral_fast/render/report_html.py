@@ -94,7 +94,7 @@ def plot_spectra(table, labels: np.ndarray, k: int) -> str:
 
     warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
 
-    from spectral_fast.describe import band_frequencies
+    from spectral_fast.analysis.describe import band_frequencies
 
     band_cols = sorted(c for c in table.columns if c.startswith("band_"))
     freqs = band_frequencies(table, band_cols)
@@ -293,7 +293,7 @@ def render_html(report, *, image_root: str | Path | None = None) -> str:
         "intervals, one-sided hypergeometric tests with Benjamini-Hochberg correction, and a permutation test "
         "against random partitions of the same sizes.</p>"
     )
-    template = Template(resources.files("spectral_fast").joinpath("_report_template.html").read_text("utf-8"))
+    template = Template(resources.files("spectral_fast.render").joinpath("report_template.html").read_text("utf-8"))
     return template.substitute(title="spectral_fast blind-spot report", body="\n".join(parts))
 
 

@@ -40,7 +40,7 @@ import numpy as np
 from scipy import ndimage, sparse
 
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
-from spectral_fast.reference import resample_matrix
+from spectral_fast.profiling.oracle import resample_matrix
 
 #: The acquisition changes, in the order reports list them.
 CHANGES: tuple[str, ...] = ("blur", "noise", "sharpen", "jpeg", "resample", "grid", "gamma", "bit_depth")
@@ -377,7 +377,9 @@ def jpeg(image: np.ndarray, quality: int = int(DEFAULT_STRENGTH["jpeg"])) -> np.
     radiograph is exported as an 8-bit JPEG and read back.
     """
     quality = int(_valid("quality", quality))
-    from PIL import Image  # Pillow is a runtime dependency; imported here to keep import light
+    from PIL import (
+        Image,  # Pillow is a runtime dependency; imported here to keep import light
+    )
 
     x, vr = _prepare(image)
     if image.dtype == np.uint8:

@@ -6,7 +6,7 @@ left, the patient's right in a PA view) to +1 across the shorter image side,
 size. Each structure returns a *density*, i.e. the radiographic attenuation
 line integral after the log transform, in units where full soft-tissue
 thickness of the abdomen is about 0.8 and air is 0. The display mapping (bright
-= dense) is applied by :mod:`spectral_fast.synth`.
+= dense) is applied by :mod:`spectral_fast.simulate.phantom`.
 
 Shapes are analytic (ellipses, parabolas, tubes) so the phantom is exact and
 resolution independent; small structures (ribs, vessels) are evaluated only

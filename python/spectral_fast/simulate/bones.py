@@ -4,7 +4,7 @@ These are the fine, high-contrast structures that give a chest radiograph
 its mid- and high-frequency spectrum, so they are drawn at full resolution
 with anti-aliased analytic profiles. Each function *adds* density into
 ``out`` inside the structure's bounding box only (see
-:mod:`spectral_fast._synth_anatomy` for coordinates and units).
+:mod:`spectral_fast.simulate.anatomy` for coordinates and units).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from spectral_fast._synth_anatomy import F, Anatomy, Frame, ramp, tube
+from spectral_fast.simulate.anatomy import Anatomy, F, Frame, ramp, tube
 
 
 def spine(frame: Frame, a: Anatomy, out: np.ndarray) -> None:

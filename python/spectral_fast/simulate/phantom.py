@@ -2,7 +2,7 @@
 
 The demo, the tests and the planted-slice benchmark need many chest X-ray-like
 images whose content and labels are known and whose acquisition is clean, so
-that a change applied by :mod:`spectral_fast.acquire` is the only difference
+that a change applied by :mod:`spectral_fast.simulate.acquire` is the only difference
 between two groups. Real images cannot give that; these phantoms can.
 
 A phantom is a PA chest film: dark air around a bright body, shoulders and
@@ -50,10 +50,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import fft as sfft
 
-from spectral_fast import _synth_anatomy as anat
-from spectral_fast import _synth_bones as bones
-from spectral_fast import acquire
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
+from spectral_fast.simulate import acquire, bones
+from spectral_fast.simulate import anatomy as anat
 
 F = np.float32
 
@@ -296,7 +295,7 @@ def make_phantom(
     attenuation), windowed, passed through an S-shaped tone curve, blurred
     by a Gaussian detector MTF of 0.5-0.9 px and given signal-dependent
     quantum noise of 1-3 grey levels (8-bit scale) with
-    :func:`spectral_fast.acquire.noise`, then quantised to ``bits``.
+    :func:`spectral_fast.simulate.acquire.noise`, then quantised to ``bits``.
     """
     h, w = _check_size(size)
     _check_args(bits, finding, seed)

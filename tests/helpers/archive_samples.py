@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 from PIL import Image
 
-REAL = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data" / "cxr-real"
+REAL = __import__("pathlib").Path(__file__).resolve().parents[3] / "shared" / "data" / "cxr-real"
 REAL_IMAGES = REAL / "images"
 DICOM_MONO2 = REAL_IMAGES / "siim__1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819.dcm"
 DICOM_MONO1 = REAL_IMAGES / "siim__Fake_MONOHR1.dcm"

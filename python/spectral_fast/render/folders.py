@@ -1,0 +1,56 @@
+"""A report's or a monitor run's output folder: tables, the HTML page and, for a report, the reliability reference.
+
+Writing a folder is the rendering layer's job because it is the one layer that
+sees the analysis (tables, model), the reliability reference built from it and
+the HTML pages at once.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from spectral_fast._shared.serialize import jsonable
+from spectral_fast.analysis.pipeline import Report
+from spectral_fast.reliability.monitoring import MonitorResult
+from spectral_fast.reliability.reference_set import write_reference
+from spectral_fast.render.monitor_html import render_monitor_html
+from spectral_fast.render.report_html import render_html
+
+
+def write_report(report: Report, outdir: str | Path, *, image_root: str | Path | None = None) -> dict[str, Path]:
+    """Write every output file of ``report`` into ``outdir`` (created) and return their paths.
+
+    ``slices.csv``, ``blind_spots.csv``, ``assignments.parquet``, ``summary.json``,
+    ``model.json`` (+ arrays), ``report.html`` and the reliability reference
+    (``reference.json`` + arrays) that ``predict`` and ``monitor`` read.
+    ``image_root`` lets the page show exemplar thumbnails.
+    """
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "slices": out / "slices.csv",
+        "blind_spots": out / "blind_spots.csv",
+        "assignments": out / "assignments.parquet",
+        "summary": out / "summary.json",
+        "html": out / "report.html",
+    }
+    report.slices.write_csv(paths["slices"])
+    report.blind_spots.write_csv(paths["blind_spots"])
+    report.assignments.write_parquet(paths["assignments"])
+    paths["summary"].write_text(json.dumps(jsonable(report.summary), indent=2) + "\n")
+    paths["model"], paths["model_arrays"] = report.model.save(out / "model.json")
+    paths["html"].write_text(render_html(report, image_root=image_root), encoding="utf-8")
+    paths.update({f"reference_{k}": v for k, v in write_reference(report, out).items()})
+    return paths
+
+
+def write_monitor(result: MonitorResult, outdir: str | Path) -> dict[str, Path]:
+    """Write ``monitor.json``, ``monitor.html`` and the per-image ``risk.parquet`` into ``outdir``."""
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "monitor.json", "html": out / "monitor.html", "risk": out / "risk.parquet"}
+    paths["json"].write_text(result.to_json())
+    paths["html"].write_text(render_monitor_html(result), encoding="utf-8")
+    result.prediction.write(paths["risk"])
+    return paths
