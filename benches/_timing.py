@@ -35,9 +35,10 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 #: Bumped whenever the layout of the JSON files written by the benchmarks changes.
 SCHEMA_VERSION = 1
@@ -104,9 +105,7 @@ def require_release_build(core: Any, *, allow_debug: bool = False) -> dict[str, 
     info = core_build_info(core)
     profile = str(info["profile"]).lower()
     if profile != "release" and not allow_debug:
-        raise BuildProfileError(
-            f"refusing to benchmark: the Rust extension is a {profile!r} build.\n{REBUILD_HINT}"
-        )
+        raise BuildProfileError(f"refusing to benchmark: the Rust extension is a {profile!r} build.\n{REBUILD_HINT}")
     return info
 
 
@@ -254,7 +253,7 @@ def _read(path: str) -> str | None:
 def _version(module: str) -> str | None:
     try:
         mod = importlib.import_module(module)
-    except Exception:  # noqa: BLE001 - any import failure means "not available"
+    except Exception:
         return None
     return str(getattr(mod, "__version__", "unknown"))
 
@@ -286,7 +285,7 @@ def machine_info(modules: Iterable[str] = ("numpy", "scipy", "pyfftw", "polars",
     except AttributeError:
         affinity = None
     info: dict[str, Any] = {
-        "timestamp_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "timestamp_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "cpu_model": _cpu_model(),
         "machine": platform.machine(),
         "logical_cpus": os.cpu_count(),
@@ -320,7 +319,7 @@ def machine_info(modules: Iterable[str] = ("numpy", "scipy", "pyfftw", "polars",
             "blas": blas.get("name"),
             "blas_config": blas.get("openblas configuration"),
         }
-    except Exception:  # noqa: BLE001 - older numpy prints instead of returning
+    except Exception:
         pass
     return info
 
@@ -349,7 +348,7 @@ class ForeignLoad:
         # busy = user + nice + system + irq + softirq + steal (steal: the hypervisor ran someone else)
         return (sum(ticks) - idle - guest) / os.sysconf("SC_CLK_TCK")
 
-    def __enter__(self) -> "ForeignLoad":
+    def __enter__(self) -> ForeignLoad:
         self._t0, self._busy0, self._own0 = time.perf_counter(), self._busy_s(), _own_cpu_s()
         return self
 

@@ -68,7 +68,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _timing as T  # noqa: E402
+import _timing as T
 
 REPO = T.REPO_ROOT
 DEFAULT_OUT = REPO / "benches" / "results"
@@ -220,17 +220,25 @@ def build_cases(files: list[Path], label: str, workdir: Path, threads: int) -> t
     batch = pa.record_batch({"id": [str(f) for f in files], "path": [str(f) for f in files]})
 
     def decode_rust() -> None:
-        ok, bad = _core._decode_only(batch, threads=threads, max_pixels=100_000_000)
+        _ok, bad = _core._decode_only(batch, threads=threads, max_pixels=100_000_000)
         assert bad == 0, f"{bad} files failed to decode"
 
     def decode_pil() -> None:
         list(pool.map(pil_gray, files))
 
     cases = [
-        T.Case(f"{label}/spectral_fast_t{threads}", lambda: sf_run(False), n,
-               {"pipeline": "spectral_fast", "threads": threads}),
-        T.Case(f"{label}/sf_with_artefacts_t{threads}", lambda: sf_run(True), n,
-               {"pipeline": "sf_with_artefacts", "threads": threads}),
+        T.Case(
+            f"{label}/spectral_fast_t{threads}",
+            lambda: sf_run(False),
+            n,
+            {"pipeline": "spectral_fast", "threads": threads},
+        ),
+        T.Case(
+            f"{label}/sf_with_artefacts_t{threads}",
+            lambda: sf_run(True),
+            n,
+            {"pipeline": "sf_with_artefacts", "threads": threads},
+        ),
         T.Case(f"{label}/reference_t1", reference_run, n, {"pipeline": "reference", "threads": 1}),
         T.Case(f"{label}/scipy_pool_t{threads}", scipy_run, n, {"pipeline": "scipy_pool", "threads": threads}),
         T.Case(f"{label}/decode_rust_t{threads}", decode_rust, n, {"pipeline": "decode_rust", "threads": threads}),
@@ -294,19 +302,31 @@ def markdown(doc: dict[str, Any]) -> str:
         rows = []
         for m in res["measurements"]:
             rows.append(
-                [m["name"].split("/", 1)[1], T.fmt_ms(m["ms_per_unit"]), f"{m['units_per_s']:.1f}",
-                 T.fmt_ratio(res["ratios"].get(m["pipeline"])), f"{m['iqr_rel']:.0%}"]
+                [
+                    m["name"].split("/", 1)[1],
+                    T.fmt_ms(m["ms_per_unit"]),
+                    f"{m['units_per_s']:.1f}",
+                    T.fmt_ratio(res["ratios"].get(m["pipeline"])),
+                    f"{m['iqr_rel']:.0%}",
+                ]
             )
         lines.append(T.md_table(["pipeline", "ms / image", "images / s", "spectral_fast is ... faster", "IQR"], rows))
-        agree = ", ".join(f"{k}: {'ok' if v['passed'] else 'FAILED'} (max |diff| {v['max_abs_diff']:.1e})"
-                          for k, v in res["agreement"].items())
+        agree = ", ".join(
+            f"{k}: {'ok' if v['passed'] else 'FAILED'} (max |diff| {v['max_abs_diff']:.1e})"
+            for k, v in res["agreement"].items()
+        )
         art = res["with_artefacts"]
-        lines += ["", f"spectral_fast is `profile_archive(..., artefacts=False)`: the peers' outputs. "
-                  f"The default with the artefact features (sf_with_artefacts) is {art['vs_reference']:.2f}x the "
-                  f"reference and {art['vs_scipy_pool']:.2f}x the scipy pool.", "",
-                  f"Agreement with spectral_fast: {agree}. "
-                  f"spectral_fast runs at {res['decode_floor_share']:.0%} of the speed of the Rust decoders "
-                  "alone on the same threads.", ""]
+        lines += [
+            "",
+            f"spectral_fast is `profile_archive(..., artefacts=False)`: the peers' outputs. "
+            f"The default with the artefact features (sf_with_artefacts) is {art['vs_reference']:.2f}x the "
+            f"reference and {art['vs_scipy_pool']:.2f}x the scipy pool.",
+            "",
+            f"Agreement with spectral_fast: {agree}. "
+            f"spectral_fast runs at {res['decode_floor_share']:.0%} of the speed of the Rust decoders "
+            "alone on the same threads.",
+            "",
+        ]
     mem = doc["memory"]
     lines += [
         "## Memory and projection",
@@ -324,7 +344,10 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         "## Targets",
         "",
-        T.md_table(["target", "measured", "met"], [[t["target"], t["measured"], "yes" if t["met"] else "no"] for t in doc["targets"]]),
+        T.md_table(
+            ["target", "measured", "met"],
+            [[t["target"], t["measured"], "yes" if t["met"] else "no"] for t in doc["targets"]],
+        ),
         "",
     ]
     return "\n".join(lines)
@@ -378,12 +401,21 @@ def main(argv: list[str] | None = None) -> int:
     synth = results[f"synthetic-{cfg['size']}"]["ratios"]
     # Like for like: spectral_fast without the artefact features, which the peers do not compute.
     targets = [
-        {"target": f">= {TARGETS['vs_reference']:.0f}x (a) reference, {cfg['size']}^2 8-bit PNG",
-         "measured": T.fmt_ratio(synth["reference"]), "met": synth["reference"] >= TARGETS["vs_reference"]},
-        {"target": f">= {TARGETS['vs_scipy_pool']:.0f}x (b) scipy 2-thread pool, {cfg['size']}^2 8-bit PNG",
-         "measured": T.fmt_ratio(synth["scipy_pool"]), "met": synth["scipy_pool"] >= TARGETS["vs_scipy_pool"]},
-        {"target": f"peak RSS flat within {TARGETS['rss_growth']:.0%}, {small_n} vs {large_n} images",
-         "measured": f"{growth:+.1%}", "met": abs(growth) <= TARGETS["rss_growth"]},
+        {
+            "target": f">= {TARGETS['vs_reference']:.0f}x (a) reference, {cfg['size']}^2 8-bit PNG",
+            "measured": T.fmt_ratio(synth["reference"]),
+            "met": synth["reference"] >= TARGETS["vs_reference"],
+        },
+        {
+            "target": f">= {TARGETS['vs_scipy_pool']:.0f}x (b) scipy 2-thread pool, {cfg['size']}^2 8-bit PNG",
+            "measured": T.fmt_ratio(synth["scipy_pool"]),
+            "met": synth["scipy_pool"] >= TARGETS["vs_scipy_pool"],
+        },
+        {
+            "target": f"peak RSS flat within {TARGETS['rss_growth']:.0%}, {small_n} vs {large_n} images",
+            "measured": f"{growth:+.1%}",
+            "met": abs(growth) <= TARGETS["rss_growth"],
+        },
     ]
     doc = {
         **T.doc_header("archive", args, build),
@@ -392,7 +424,11 @@ def main(argv: list[str] | None = None) -> int:
         "foreign_load_cores": load.cores,
         "results": results,
         "memory": {"runs": runs, "growth": growth},
-        "projection": {"images": NIH_FILES, "images_per_s": rate, "minutes": NIH_FILES / rate / 60 if rate else math.inf},
+        "projection": {
+            "images": NIH_FILES,
+            "images_per_s": rate,
+            "minutes": NIH_FILES / rate / 60 if rate else math.inf,
+        },
         "targets": targets,
     }
     T.publish(out_dir, "archive", doc, markdown(doc))

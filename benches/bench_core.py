@@ -54,14 +54,15 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _timing as T  # noqa: E402
+import _timing as T
 
 REPO = T.REPO_ROOT
 DEFAULT_OUT = REPO / "benches" / "results"
@@ -299,17 +300,29 @@ def build_cases(
         )
 
     # -- the reference: numpy.fft + bincount, single-threaded, as written.
-    case("reference", 1, lambda: [ref.profile_image(img, bands=BANDS, spacing=SPACING, window=WINDOW) for img in batch],
-         "reference.profile_image loop (numpy.fft + bincount)")
+    case(
+        "reference",
+        1,
+        lambda: [ref.profile_image(img, bands=BANDS, spacing=SPACING, window=WINDOW) for img in batch],
+        "reference.profile_image loop (numpy.fft + bincount)",
+    )
 
     for t in threads:
         # -- spectral_fast itself.
         if sf is not None:
             opts = dict(bands=BANDS, spacing=SPACING, window=WINDOW, threads=t)
-            case("spectral_fast", t, lambda o=opts: sf.profile(batch, artefacts=False, **o),
-                 "spectral_fast.profile(batch, artefacts=False)")
-            case("sf_with_artefacts", t, lambda o=opts: sf.profile(batch, **o),
-                 "spectral_fast.profile(batch), artefact features included")
+            case(
+                "spectral_fast",
+                t,
+                lambda o=opts: sf.profile(batch, artefacts=False, **o),
+                "spectral_fast.profile(batch, artefacts=False)",
+            )
+            case(
+                "sf_with_artefacts",
+                t,
+                lambda o=opts: sf.profile(batch, **o),
+                "spectral_fast.profile(batch), artefact features included",
+            )
 
         # -- scipy.fft with matched workers + precomputed bincount.
         def scipy_run(t: int = t) -> np.ndarray:
@@ -338,12 +351,8 @@ def build_cases(
 
         # -- pyFFTW: cached plan, FFTW_MEASURE, t threads.
         t0 = time.perf_counter()
-        fft = pyfftw.builders.rfft2(
-            pyfftw.empty_aligned((h, w), dtype="float64"), threads=t, planner_effort=planner
-        )
-        fft32 = pyfftw.builders.rfft2(
-            pyfftw.empty_aligned((h, w), dtype="float32"), threads=t, planner_effort=planner
-        )
+        fft = pyfftw.builders.rfft2(pyfftw.empty_aligned((h, w), dtype="float64"), threads=t, planner_effort=planner)
+        fft32 = pyfftw.builders.rfft2(pyfftw.empty_aligned((h, w), dtype="float32"), threads=t, planner_effort=planner)
         planning[f"pyfftw/t{t}"] = round(time.perf_counter() - t0, 3)
 
         def pyfftw_run(fft: Any = fft) -> np.ndarray:
@@ -377,8 +386,13 @@ def build_cases(
 
         case("floor_pyfftw", t, floor_fftw, "bare pyFFTW rfft2, float64 (transform only)", self_timed=True)
         case("floor_scipy", t, floor_scipy, "bare scipy.fft.rfft2, float64 (transform only)", self_timed=True)
-        case("floor_pyfftw_f32", t, lambda fft=fft32: floor_fftw(fft), "bare pyFFTW rfft2, float32 (for scale)",
-             self_timed=True)
+        case(
+            "floor_pyfftw_f32",
+            t,
+            lambda fft=fft32: floor_fftw(fft),
+            "bare pyFFTW rfft2, float32 (for scale)",
+            self_timed=True,
+        )
     return cases, planning
 
 
@@ -406,15 +420,17 @@ def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 continue
             if t2 != t and not (peer == "reference" and t2 == 1):
                 continue
-            out.append({
-                "size": size,
-                "threads": t,
-                "peer": peer,
-                "peer_threads": t2,
-                "spectral_fast_ms": r["ms_per_unit"],
-                "peer_ms": pr["ms_per_unit"],
-                "speedup": round(pr["ms_per_unit"] / r["ms_per_unit"], 3),
-            })
+            out.append(
+                {
+                    "size": size,
+                    "threads": t,
+                    "peer": peer,
+                    "peer_threads": t2,
+                    "spectral_fast_ms": r["ms_per_unit"],
+                    "peer_ms": pr["ms_per_unit"],
+                    "speedup": round(pr["ms_per_unit"] / r["ms_per_unit"], 3),
+                }
+            )
     return out
 
 
@@ -428,7 +444,15 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     specs = [
         ("spectral_fast 2 threads vs numpy reference", "reference", 1, "spectral_fast", 2, ">=", 4.0),
         ("spectral_fast 2 threads vs scipy pipeline (workers=2)", "scipy", 2, "spectral_fast", 2, ">=", 2.0),
-        ("spectral_fast 1 thread / bare pyFFTW rfft2 (1 thread, f64)", "spectral_fast", 1, "floor_pyfftw", 1, "<=", 1.25),
+        (
+            "spectral_fast 1 thread / bare pyFFTW rfft2 (1 thread, f64)",
+            "spectral_fast",
+            1,
+            "floor_pyfftw",
+            1,
+            "<=",
+            1.25,
+        ),
     ]
     out = []
     for name, a, ta, b, tb, op, threshold in specs:
@@ -443,13 +467,30 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     sf2 = get("spectral_fast", 2)
     if peers and sf2:
         best = min(peers, key=peers.__getitem__)
-        out.append({"target": f"(extra) spectral_fast 2 threads vs the fastest 2-thread peer ({best})", "size": s,
-                    "value": round(peers[best] / sf2, 3), "op": "info", "threshold": None, "passed": None})
+        out.append(
+            {
+                "target": f"(extra) spectral_fast 2 threads vs the fastest 2-thread peer ({best})",
+                "size": s,
+                "value": round(peers[best] / sf2, 3),
+                "op": "info",
+                "threshold": None,
+                "passed": None,
+            }
+        )
     return out
 
 
-PEER_ORDER = ("spectral_fast", "sf_with_artefacts", "reference", "scipy", "scipy_pythreads", "pyfftw", "floor_pyfftw",
-              "floor_scipy", "floor_pyfftw_f32")
+PEER_ORDER = (
+    "spectral_fast",
+    "sf_with_artefacts",
+    "reference",
+    "scipy",
+    "scipy_pythreads",
+    "pyfftw",
+    "floor_pyfftw",
+    "floor_scipy",
+    "floor_pyfftw_f32",
+)
 
 
 def render_markdown(doc: dict[str, Any]) -> str:
@@ -461,7 +502,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
         "# Core benchmark",
         "",
         f"`{doc['command']}` on {m['timestamp_utc']} (commit `{(m.get('git_commit') or '?')[:10]}`"
-        + (", dirty tree" if m.get("git_dirty") else "") + ").",
+        + (", dirty tree" if m.get("git_dirty") else "")
+        + ").",
         f"{m['cpu_model']}, {m['logical_cpus']} logical CPUs, Python {m['python']}, "
         f"numpy {m['versions'].get('numpy')}, scipy {m['versions'].get('scipy')}, "
         f"pyFFTW {m['versions'].get('pyfftw')}; spectral_fast {build.get('version', '?')} "
@@ -478,22 +520,43 @@ def render_markdown(doc: dict[str, Any]) -> str:
     tg = doc.get("targets") or []
     if tg:
         lines += [f"## Targets ({TARGET_SIZE}², 2 cores)", ""]
-        lines.append(T.md_table(
-            ["target", "measured", "required", "holds"],
-            [[t["target"], T.fmt_ratio(t["value"]),
-              "–" if t["threshold"] is None else f"{t['op']} {t['threshold']}x",
-              "–" if t["op"] == "info" else {True: "yes", False: "**no**", None: "not measured"}[t["passed"]]]
-             for t in tg],
-            "lrrc",
-        ))
+        lines.append(
+            T.md_table(
+                ["target", "measured", "required", "holds"],
+                [
+                    [
+                        t["target"],
+                        T.fmt_ratio(t["value"]),
+                        "–" if t["threshold"] is None else f"{t['op']} {t['threshold']}x",
+                        "–" if t["op"] == "info" else {True: "yes", False: "**no**", None: "not measured"}[t["passed"]],
+                    ]
+                    for t in tg
+                ],
+                "lrrc",
+            )
+        )
         lines.append("")
 
-    lines += ["## Summary: spectral_fast ms/image and speed-up over each peer", "",
-              "Speed-up = peer time / spectral_fast time at the same thread count (the reference is always "
-              "single-threaded). Above 1x, spectral_fast is faster. The floor columns are the bare float64 "
-              "rfft2 alone: below 1x is the cost of everything spectral_fast does besides the FFT.", ""]
-    headers = ["size", "threads", "spectral_fast ms/img", "img/s", "vs reference", "vs scipy+bincount",
-               "vs scipy, py-threads", "vs pyFFTW+bincount", "vs bare pyFFTW rfft2", "vs bare scipy rfft2"]
+    lines += [
+        "## Summary: spectral_fast ms/image and speed-up over each peer",
+        "",
+        "Speed-up = peer time / spectral_fast time at the same thread count (the reference is always "
+        "single-threaded). Above 1x, spectral_fast is faster. The floor columns are the bare float64 "
+        "rfft2 alone: below 1x is the cost of everything spectral_fast does besides the FFT.",
+        "",
+    ]
+    headers = [
+        "size",
+        "threads",
+        "spectral_fast ms/img",
+        "img/s",
+        "vs reference",
+        "vs scipy+bincount",
+        "vs scipy, py-threads",
+        "vs pyFFTW+bincount",
+        "vs bare pyFFTW rfft2",
+        "vs bare scipy rfft2",
+    ]
     table = []
     for size in cfg["sizes"]:
         for t in cfg["threads"]:
@@ -501,65 +564,114 @@ def render_markdown(doc: dict[str, Any]) -> str:
             if sfr is None:
                 continue
 
-            def sp(p: str, tt: int) -> str:
+            def sp(p: str, tt: int, size=size, sfr=sfr) -> str:
                 pr = by.get((size, p, tt))
                 return T.fmt_ratio(pr["ms_per_unit"] / sfr["ms_per_unit"]) if pr else "–"
 
-            table.append([f"{size}²", t, T.fmt_ms(sfr["ms_per_unit"]), f"{sfr['units_per_s']:.0f}",
-                          sp("reference", 1), sp("scipy", t), sp("scipy_pythreads", t), sp("pyfftw", t),
-                          sp("floor_pyfftw", t), sp("floor_scipy", t)])
+            table.append(
+                [
+                    f"{size}²",
+                    t,
+                    T.fmt_ms(sfr["ms_per_unit"]),
+                    f"{sfr['units_per_s']:.0f}",
+                    sp("reference", 1),
+                    sp("scipy", t),
+                    sp("scipy_pythreads", t),
+                    sp("pyfftw", t),
+                    sp("floor_pyfftw", t),
+                    sp("floor_scipy", t),
+                ]
+            )
     lines.append(T.md_table(headers, table) if table else "_spectral_fast was not measured in this run._")
     lines.append("")
 
-    lines += ["## All pipelines, ms/image", "",
-              "± is the interquartile range of the repeats relative to the median. *Cores used* is this "
-              "process's CPU time over wall time while the pipeline ran: about 1 for one busy thread, up to 2 "
-              "for two; far below the thread count means the shared machine did not give the run the cores "
-              "(floors include their untimed input loading).", ""]
+    lines += [
+        "## All pipelines, ms/image",
+        "",
+        "± is the interquartile range of the repeats relative to the median. *Cores used* is this "
+        "process's CPU time over wall time while the pipeline ran: about 1 for one busy thread, up to 2 "
+        "for two; far below the thread count means the shared machine did not give the run the cores "
+        "(floors include their untimed input loading).",
+        "",
+    ]
     for size in cfg["sizes"]:
         lines += [f"### {size}² ({cfg['batch'][str(size)]} images)", ""]
         trs = []
         for p in PEER_ORDER:
             for t in sorted({r["threads"] for r in rows if r["size"] == size and r["pipeline"] == p}):
                 r = by[(size, p, t)]
-                trs.append([p, r["label"], t, T.fmt_ms(r["ms_per_unit"]), f"±{100 * r['iqr_rel']:.0f}%",
-                            f"{r['units_per_s']:.0f}", f"{r['cores_used']:.2f}"])
-        lines.append(T.md_table(["pipeline", "what", "threads", "ms/img", "noise", "img/s", "cores used"], trs,
-                                "llrrrrr"))
+                trs.append(
+                    [
+                        p,
+                        r["label"],
+                        t,
+                        T.fmt_ms(r["ms_per_unit"]),
+                        f"±{100 * r['iqr_rel']:.0f}%",
+                        f"{r['units_per_s']:.0f}",
+                        f"{r['cores_used']:.2f}",
+                    ]
+                )
+        lines.append(
+            T.md_table(["pipeline", "what", "threads", "ms/img", "noise", "img/s", "cores used"], trs, "llrrrrr")
+        )
         lines.append("")
 
     ag = doc["agreement"]
-    lines += ["## Agreement with the reference", "",
-              f"Every pipeline's warm-up output against `reference.profile_image`, all {len(FEATURES)} features, "
-              f"rtol {RTOL:g}: **{'passed' if ag['passed'] else 'FAILED'}**.", ""]
+    lines += [
+        "## Agreement with the reference",
+        "",
+        f"Every pipeline's warm-up output against `reference.profile_image`, all {len(FEATURES)} features, "
+        f"rtol {RTOL:g}: **{'passed' if ag['passed'] else 'FAILED'}**.",
+        "",
+    ]
     ag_rows = []
     for size in cfg["sizes"]:
         for name, c in ag["by_size"][str(size)].items():
-            ag_rows.append([f"{size}²", name, "yes" if c.get("passed") else "**no**",
-                            f"{c.get('max_rel_diff', float('nan')):.1e}", c.get("worst_feature", c.get("error", ""))])
+            ag_rows.append(
+                [
+                    f"{size}²",
+                    name,
+                    "yes" if c.get("passed") else "**no**",
+                    f"{c.get('max_rel_diff', float('nan')):.1e}",
+                    c.get("worst_feature", c.get("error", "")),
+                ]
+            )
     lines.append(T.md_table(["size", "pipeline", "agrees", "max rel diff", "worst feature"], ag_rows, "lllrl"))
     env = {k: v for k, v in m["env"].items() if v is not None}
-    lines += ["", "## Settings", "",
-              f"* Thread settings in the environment: {env or 'none set'} (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE "
-              "unset unless listed; numpy.fft does not use BLAS).",
-              "* Native thread pools during the run (threadpoolctl): "
-              + (", ".join(f"{p['internal_api']} {p.get('version') or ''} ({p.get('architecture') or p['user_api']}): "
-                           f"{p['num_threads']} threads" for p in doc["blas_pools_during_run"]) or "none")
-              + ". BLAS is limited to 1 thread so the peers' dot products never use a second core; "
-              "the OpenMP pool is pyFFTW's, sized per plan by `threads=`.",
-              f"* numpy SIMD: {m.get('numpy_config', {}).get('simd_found')}.",
-              f"* pyFFTW planner: {cfg['planner']}; planning time (s, not timed): {doc['fftw_planning_s']}.",
-              f"* Scheduling: nice {m.get('nice')}, autogroup `{m.get('autogroup')}` (autogroups enabled: "
-              f"{m.get('sched_autogroup_enabled')}). With autogroups, a plain `nice` does not favour a process "
-              "over other sessions; the autogroup's nice does. On a shared machine, as root: "
-              "`setsid sh -c 'echo -20 > /proc/$$/autogroup; exec python benches/bench_core.py'`.",
-              f"* Cores kept busy by other processes while each size ran (0 = quiet, 1 = one core taken): "
-              f"{doc['foreign_load_cores']}. Two-thread FFTW (OpenMP barriers) suffers most when a core is "
-              "taken; rayon's per-image work stealing much less.",
-              "* Load average at start / end: "
-              + " / ".join(str([round(x, 2) for x in v or []]) for v in (m.get("load_average_start"), doc.get("load_average_end")))
-              + ".",
-              f"* Wall time of the whole run: {doc['wall_s']:.0f} s.", ""]
+    lines += [
+        "",
+        "## Settings",
+        "",
+        f"* Thread settings in the environment: {env or 'none set'} (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE "
+        "unset unless listed; numpy.fft does not use BLAS).",
+        "* Native thread pools during the run (threadpoolctl): "
+        + (
+            ", ".join(
+                f"{p['internal_api']} {p.get('version') or ''} ({p.get('architecture') or p['user_api']}): "
+                f"{p['num_threads']} threads"
+                for p in doc["blas_pools_during_run"]
+            )
+            or "none"
+        )
+        + ". BLAS is limited to 1 thread so the peers' dot products never use a second core; "
+        "the OpenMP pool is pyFFTW's, sized per plan by `threads=`.",
+        f"* numpy SIMD: {m.get('numpy_config', {}).get('simd_found')}.",
+        f"* pyFFTW planner: {cfg['planner']}; planning time (s, not timed): {doc['fftw_planning_s']}.",
+        f"* Scheduling: nice {m.get('nice')}, autogroup `{m.get('autogroup')}` (autogroups enabled: "
+        f"{m.get('sched_autogroup_enabled')}). With autogroups, a plain `nice` does not favour a process "
+        "over other sessions; the autogroup's nice does. On a shared machine, as root: "
+        "`setsid sh -c 'echo -20 > /proc/$$/autogroup; exec python benches/bench_core.py'`.",
+        f"* Cores kept busy by other processes while each size ran (0 = quiet, 1 = one core taken): "
+        f"{doc['foreign_load_cores']}. Two-thread FFTW (OpenMP barriers) suffers most when a core is "
+        "taken; rayon's per-image work stealing much less.",
+        "* Load average at start / end: "
+        + " / ".join(
+            str([round(x, 2) for x in v or []]) for v in (m.get("load_average_start"), doc.get("load_average_end"))
+        )
+        + ".",
+        f"* Wall time of the whole run: {doc['wall_s']:.0f} s.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -567,7 +679,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="smoke run: tiny sizes, 2 repeats, FFTW_ESTIMATE")
     ap.add_argument("--sizes", type=lambda s: tuple(int(x) for x in s.split(",")), help="e.g. 512,1024,2048")
     ap.add_argument("--batch", type=int, help="images per size (default: 192/64/16 for 512/1024/2048)")
@@ -635,7 +749,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 try:
                     checks[m.case.name] = compare(conv(m.warmup_result), want)
-                except Exception as exc:  # noqa: BLE001 - report, do not hide
+                except Exception as exc:
                     checks[m.case.name] = {"passed": False, "error": f"{type(exc).__name__}: {exc}"}
                 agreement["passed"] &= bool(checks[m.case.name]["passed"])
                 m.warmup_result = None
@@ -654,7 +768,8 @@ def main(argv: list[str] | None = None) -> int:
     doc = {
         "schema_version": T.SCHEMA_VERSION,
         "benchmark": "core",
-        "command": "python benches/bench_core.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip(),
+        "command": "python benches/bench_core.py"
+        + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip(),
         "valid_benchmark": valid,
         "build": build,
         "machine": machine,

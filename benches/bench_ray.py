@@ -53,8 +53,8 @@ from typing import Any
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _timing as T  # noqa: E402
-from bench_archive import DEFAULT_CACHE, make_archive  # noqa: E402
+import _timing as T
+from bench_archive import DEFAULT_CACHE, make_archive
 
 REPO = T.REPO_ROOT
 DEFAULT_OUT = REPO / "benches" / "results"
@@ -151,9 +151,19 @@ def markdown(doc: dict[str, Any]) -> str:
         rows = []
         for r in res["measurements"]:
             p = r["pipeline"]
-            rows.append([p, T.fmt_ms(r["ms_per_unit"]), f"{r['units_per_s']:.1f}", T.fmt_ratio(res["overhead"][p]),
-                         f"{r['iqr_rel']:.0%}", "-" if p.startswith("local") else ("yes" if res["identical"][p] else "NO")])
-        lines.append(T.md_table(["pipeline", "ms / image", "images / s", "overhead vs local", "IQR", "identical to local"], rows))
+            rows.append(
+                [
+                    p,
+                    T.fmt_ms(r["ms_per_unit"]),
+                    f"{r['units_per_s']:.1f}",
+                    T.fmt_ratio(res["overhead"][p]),
+                    f"{r['iqr_rel']:.0%}",
+                    "-" if p.startswith("local") else ("yes" if res["identical"][p] else "NO"),
+                ]
+            )
+        lines.append(
+            T.md_table(["pipeline", "ms / image", "images / s", "overhead vs local", "IQR", "identical to local"], rows)
+        )
         lines.append("")
     c = doc["cold_start"]
     lines += [

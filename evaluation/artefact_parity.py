@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benches"))
-import _timing as T  # noqa: E402
+import _timing as T
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "cxr-real" / "images"

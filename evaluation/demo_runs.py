@@ -27,8 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from spectral_fast import __version__  # noqa: E402
-from spectral_fast.demo import DEFAULT_N, SHIFTS, run_demo  # noqa: E402
+from spectral_fast import __version__
+from spectral_fast.demo import DEFAULT_N, SHIFTS, run_demo
 
 
 def _cpu_seconds() -> float:
@@ -51,7 +51,12 @@ def run_seed(seed: int, n: int, workers: int | None) -> dict:
         "load_avg_1min": [round(load0, 2), round(load1, 2)],
         "error_rate": {r["setting"]: round(r["error_rate"], 4) for r in result.settings},
         "planted": [
-            {"setting": p["setting"], "rank": p["rank"], "precision": round(p["precision"], 3), "recall": round(p["recall"], 3)}
+            {
+                "setting": p["setting"],
+                "rank": p["rank"],
+                "precision": round(p["precision"], 3),
+                "recall": round(p["recall"], 3),
+            }
             for p in result.planted
         ],
         "blind_spots": [{"rank": s["rank"], "n": s["n"], "counts": s["counts"]} for s in result.blind_spots],
@@ -66,13 +71,21 @@ def markdown(runs: list[dict], cores: int) -> str:
         "",
         "Command: `python evaluation/demo_runs.py` (each seed is `spectral-fast demo --seed S`).",
         "",
-        "| seed | wall s | CPU s | load (1 min) | " + " | ".join(f"error {s}" for s in settings)
-        + " | " + " | ".join(f"{s} P / R (spot)" for s in SHIFTS) + " | top spots are shifts |",
+        "| seed | wall s | CPU s | load (1 min) | "
+        + " | ".join(f"error {s}" for s in settings)
+        + " | "
+        + " | ".join(f"{s} P / R (spot)" for s in SHIFTS)
+        + " | top spots are shifts |",
         "|" + "---|" * (4 + len(settings) + len(SHIFTS) + 1),
     ]
     for r in runs:
         planted = {p["setting"]: p for p in r["planted"]}
-        cells = [str(r["seed"]), f"{r['wall_s']:.0f}", f"{r['cpu_s']:.0f}", f"{r['load_avg_1min'][0]:.1f}-{r['load_avg_1min'][1]:.1f}"]
+        cells = [
+            str(r["seed"]),
+            f"{r['wall_s']:.0f}",
+            f"{r['cpu_s']:.0f}",
+            f"{r['load_avg_1min'][0]:.1f}-{r['load_avg_1min'][1]:.1f}",
+        ]
         cells += [f"{100 * r['error_rate'][s]:.1f} %" for s in settings]
         cells += [
             f"{planted[s]['precision']:.2f} / {planted[s]['recall']:.2f} ({'#' + str(planted[s]['rank']) if planted[s]['rank'] else 'no spot'})"
@@ -80,7 +93,11 @@ def markdown(runs: list[dict], cores: int) -> str:
         ]
         cells.append("yes" if r["overall"]["top_are_shifts"] else "no")
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Stages (s): " + "; ".join(f"seed {r['seed']}: " + ", ".join(f"{k} {v:.0f}" for k, v in r["stages_s"].items()) for r in runs)]
+    lines += [
+        "",
+        "Stages (s): "
+        + "; ".join(f"seed {r['seed']}: " + ", ".join(f"{k} {v:.0f}" for k, v in r["stages_s"].items()) for r in runs),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -97,7 +114,9 @@ def main() -> None:
         print(json.dumps(runs[-1]), flush=True)
     cores = os.cpu_count() or 1
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps({"version": __version__, "cores": cores, "runs": runs}, indent=1))
+    args.out.with_suffix(".json").write_text(
+        json.dumps({"version": __version__, "cores": cores, "runs": runs}, indent=1)
+    )
     args.out.with_suffix(".md").write_text(markdown(runs, cores))
     print(markdown(runs, cores))
 

@@ -53,7 +53,7 @@ import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from edge_overshoot import edge_overshoot  # noqa: E402
+from edge_overshoot import edge_overshoot
 from spectral_fast import __version__
 from spectral_fast.analysis.blind_spots import find_blind_spots
 from spectral_fast.analysis.cluster_tree import tree_members
@@ -105,7 +105,7 @@ def profile_rows(images: list[np.ndarray]) -> pl.DataFrame:
     """Spectral profile + artefact + intensity features and edge overshoot, one row per image."""
     try:
         import spectral_fast
-        import spectral_fast._core  # noqa: F401
+        import spectral_fast._core
 
         prof = spectral_fast.profile(images)
     except ImportError:  # the compiled core is not built: the numpy oracle, same maths
@@ -285,7 +285,9 @@ def best_node(labels: np.ndarray, tree, k: int, planted: np.ndarray) -> tuple[fl
     return best[1], best[2]
 
 
-def finders(table: pl.DataFrame, seed: int, ablations: bool) -> dict[str, tuple[np.ndarray, np.ndarray, int, np.ndarray]]:
+def finders(
+    table: pl.DataFrame, seed: int, ablations: bool
+) -> dict[str, tuple[np.ndarray, np.ndarray, int, np.ndarray]]:
     """(labels, tree, k, centres) of every slice finder on one table."""
     out = {}
     sf = SpectralClusters(random_state=seed).fit(table)
@@ -338,8 +340,9 @@ def run(args) -> dict:
     filters /= np.linalg.norm(filters, axis=(1, 2), keepdims=True)
     use_b = (labels >= 0).sum() >= 20 and len(set(labels[labels >= 0])) == 2
     clean_x = (
-        cache.get("clean_clf", lambda: pl.DataFrame(np.array([classifier_features(im, filters) for im in images])))
-        .to_numpy()
+        cache.get(
+            "clean_clf", lambda: pl.DataFrame(np.array([classifier_features(im, filters) for im in images]))
+        ).to_numpy()
         if use_b
         else None
     )
@@ -398,9 +401,17 @@ def run(args) -> dict:
                          "missed": [ids[i] for i in np.flatnonzero(planted & ~chosen)]}
                     )  # fmt: skip
             print(f"{change} seed {seed}: done ({time.perf_counter() - t0:.0f} s)", flush=True)
-    out = {"n_images": n, "share": args.share, "seeds": args.seeds, "version": __version__, "records": records,
-           "edge_overshoot": {"clean": dict(zip(ids, clean["edge_overshoot"].to_list())),
-                              "planted_median": {c: float(np.nanmedian(v)) for c, v in overshoot.items()}}}
+    out = {
+        "n_images": n,
+        "share": args.share,
+        "seeds": args.seeds,
+        "version": __version__,
+        "records": records,
+        "edge_overshoot": {
+            "clean": dict(zip(ids, clean["edge_overshoot"].to_list())),
+            "planted_median": {c: float(np.nanmedian(v)) for c, v in overshoot.items()},
+        },
+    }
     return out | ({"supervised_ceiling": ceiling} if ceiling else {})
 
 
@@ -420,8 +431,10 @@ def summarise(result: dict) -> str:
             continue
         lines += [f"### {title}", ""]
         if model_name == "b":
-            rates = sub.filter(pl.col("finder") == "spectral_fast").group_by("change", maintain_order=True).agg(
-                pl.col("slice_error_rate").mean(), pl.col("other_error_rate").mean()
+            rates = (
+                sub.filter(pl.col("finder") == "spectral_fast")
+                .group_by("change", maintain_order=True)
+                .agg(pl.col("slice_error_rate").mean(), pl.col("other_error_rate").mean())
             )
             lines += ["Error rate in the slice / outside: " + ", ".join(
                 f"{r['change']} {r['slice_error_rate']:.2f}/{r['other_error_rate']:.2f}" for r in rates.iter_rows(named=True)
@@ -439,23 +452,34 @@ def summarise(result: dict) -> str:
             lines.append(f"| {f} | " + " | ".join(cells) + " |")
         lines.append("")
     if result.get("supervised_ceiling"):
-        ceiling = pl.DataFrame(result["supervised_ceiling"]).group_by("change", maintain_order=True).agg(
-            pl.col("precision_at_recall_0.8", "best_node_precision", "best_node_recall").mean()
+        ceiling = (
+            pl.DataFrame(result["supervised_ceiling"])
+            .group_by("change", maintain_order=True)
+            .agg(pl.col("precision_at_recall_0.8", "best_node_precision", "best_node_recall").mean())
         )
-        lines += ["Supervised ceiling (told the planted labels; precision at recall 0.8 of a logistic regression on "
-                  "spectral_fast's features, scored out-of-fold, mean over seeds): " + ", ".join(
-                      f"{r['change']} {r['precision_at_recall_0.8']:.2f}" for r in ceiling.iter_rows(named=True)), "",
-                  "Best node of spectral_fast's cluster tree (told the planted labels; the cluster or merged group "
-                  "with the highest F1, precision / recall, mean over seeds): " + ", ".join(
-                      f"{r['change']} {r['best_node_precision']:.2f} / {r['best_node_recall']:.2f}"
-                      for r in ceiling.iter_rows(named=True)), ""]
+        lines += [
+            "Supervised ceiling (told the planted labels; precision at recall 0.8 of a logistic regression on "
+            "spectral_fast's features, scored out-of-fold, mean over seeds): "
+            + ", ".join(f"{r['change']} {r['precision_at_recall_0.8']:.2f}" for r in ceiling.iter_rows(named=True)),
+            "",
+            "Best node of spectral_fast's cluster tree (told the planted labels; the cluster or merged group "
+            "with the highest F1, precision / recall, mean over seeds): "
+            + ", ".join(
+                f"{r['change']} {r['best_node_precision']:.2f} / {r['best_node_recall']:.2f}"
+                for r in ceiling.iter_rows(named=True)
+            ),
+            "",
+        ]
     lines += recurring_false_positives(rec, overshoot=result.get("edge_overshoot"))
     if result.get("edge_overshoot") and "false_positives" in rec.columns:
         n_planted = int(round(result["share"] * result["n_images"]))
         scored = haloed_unscored(rec, result["edge_overshoot"]["clean"], n_planted)
-        lines += [f"Precision of spectral_fast (error model a) if the {scored['n_haloed']} clean images in the top "
-                  "decile of edge overshoot already carry sharpening and are left unscored (as scored in brackets): "
-                  + ", ".join(f"{c} {p:.2f} ({q:.2f})" for c, (p, q) in scored["precision"].items()), ""]
+        lines += [
+            f"Precision of spectral_fast (error model a) if the {scored['n_haloed']} clean images in the top "
+            "decile of edge overshoot already carry sharpening and are left unscored (as scored in brackets): "
+            + ", ".join(f"{c} {p:.2f} ({q:.2f})" for c, (p, q) in scored["precision"].items()),
+            "",
+        ]
     return "\n".join(lines)
 
 

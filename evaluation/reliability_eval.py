@@ -120,7 +120,12 @@ PRIOR_STRENGTHS = ("auto", 0.0, 2.0, 5.0, 10.0, 50.0)
 #: format 2 saved (cluster + margin), and the score alone refitted (its side of the threshold + margin, no clusters).
 ABLATION_MODELS = {"combined_v2": ("cluster_logodds", "score_margin"), "score_refit": ("score_logit", "score_margin")}
 #: Scenarios: (name, pool, training confound).
-SCENARIOS = {"cad": ("cad", None), "phantom": ("phantom", None), "phantom_confounded": ("phantom", "noise"), "nih": ("nih", None)}
+SCENARIOS = {
+    "cad": ("cad", None),
+    "phantom": ("phantom", None),
+    "phantom_confounded": ("phantom", "noise"),
+    "nih": ("nih", None),
+}
 PATCH, PHANTOM_SIZE = 128, 512
 
 
@@ -312,7 +317,9 @@ def doc_predict(conf_ref: np.ndarray, correct_ref: np.ndarray, conf: np.ndarray)
 
 
 # ------------------------------------------------------------------ evaluation
-def _split(groups: np.ndarray, rng: np.random.Generator, train: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _split(
+    groups: np.ndarray, rng: np.random.Generator, train: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Patients into train / reference / test thirds, or (``train=False``: the classifier is trained already) halves."""
     uniq = rng.permutation(np.unique(groups))
     a, b = (len(uniq) // 3, 2 * len(uniq) // 3) if train else (0, len(uniq) // 2)
@@ -352,7 +359,9 @@ def evaluate(pool: dict, seed: int, confound: str | None = None) -> dict:
         site = np.zeros(len(train_idx), dtype=np.int64)
         if confound is not None:
             p_site = np.where(y[train_idx] == 1, 0.7, 0.3)
-            site = np.where(np.random.default_rng([seed, 3]).random(len(train_idx)) < p_site, variants.index(confound), 0)
+            site = np.where(
+                np.random.default_rng([seed, 3]).random(len(train_idx)) < p_site, variants.index(confound), 0
+            )
         clf.fit(feats[train_idx, site], y[train_idx])
         prob = clf.predict_proba(feats.reshape(n_img * n_var, -1))[:, 1].reshape(n_img, n_var)
     conf = np.maximum(prob, 1 - prob)
@@ -362,7 +371,9 @@ def evaluate(pool: dict, seed: int, confound: str | None = None) -> dict:
     def rows(img_idx: np.ndarray, var_idx: np.ndarray) -> pl.DataFrame:
         return table[(img_idx * n_var + var_idx).tolist()]
 
-    def drawn_like_reference(img: np.ndarray, stream: int, excluded: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def drawn_like_reference(
+        img: np.ndarray, stream: int, excluded: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Every image clean, plus each changed version with probability 1/2 (but ``excluded``): the reference's draw."""
         pick_i, pick_v = [img], [np.zeros(len(img), dtype=np.int64)]
         sub = np.random.default_rng([seed, stream])
@@ -406,7 +417,10 @@ def evaluate(pool: dict, seed: int, confound: str | None = None) -> dict:
     def unknown_shares(dist, reference) -> dict:
         """Share of images flagged unknown territory with the reference's threshold and with the in-sample one."""
         in_sample = reference.distance_calibration["in_sample_threshold"]
-        return {"held_out": float((dist > reference.distance_threshold).mean()), "in_sample": float((dist > in_sample).mean())}
+        return {
+            "held_out": float((dist > reference.distance_threshold).mean()),
+            "in_sample": float((dist > in_sample).mean()),
+        }
 
     model, reference, ref_i, ref_v = fit_reference(None)
     conf_ref, correct_ref = conf[ref_i, ref_v], ~wrong[ref_i, ref_v]
@@ -423,7 +437,9 @@ def evaluate(pool: dict, seed: int, confound: str | None = None) -> dict:
     # Calibration of the unknown-territory flag: new patients, drawn as the reference was, and clean (the clean
     # batch's share is taken in the batch loop, from the distances measured there).
     flag_calibration = {
-        "like_reference": unknown_shares(model.transform(rows(*drawn_like_reference(test_img, 8))).min(axis=1), reference),
+        "like_reference": unknown_shares(
+            model.transform(rows(*drawn_like_reference(test_img, 8))).min(axis=1), reference
+        ),
         "optimism": reference.distance_calibration["optimism"] or float("nan"),  # None: too few images to measure it
     }
     batch_rows, slice_rows = [], []
@@ -437,7 +453,9 @@ def evaluate(pool: dict, seed: int, confound: str | None = None) -> dict:
         ours = expected_accuracy(post, rate, var)
         f = reference.finding("y")
         ablation = {
-            f"ours_m{m}": expected_accuracy(post, *shrunk_rates(np.array(f["errors"]), np.array(f["n"]), prior_strength=m)[:2])[0]
+            f"ours_m{m}": expected_accuracy(
+                post, *shrunk_rates(np.array(f["errors"]), np.array(f["n"]), prior_strength=m)[:2]
+            )[0]
             for m in PRIOR_STRENGTHS
         }
         batch_rows.append(
@@ -557,7 +575,9 @@ def summarise(runs: list[dict]) -> dict:
             "auroc_risk": float(np.nanmean([a["risk"] for a in aucs])) if aucs else float("nan"),
             "auroc_combined": float(np.nanmean([a["combined"] for a in aucs])) if aucs else float("nan"),
             "auroc_confidence": float(np.nanmean([a["confidence"] for a in aucs])) if aucs else float("nan"),
-            **{f"auroc_{m}": float(np.nanmean([a[m] for a in aucs])) if aucs else float("nan") for m in ABLATION_MODELS},
+            **{
+                f"auroc_{m}": float(np.nanmean([a[m] for a in aucs])) if aucs else float("nan") for m in ABLATION_MODELS
+            },
             "error_rate": float(np.mean([a["error_rate"] for a in aucs])) if aucs else float("nan"),
         }
     return {"per_seed": per_seed, "mean_sd": stats, "by_change": by_change}
@@ -614,8 +634,14 @@ def markdown(results: dict) -> str:
         ("clean batch: share flagged unknown territory (nominal 0.01)", "clean_unknown"),
         ("clean batch: share flagged, in-sample threshold (formats 1-3)", "clean_unknown_in_sample"),
         ("new images drawn like the reference: share flagged (nominal 0.01)", "like_unknown"),
-        ("new images drawn like the reference: share flagged, in-sample threshold (formats 1-3)", "like_unknown_in_sample"),
-        ("unknown territory: held-out / in-sample distance at the 90th percentile (optimism factor)", "distance_optimism"),
+        (
+            "new images drawn like the reference: share flagged, in-sample threshold (formats 1-3)",
+            "like_unknown_in_sample",
+        ),
+        (
+            "unknown territory: held-out / in-sample distance at the 90th percentile (optimism factor)",
+            "distance_optimism",
+        ),
         ("clusters (k, automatic)", "k"),
     ] + [(f"batch accuracy error, ours with prior strength m = {m}", f"batch_ours_m{m}") for m in PRIOR_STRENGTHS]
     for label, key in rows:
@@ -674,17 +700,28 @@ def targets(results: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=20, help="splits of the patients (and classifier fits), each a full evaluation")
+    parser.add_argument(
+        "--seeds", type=int, default=20, help="splits of the patients (and classifier fits), each a full evaluation"
+    )
     parser.add_argument("--pairs", type=int, default=600, help="phantom patients (each gives two patches)")
-    parser.add_argument("--cad-images", type=int, default=1800,
-                        help="films of the demo's dataset plan for the cad scenario (35 %% train the classifier)")
+    parser.add_argument(
+        "--cad-images",
+        type=int,
+        default=1800,
+        help="films of the demo's dataset plan for the cad scenario (35 %% train the classifier)",
+    )
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated, of {list(SCENARIOS)}")
-    parser.add_argument("--cache", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "spectral_fast_reliability")
+    parser.add_argument(
+        "--cache", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "spectral_fast_reliability"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "evaluation" / "results")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="smoke run: 24 phantom patients, NIH skipped, 1 seed")
-    parser.add_argument("--update", action="store_true",
-                        help="keep the other scenarios of the existing results file (same --seeds) and rerun only --scenarios")
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the other scenarios of the existing results file (same --seeds) and rerun only --scenarios",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.pairs, args.cad_images, args.scenarios = 1, 24, 160, "cad,phantom,phantom_confounded"
@@ -720,7 +757,9 @@ def main(argv: list[str] | None = None) -> int:
             if name in results or name not in old:
                 continue
             if len(old[name]["runs"]) != args.seeds:
-                parser.error(f"--update: {previous} has {len(old[name]['runs'])} seeds of {name}, this run {args.seeds}")
+                parser.error(
+                    f"--update: {previous} has {len(old[name]['runs'])} seeds of {name}, this run {args.seeds}"
+                )
             results[name] = old[name]
     text = markdown(results)
     print(text)

@@ -31,6 +31,7 @@ profiles = sf.profile(images).with_columns(pl.Series("setting", settings))
 pl.Config.set_tbl_rows(N_IMAGES)
 print(profiles.select("setting", "hf_ratio", "slope", "centroid", "band_28", "band_31", "status"))
 print(
-    profiles.group_by("setting", maintain_order=True)
-    .agg(pl.col("hf_ratio").mean().alias("mean hf_ratio"), pl.col("slope").mean().alias("mean slope"))
+    profiles.group_by("setting", maintain_order=True).agg(
+        pl.col("hf_ratio").mean().alias("mean hf_ratio"), pl.col("slope").mean().alias("mean slope")
+    )
 )

@@ -58,6 +58,7 @@ __all__ = [
     "Report",
     "SpectralClusters",
     "SpectralFastError",
+    "__version__",
     "analyze",
     "band_edges",
     "combine_profiles",
@@ -69,7 +70,6 @@ __all__ = [
     "profile_archive",
     "write_monitor",
     "write_report",
-    "__version__",
 ]
 
 

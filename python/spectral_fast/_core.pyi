@@ -9,19 +9,19 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "profile_numpy",
-    "profile_arrow",
-    "band_edges",
-    "resolve_thread_count",
-    "build_info",
-    "_after_fork_in_child",
-    "_panic_for_tests",
-    "SCALARS",
-    "MIN_SIDE",
     "MAX_BANDS",
-    "process_batch",
-    "archive_schema",
+    "MIN_SIDE",
+    "SCALARS",
+    "_after_fork_in_child",
     "_decode_only",
+    "_panic_for_tests",
+    "archive_schema",
+    "band_edges",
+    "build_info",
+    "process_batch",
+    "profile_arrow",
+    "profile_numpy",
+    "resolve_thread_count",
 ]
 
 #: Rows of the `scalars` array returned by the profile functions, in order.

@@ -16,11 +16,23 @@ from spectral_fast import __version__
 
 # subcommand -> (module, one-line help); the help is here so --help imports nothing.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "profile": ("spectral_fast.commands.profile", "Profile folders, lists, globs or tables of images into one Parquet file."),
-    "report": ("spectral_fast.commands.report", "Find, test and explain the spectral clusters where a model's errors concentrate."),
+    "profile": (
+        "spectral_fast.commands.profile",
+        "Profile folders, lists, globs or tables of images into one Parquet file.",
+    ),
+    "report": (
+        "spectral_fast.commands.report",
+        "Find, test and explain the spectral clusters where a model's errors concentrate.",
+    ),
     "predict": ("spectral_fast.commands.predict", "Per-image failure risk and expected accuracy of unlabeled images."),
-    "monitor": ("spectral_fast.commands.monitor", "Compare a new batch with a report's reference; verdict, JSON + HTML."),
-    "demo": ("spectral_fast.commands.demo", "Run the built-in demo: phantoms, a classifier, its hidden acquisition failures, and the report finding them."),
+    "monitor": (
+        "spectral_fast.commands.monitor",
+        "Compare a new batch with a report's reference; verdict, JSON + HTML.",
+    ),
+    "demo": (
+        "spectral_fast.commands.demo",
+        "Run the built-in demo: phantoms, a classifier, its hidden acquisition failures, and the report finding them.",
+    ),
 }
 
 

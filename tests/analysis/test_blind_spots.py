@@ -87,7 +87,12 @@ def test_no_blind_spot_without_concentration():
     assert find_blind_spots(labels, np.zeros(300, bool), members) == []
     from spectral_fast.analysis.blind_spots import scan_p_values
 
-    llr = np.array([bernoulli_llr(int(error[np.isin(labels, m)].sum()), int(np.isin(labels, m).sum()), int(error.sum()), 300) for m in members])
+    llr = np.array(
+        [
+            bernoulli_llr(int(error[np.isin(labels, m)].sum()), int(np.isin(labels, m).sum()), int(error.sum()), 300)
+            for m in members
+        ]
+    )
     p = scan_p_values(labels, error, members, llr, n_perm=199)
     assert p.min() > 0.05  # no node stands out under permutation
 
@@ -117,7 +122,7 @@ def test_analyze_finding_rows_and_one_class_note():
 
 
 def test_image_errors_scores_and_predictions():
-    err, loss, t = image_errors(np.array([0, 1, 1, 0]), score=np.array([0.2, 0.4, 0.9, 0.5]))
+    err, loss, _t = image_errors(np.array([0, 1, 1, 0]), score=np.array([0.2, 0.4, 0.9, 0.5]))
     assert err.tolist() == [False, True, False, True]
     assert loss[0] == pytest.approx(-np.log(0.8))
     err, _, _ = image_errors(np.array([0, 1, 1]), score=np.array([0.2, 0.4, 0.9]), threshold=0.3)

@@ -163,7 +163,9 @@ def test_clear_errors():
 
 def test_nan_features_take_the_typical_value():
     df, _ = make_profiles(40)
-    df = df.with_columns(pl.when(pl.int_range(pl.len()) < 5).then(None).otherwise(pl.col("jpeg_block")).alias("jpeg_block"))
+    df = df.with_columns(
+        pl.when(pl.int_range(pl.len()) < 5).then(None).otherwise(pl.col("jpeg_block")).alias("jpeg_block")
+    )
     m = SpectralClusters(2, random_state=0).fit(df)
     assert np.isfinite(m.transform(df)).all()
 

@@ -109,7 +109,9 @@ def test_html_is_offline_and_escaped(tmp_path):
 def test_error_rows_are_excluded_and_counted():
     prof, preds, _ = make_case()
     bad = prof.head(3).with_columns(
-        pl.lit("error").alias("status"), pl.lit("decode failed").alias("error"), pl.lit(None, dtype=pl.Float64).alias("band_00")
+        pl.lit("error").alias("status"),
+        pl.lit("decode failed").alias("error"),
+        pl.lit(None, dtype=pl.Float64).alias("band_00"),
     )
     prof = pl.concat([prof.slice(3), bad.with_columns(id=pl.Series(["e1", "e2", "e3"]))])
     from spectral_fast.analysis.predictions import PartialMatchWarning
@@ -125,7 +127,11 @@ def test_error_rows_are_excluded_and_counted():
     [
         (lambda p: p.drop("p"), Finding("y", score_col="p"), r"\['p'\] not found"),
         (lambda p: p.with_columns(y=pl.lit(2)), Finding("y", score_col="p"), "labels must be 0 or 1"),
-        (lambda p: p.with_columns(p=pl.lit(1.5)), Finding("y", score_col="p"), r"scores must be probabilities in \[0, 1\]"),
+        (
+            lambda p: p.with_columns(p=pl.lit(1.5)),
+            Finding("y", score_col="p"),
+            r"scores must be probabilities in \[0, 1\]",
+        ),
         (lambda p: p.with_columns(p=pl.lit(float("nan"))), Finding("y", score_col="p"), "NaN"),
         (lambda p: p.with_columns(p=pl.lit(None, dtype=pl.Float64)), Finding("y", score_col="p"), "NaN"),
         (lambda p: p.with_columns(y=pl.lit("yes")), Finding("y", score_col="p"), "'y' must be numeric"),

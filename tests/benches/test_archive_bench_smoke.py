@@ -17,15 +17,27 @@ pytest.importorskip("scipy")
 
 
 def test_quick_archive_benchmark(tmp_path):
-    cmd = [sys.executable, str(ROOT / "benches" / "bench_archive.py"), "--quick",
-           "--out-dir", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]
+    cmd = [
+        sys.executable,
+        str(ROOT / "benches" / "bench_archive.py"),
+        "--quick",
+        "--out-dir",
+        str(tmp_path / "out"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads((tmp_path / "out" / "archive.json").read_text())
     assert doc["benchmark"] == "archive" and doc["valid_benchmark"] is False
     (result,) = doc["results"].values()
     assert {m["pipeline"] for m in result["measurements"]} == {
-        "spectral_fast", "sf_with_artefacts", "reference", "scipy_pool", "decode_rust", "decode_pillow"
+        "spectral_fast",
+        "sf_with_artefacts",
+        "reference",
+        "scipy_pool",
+        "decode_rust",
+        "decode_pillow",
     }
     assert all(a["passed"] for a in result["agreement"].values()), result["agreement"]
     assert set(result["agreement"]) == {"sf_with_artefacts", "reference", "scipy_pool"}

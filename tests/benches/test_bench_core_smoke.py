@@ -34,8 +34,20 @@ def _core_available() -> bool:
 
 
 def _run(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict]:
-    cmd = [sys.executable, str(BENCH), "--quick", "--sizes", "32,64", "--batch", "3", "--repeats", "1",
-           "--out-dir", str(tmp_path), *extra]
+    cmd = [
+        sys.executable,
+        str(BENCH),
+        "--quick",
+        "--sizes",
+        "32,64",
+        "--batch",
+        "3",
+        "--repeats",
+        "1",
+        "--out-dir",
+        str(tmp_path),
+        *extra,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"bench failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     doc = json.loads((tmp_path / "core.json").read_text())
@@ -43,8 +55,22 @@ def _run(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str],
 
 
 def _check_common(doc: dict, tmp_path: Path) -> None:
-    for key in ("schema_version", "benchmark", "command", "valid_benchmark", "build", "machine", "inputs",
-                "config", "results", "ratios", "targets", "agreement", "fftw_planning_s", "foreign_load_cores"):
+    for key in (
+        "schema_version",
+        "benchmark",
+        "command",
+        "valid_benchmark",
+        "build",
+        "machine",
+        "inputs",
+        "config",
+        "results",
+        "ratios",
+        "targets",
+        "agreement",
+        "fftw_planning_s",
+        "foreign_load_cores",
+    ):
         assert key in doc, key
     assert doc["benchmark"] == "core"
     assert doc["valid_benchmark"] is False  # a quick run is never a benchmark
@@ -104,8 +130,12 @@ def test_quick_with_core(tmp_path: Path) -> None:
 
 
 def test_allow_debug_needs_quick(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, str(BENCH), "--allow-debug", "--out-dir", str(tmp_path)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--allow-debug", "--out-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "--allow-debug" in proc.stderr
 
 

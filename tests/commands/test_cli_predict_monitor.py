@@ -72,11 +72,16 @@ def test_monitor_cli_and_fail_on(model_dir, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda t, p: _write_with_options(t, p, spacing="linear"), "spacing: the profiles were made with spacing='linear'"),
+        (
+            lambda t, p: _write_with_options(t, p, spacing="linear"),
+            "spacing: the profiles were made with spacing='linear'",
+        ),
         (lambda t, p: _write_with_options(t, p, window="none"), "window: the profiles were made with window='none'"),
         (lambda t, p: _write_with_options(t, p, size=512), "size: the profiles were made with size=512"),
-        (lambda t, p: _write_with_options(t.drop([f"band_{i}" for i in range(16, 32)]), p, bands=16),
-         "bands: the profiles were made with bands=16"),
+        (
+            lambda t, p: _write_with_options(t.drop([f"band_{i}" for i in range(16, 32)]), p, bands=16),
+            "bands: the profiles were made with bands=16",
+        ),
         (lambda t, p: t.drop([f"band_{i}" for i in range(16, 32)]).write_parquet(p), "bands: the profiles have 16"),
         (lambda t, p: t.head(0).write_parquet(p), "empty"),
         (lambda t, p: t.with_columns(pl.lit("error").alias("status")).write_parquet(p), "all 20 rows are error rows"),
@@ -94,7 +99,9 @@ def test_bad_input_is_a_one_line_error(model_dir, tmp_path, capsys, make, messag
 def test_missing_model_dir(tmp_path, capsys):
     table, _, _ = make_profiles(5, 8, 0.0)
     table.write_parquet(tmp_path / "p.parquet")
-    assert main(["predict", str(tmp_path / "nope"), str(tmp_path / "p.parquet"), "-o", str(tmp_path / "r.parquet")]) == 2
+    assert (
+        main(["predict", str(tmp_path / "nope"), str(tmp_path / "p.parquet"), "-o", str(tmp_path / "r.parquet")]) == 2
+    )
     assert "MODEL_DIR" in capsys.readouterr().err
 
 

@@ -79,7 +79,12 @@ def test_nothing_profiled_is_exit_1_with_one_line(tmp_path):
     ],
 )
 def test_invalid_input_is_exit_2_with_one_line(images, tmp_path, args, message):
-    fill = {"missing": str(tmp_path / "missing"), "out": str(tmp_path / "p.parquet"), "images": str(images), "tmp": str(tmp_path)}
+    fill = {
+        "missing": str(tmp_path / "missing"),
+        "out": str(tmp_path / "p.parquet"),
+        "images": str(images),
+        "tmp": str(tmp_path),
+    }
     res = cli(*[a.format(**fill) for a in args])
     assert res.returncode == 2
     assert res.stderr.startswith("spectral-fast profile: error:") and res.stderr.count("\n") == 1, res.stderr

@@ -95,7 +95,13 @@ def test_demo_end_to_end(tmp_path, capsys):
     result = demo.run_demo(out, n=1800, seed=0, workers=2)
     printed = capsys.readouterr().out
     assert result.report_html.is_file() and result.report_html == out / "report" / "report.html"
-    for name in ("predictions.csv", "truth.csv", "profiles.parquet", "report/blind_spots.csv", "report/assignments.parquet"):
+    for name in (
+        "predictions.csv",
+        "truth.csv",
+        "profiles.parquet",
+        "report/blind_spots.csv",
+        "report/assignments.parquet",
+    ):
         assert (out / name).is_file(), name
     pngs = sorted(p.name for p in result.images_dir.glob("*.png"))
     assert len(pngs) == result.n_test == 1800 - round(1800 * demo.TRAIN_SHARE)

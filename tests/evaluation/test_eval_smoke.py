@@ -30,7 +30,16 @@ def _run(args: list[str]) -> subprocess.CompletedProcess:
 @pytest.mark.skipif(not (REAL / "metadata.csv").exists(), reason="needs ../shared/data/cxr-real")
 def test_quick_planted_benchmark_finds_jpeg_where_intensity_does_not(tmp_path):
     out = tmp_path / "planted"
-    _run([str(ROOT / "evaluation" / "planted_slices.py"), "--quick", "--cache", str(tmp_path / "cache"), "--out", str(out)])
+    _run(
+        [
+            str(ROOT / "evaluation" / "planted_slices.py"),
+            "--quick",
+            "--cache",
+            str(tmp_path / "cache"),
+            "--out",
+            str(out),
+        ]
+    )
     doc = json.loads(out.with_suffix(".json").read_text())
     assert doc["n_images"] == 122 and doc["seeds"] == 1
     cell = {(r["change"], r["errors"], r["finder"]): r for r in doc["records"]}
@@ -44,7 +53,9 @@ def test_quick_planted_benchmark_finds_jpeg_where_intensity_does_not(tmp_path):
     assert "| spectral_fast |" in out.with_suffix(".md").read_text()
     # the images behind precision and recall are named, and they are images of the set
     assert all(i.startswith("images/") for r in doc["records"] for i in r["false_positives"] + r["missed"])
-    assert len(cell[("blur", "a", "spectral_fast")]["missed"]) == round(24 * (1 - cell[("blur", "a", "spectral_fast")]["recall"]))
+    assert len(cell[("blur", "a", "spectral_fast")]["missed"]) == round(
+        24 * (1 - cell[("blur", "a", "spectral_fast")]["recall"])
+    )
 
 
 def test_recurring_false_positives_are_counted_per_change():
@@ -63,7 +74,10 @@ def test_recurring_false_positives_are_counted_per_change():
     # with the edge-overshoot check: each image's rank among the clean images, and the planted copies' median
     overshoot = {"clean": {"x": 0.9, "y": 0.1, "z": 0.5, "w": float("nan")}, "planted_median": {"sharpen": 1.0}}
     lines = recurring_false_positives(pl.DataFrame(records), min_seeds=2, overshoot=overshoot)
-    assert lines[2] == "- sharpen (planted copies: median edge overshoot at the 100th percentile of the clean images): x (3; 67th)"
+    assert (
+        lines[2]
+        == "- sharpen (planted copies: median edge overshoot at the 100th percentile of the clean images): x (3; 67th)"
+    )
 
 
 def test_best_node_is_the_tree_node_closest_to_the_planted_set():

@@ -56,7 +56,14 @@ def test_directory_run_ids_order_metadata(tree, tmp_path):
     meta = run_options(out)
     assert meta == {
         "version": __version__,
-        "options": {"size": None, "bands": 32, "spacing": "log", "window": "hann", "artefacts": True, "max_pixels": 100_000_000},
+        "options": {
+            "size": None,
+            "bands": 32,
+            "spacing": "log",
+            "window": "hann",
+            "artefacts": True,
+            "max_pixels": 100_000_000,
+        },
     }
     # Nothing but the output is left behind.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["archive", "p.parquet"]

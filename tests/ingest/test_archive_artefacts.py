@@ -121,7 +121,9 @@ def _rewrite_options(src, dst, change):
 
 def test_merge_refuses_mixed_settings_and_reads_files_older_than_the_option(both, tmp_path):
     with_, without = both
-    with pytest.raises(InvalidInputError, match=r"artefacts=True in .*with.parquet.* but artefacts=False .*artefact feature columns"):
+    with pytest.raises(
+        InvalidInputError, match=r"artefacts=True in .*with.parquet.* but artefacts=False .*artefact feature columns"
+    ):
         combine_profiles([with_, without])
     # Files written before the option existed have no 'artefacts' key: they were made with the features.
     old = tmp_path / "old.parquet"

@@ -19,14 +19,14 @@ import time
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (pa.compute)
+import pyarrow.compute
 import pyarrow.parquet as pq
 import pytest
 
 from helpers import archive_samples as S
 from spectral_fast.ingest.local import profile_archive
 
-WRAPPER = r'''
+WRAPPER = r"""
 import os, signal, sys
 import spectral_fast.ingest.journal as j
 
@@ -58,7 +58,7 @@ elif mode == "after_rename":        # the output renamed into place, the journal
 
 from spectral_fast.cli import main
 sys.exit(main(sys.argv[3:]))
-'''
+"""
 
 BATCH = ["--batch-size", "4", "--threads", "1", "--quiet"]
 
@@ -80,7 +80,9 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def killed(wrapper, mode: str, step: int, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(wrapper), mode, str(step), "profile", *args], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, str(wrapper), mode, str(step), "profile", *args], capture_output=True, text=True
+    )
 
 
 def assert_resumes_to_reference(root, out, reference) -> None:
@@ -210,7 +212,9 @@ def test_retry_errors_replaces_the_error_rows_and_recomputes_nothing_else(repair
     assert res.returncode == 2 and "needs resume=True (--resume)" in res.stderr
 
 
-@pytest.mark.parametrize(("mode", "then_retry"), [("between_batches", True), ("between_batches", False), ("after_rename", True)])
+@pytest.mark.parametrize(
+    ("mode", "then_retry"), [("between_batches", True), ("between_batches", False), ("after_rename", True)]
+)
 def test_sigkill_during_a_retry_loses_nothing(repaired, tmp_path, mode, then_retry):
     root, first, expected = repaired
     wrapper = tmp_path / "wrapper.py"

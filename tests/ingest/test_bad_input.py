@@ -92,7 +92,9 @@ def test_fortran_ordered_and_strided_arrays_are_copied_not_misread():
 def test_the_core_itself_rejects_non_contiguous_arrays():
     x = np.asfortranarray(np.random.default_rng(1).normal(size=(24, 36)))
     with pytest.raises(InvalidInputError, match="C-contiguous"):
-        _core.profile_numpy([x], stacked=False, size=None, bands=32, spacing="log", window="hann", artefacts=True, threads=1)
+        _core.profile_numpy(
+            [x], stacked=False, size=None, bands=32, spacing="log", window="hann", artefacts=True, threads=1
+        )
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from helpers import archive_samples as S
-from spectral_fast.ingest.batch import process_batch
 from spectral_fast import profile
+from spectral_fast.ingest.batch import process_batch
 
 FEATURES = [f"band_{i:02d}" for i in range(32)] + ["low", "slope", "centroid", "entropy", "hf_ratio", "mean", "std"]
 
@@ -96,7 +96,9 @@ def test_dicom_syntaxes_all_give_the_native_profile():
         "deflated": S.dicom(a12, bits_stored=12, syntax="1.2.840.10008.1.2.1.99"),
         "rle": S.dicom(a12, bits_stored=12, syntax="1.2.840.10008.1.2.5"),
         "lossless14": S.dicom(a12, bits_stored=12, syntax="1.2.840.10008.1.2.4.57", frames=[S.jpeg_lossless(a12, 12)]),
-        "lossless_sv1": S.dicom(a12, bits_stored=12, syntax="1.2.840.10008.1.2.4.70", frames=[S.jpeg_lossless(a12, 12)]),
+        "lossless_sv1": S.dicom(
+            a12, bits_stored=12, syntax="1.2.840.10008.1.2.4.70", frames=[S.jpeg_lossless(a12, 12)]
+        ),
         "lossless8": S.dicom(a8, syntax="1.2.840.10008.1.2.4.70", frames=[S.jpeg_lossless(a8, 8)]),
     }
     fallback = {}
@@ -165,7 +167,9 @@ def test_dicom_values_bits_stored_rescale_inversion_spacing():
             {
                 "masked": S.dicom(noisy_top, bits_stored=12),
                 "mono1": S.dicom(stored, bits_stored=12, photometric="MONOCHROME1"),
-                "rescaled": S.dicom(stored, bits_stored=12, rescale=(0.5, -1024.0), pixel_spacing=None, imager_spacing=(0.2, 0.2)),
+                "rescaled": S.dicom(
+                    stored, bits_stored=12, rescale=(0.5, -1024.0), pixel_spacing=None, imager_spacing=(0.2, 0.2)
+                ),
                 "nospacing": S.dicom(stored, bits_stored=12, pixel_spacing=None),
             }
         ).iter_rows(named=True)

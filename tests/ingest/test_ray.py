@@ -18,14 +18,14 @@ import sys
 # Must be set before Ray is imported (read into a module constant).
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
-import polars as pl  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-import pytest  # noqa: E402
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
 
-from helpers import archive_samples as S  # noqa: E402
-from spectral_fast.cli import main  # noqa: E402
-from spectral_fast.errors import InvalidInputError  # noqa: E402
+from helpers import archive_samples as S
+from spectral_fast.cli import main
+from spectral_fast.errors import InvalidInputError
 from spectral_fast.ingest.local import profile_archive, run_options
 from spectral_fast.ingest.merge import combine_profiles
 

@@ -81,9 +81,7 @@ def test_random_images_and_options_match_the_reference(
 def test_every_dtype_and_layout_over_a_grid_of_options(assert_matches_reference, dtype, layout):
     # Odd/even, square/tall/wide; every option value at least once per dtype and layout.
     shapes = [(16, 16), (17, 23), (40, 9), (12, 33)]
-    option_grid = list(
-        itertools.product([None, 8, 13, 64], [1, 7, 32], ["log", "linear"], ["hann", "none"])
-    )
+    option_grid = list(itertools.product([None, 8, 13, 64], [1, 7, 32], ["log", "linear"], ["hann", "none"]))
     extra = {"gray": (), "rgb": (3,), "rgba": (4,)}[layout]
     for k, (size, bands, spacing, window) in enumerate(option_grid):
         shape = shapes[k % len(shapes)] + extra
@@ -165,5 +163,7 @@ def test_real_dicoms_match_the_reference(assert_matches_reference, cxr_real_dir)
 
 
 def test_band_edges_are_bit_identical_to_the_reference():
-    for h, w, bands, spacing in itertools.product([8, 9, 100, 1024, 1537], [8, 64, 999], [1, 5, 32, 254], ["log", "linear"]):
+    for h, w, bands, spacing in itertools.product(
+        [8, 9, 100, 1024, 1537], [8, 64, 999], [1, 5, 32, 254], ["log", "linear"]
+    ):
         np.testing.assert_array_equal(sf.band_edges(h, w, bands, spacing), ref.band_edges(h, w, bands, spacing))

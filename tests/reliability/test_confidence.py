@@ -81,7 +81,7 @@ def test_combined_risk_ranks_errors_better_than_either_part():
 def test_confidence_model_is_saved_and_read_back(scored_dir):
     meta = json.loads((scored_dir / "reference.json").read_text())
     assert meta["format_version"] == 4 and meta["findings"]["y"]["confidence_model"]["score_col"] == "p"
-    model, ref = load_model_dir(scored_dir)
+    _model, ref = load_model_dir(scored_dir)
     batch, _, preds = batch_with_scores(50, 3, 0.5)
     risk = predict(scored_dir, batch, predictions=preds).images
     f = ref.finding("y")
@@ -212,9 +212,14 @@ def test_unmatched_images_get_null_combined_risk_and_are_counted(scored_dir):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda p: p.with_columns(pl.lit(float("nan")).alias("p")), r"60 of 60 values are missing, NaN or outside \[0, 1\]"),
-        (lambda p: p.with_columns(pl.when(pl.int_range(60) == 3).then(None).otherwise(pl.col("p")).alias("p")),
-         r"score column 'p': 1 of 60 values are missing.*s6/0003.png"),
+        (
+            lambda p: p.with_columns(pl.lit(float("nan")).alias("p")),
+            r"60 of 60 values are missing, NaN or outside \[0, 1\]",
+        ),
+        (
+            lambda p: p.with_columns(pl.when(pl.int_range(60) == 3).then(None).otherwise(pl.col("p")).alias("p")),
+            r"score column 'p': 1 of 60 values are missing.*s6/0003.png",
+        ),
         (lambda p: p.with_columns((pl.col("p") * 100).alias("p")), r"outside \[0, 1\]"),
         (lambda p: p.drop("p"), r"column\(s\) \['p'\] not found in the predictions"),
         (lambda p: p.with_columns(pl.col("id").str.replace("s6/", "other/")), "only 0 of 60 profiles matched"),

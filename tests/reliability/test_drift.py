@@ -45,7 +45,7 @@ def test_psi_by_hand():
 
 def test_mix_test():
     assert mix_test(np.array([50, 30, 20]), np.array([500, 300, 200]))[2] == pytest.approx(1.0)
-    chi2, dof, p = mix_test(np.array([5, 30, 65]), np.array([500, 300, 200]))
+    _chi2, dof, p = mix_test(np.array([5, 30, 65]), np.array([500, 300, 200]))
     assert dof == 2 and p < 1e-10
     assert mix_test(np.array([0, 10, 0]), np.array([0, 100, 0]))[2] == 1.0  # one occupied cluster: nothing to test
 

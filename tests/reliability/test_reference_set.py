@@ -31,7 +31,9 @@ def model_dir(tmp_path_factory):
     table, _, error = make_profiles(1000, 0, 0.25)
     model = SpectralClusters(6, method="kmeans", random_state=0).fit(table)
     model.save(out / "model.json")
-    ref = build_reference(table, model, {"y": error}, profile_options={"spacing": "log", "window": "hann", "size": None})
+    ref = build_reference(
+        table, model, {"y": error}, profile_options={"spacing": "log", "window": "hann", "size": None}
+    )
     ref.save(out)
     return out
 
@@ -40,7 +42,7 @@ def model_dir(tmp_path_factory):
 def test_small_clusters_shrink_toward_the_overall_rate_large_ones_keep_theirs():
     errors = np.array([50.0, 1.0, 100.0])
     n = np.array([100.0, 2.0, 1000.0])
-    rate, var, mu, m = shrunk_rates(errors, n, prior_strength=10.0)
+    rate, var, mu, _m = shrunk_rates(errors, n, prior_strength=10.0)
     assert mu == pytest.approx((151 + 0.5) / 1103)
     assert rate[1] == pytest.approx((1 + 10 * mu) / 12)  # 2 images: mostly the prior
     assert abs(rate[1] - mu) < abs(0.5 - mu)
@@ -115,7 +117,7 @@ def test_predict_tracks_the_share_of_the_blind_spot(model_dir):
 
 
 def test_slice_accuracy_matches_the_cluster_rate(model_dir):
-    batch, slice_, error = make_profiles(600, 21, 0.5)
+    batch, _slice, error = make_profiles(600, 21, 0.5)
     res = predict(model_dir, batch)
     labels = res.images["cluster"].to_numpy()
     for row in res.slices.iter_rows(named=True):
@@ -238,7 +240,9 @@ def resigned_reference(model_dir, out, edit):
 def test_format_3_reference_keeps_its_in_sample_threshold_and_newer_formats_are_refused(model_dir, tmp_path):
     ref = Reference.load(model_dir)
     assert ref.distance_calibration["calibration"] == "held_out"
-    assert ref.distance_threshold == pytest.approx(ref.distance_calibration["in_sample_threshold"] * ref.distance_calibration["optimism"])
+    assert ref.distance_threshold == pytest.approx(
+        ref.distance_calibration["in_sample_threshold"] * ref.distance_calibration["optimism"]
+    )
 
     def as_format_3(meta):
         meta["format_version"] = 3
@@ -256,7 +260,9 @@ def test_format_3_reference_keeps_its_in_sample_threshold_and_newer_formats_are_
     newer = tmp_path / "newer"
     newer.mkdir()
     resigned_reference(model_dir, newer, lambda meta: meta.update(format_version=5))
-    with pytest.raises(InvalidInputError, match=r"reference format version 5, .* reads version 1 or 2 or 3 or 4; run the report again"):
+    with pytest.raises(
+        InvalidInputError, match=r"reference format version 5, .* reads version 1 or 2 or 3 or 4; run the report again"
+    ):
         Reference.load(newer)
 
 
@@ -267,7 +273,12 @@ def test_read_profile_options_from_parquet_metadata(tmp_path):
     meta = {"version": "0.1.0", "options": {"size": None, "bands": 32, "spacing": "linear", "window": "hann"}}
     arrow = table.to_arrow()
     pq.write_table(arrow.replace_schema_metadata({b"spectral_fast": json.dumps(meta).encode()}), tmp_path / "p.parquet")
-    assert read_profile_options(tmp_path / "p.parquet") == {"bands": 32, "spacing": "linear", "window": "hann", "size": None}
+    assert read_profile_options(tmp_path / "p.parquet") == {
+        "bands": 32,
+        "spacing": "linear",
+        "window": "hann",
+        "size": None,
+    }
     table.write_parquet(tmp_path / "plain.parquet")
     assert read_profile_options(tmp_path / "plain.parquet") is None
     assert read_profile_options(tmp_path / "p.csv") is None

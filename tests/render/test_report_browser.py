@@ -24,8 +24,10 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or (
-    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+CHROMIUM = (
+    shutil.which("chromium")
+    or shutil.which("chromium-browser")
+    or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 )
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium)")
 
@@ -140,7 +142,9 @@ def load_page(path: Path) -> dict:
              "returnByValue": True},
             session=session,
         )["result"]["value"]  # fmt: skip
-        title = browser.send("Runtime.evaluate", {"expression": "document.title", "returnByValue": True}, session=session)
+        title = browser.send(
+            "Runtime.evaluate", {"expression": "document.title", "returnByValue": True}, session=session
+        )
         # drain what is pending
         try:
             while True:
@@ -152,8 +156,14 @@ def load_page(path: Path) -> dict:
     ev = browser.events
     requests = [e["params"]["request"]["url"] for e in ev if e.get("method") == "Network.requestWillBeSent"]
     errors = [e["params"] for e in ev if e.get("method") == "Runtime.exceptionThrown"]
-    errors += [e["params"] for e in ev if e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] == "error"]
-    errors += [e["params"]["entry"] for e in ev if e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error"]
+    errors += [
+        e["params"] for e in ev if e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] == "error"
+    ]
+    errors += [
+        e["params"]["entry"]
+        for e in ev
+        if e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error"
+    ]
     failed = [e["params"] for e in ev if e.get("method") == "Network.loadingFailed"]
     return {"requests": requests, "errors": errors, "failed": failed, "images": json.loads(images),
             "title": title["result"]["value"]}  # fmt: skip
@@ -197,7 +207,7 @@ def test_harness_catches_network_use(tmp_path):
     """Negative control: a page that fetches from the network and throws must be caught."""
     bad = tmp_path / "bad.html"
     bad.write_text(
-        '<!DOCTYPE html><html><head><title>bad</title></head><body>'
+        "<!DOCTYPE html><html><head><title>bad</title></head><body>"
         '<img src="http://example.invalid/x.png"><script>throw new Error("boom")</script></body></html>'
     )
     page = load_page(bad)

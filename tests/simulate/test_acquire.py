@@ -275,7 +275,16 @@ RANGES = {
     "float64": (0.0, 1.0),
 }
 # Strong settings, to provoke overshoot that must be clipped.
-STRONG = {"blur": 3.0, "noise": 40.0, "sharpen": 4.0, "jpeg": 5, "resample": 3.0, "grid": 2.5, "gamma": 0.4, "bit_depth": 3}
+STRONG = {
+    "blur": 3.0,
+    "noise": 40.0,
+    "sharpen": 4.0,
+    "jpeg": 5,
+    "resample": 3.0,
+    "grid": 2.5,
+    "gamma": 0.4,
+    "bit_depth": 3,
+}
 
 
 @pytest.mark.parametrize("kind", list(INPUTS))

@@ -66,7 +66,9 @@ def test_looks_like_a_chest_film(seed):
     p = synth.make_phantom(512, seed=seed)
     a, frame = p.anatomy, anat.Frame(512, 512, p.anatomy)
     mid_lung_y = (a.apex_y + a.dome_y_right) / 2 + 0.1
-    lungs = [_grey(p.image, frame, side * (a.mediastinum_half_width + a.lung_lateral) / 2, mid_lung_y) for side in (-1, 1)]
+    lungs = [
+        _grey(p.image, frame, side * (a.mediastinum_half_width + a.lung_lateral) / 2, mid_lung_y) for side in (-1, 1)
+    ]
     mediastinum = _grey(p.image, frame, 0.0, a.apex_y + 0.3)
     abdomen = _grey(p.image, frame, 0.0, 0.9)
     air = float(p.image[:20, :20].mean())  # above the shoulder: outside the body

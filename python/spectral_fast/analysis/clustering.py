@@ -443,7 +443,9 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         }
         if self.method == "gmm":
             arrays.update(
-                weights=self.weights_, covariances=self.covariances_, precisions_cholesky=self._mixture.precisions_cholesky_
+                weights=self.weights_,
+                covariances=self.covariances_,
+                precisions_cholesky=self._mixture.precisions_cholesky_,
             )
         meta = {
             "format": FORMAT,
@@ -512,5 +514,3 @@ def _scaling_stats(data: np.ndarray, scaling: str) -> tuple[np.ndarray, np.ndarr
     fallback = np.nanstd(data, axis=0)
     scale = np.where(scale > 0, scale, np.where(fallback > 0, fallback, 1.0))
     return loc.astype(np.float64), scale.astype(np.float64)
-
-

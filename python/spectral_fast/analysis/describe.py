@@ -31,7 +31,10 @@ _WORDS = {
     ("low", 1): "more large-scale contrast than typical (exposure, collimation, patient size or view)",
     ("mid", -1): "less fine detail (0.05-0.2 cycles/px) than typical: smoothing or a softer detector",
     ("mid", 1): "more fine detail (0.05-0.2 cycles/px) than typical: edge enhancement or sharpening",
-    ("high", -1): "less high-frequency energy than typical: blur, heavy denoising or an upsampled low-resolution source",
+    (
+        "high",
+        -1,
+    ): "less high-frequency energy than typical: blur, heavy denoising or an upsampled low-resolution source",
     ("high", 1): "more high-frequency energy than typical: noise, sharpening or a finer detector",
     ("jpeg_block", 1): "8-pixel block pattern: JPEG (or video) compression",
     ("axis_high", 1): "energy concentrated on the horizontal/vertical frequency axes: line artefacts, block coding "
@@ -180,7 +183,9 @@ def _size_sentence(table: pl.DataFrame, inside: np.ndarray) -> list[str]:
     if not (np.isfinite(here) and np.isfinite(typical)) or typical <= 0 or abs(here / typical - 1.0) < 0.2:
         return []
     word = "smaller" if here < typical else "larger"
-    return [f"{word} images than typical ({here:.0f} px vs {typical:.0f} px on the short side): another source or export"]
+    return [
+        f"{word} images than typical ({here:.0f} px vs {typical:.0f} px on the short side): another source or export"
+    ]
 
 
 def _resampling_cliff(zb: np.ndarray, freqs: np.ndarray) -> list[tuple[str, float]]:

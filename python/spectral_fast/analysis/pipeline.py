@@ -63,8 +63,6 @@ class Report:
     groups: np.ndarray | None = field(default=None, repr=False)
 
 
-
-
 def analyze(
     profiles: pl.DataFrame | str | Path,
     predictions: pl.DataFrame | str | Path,
@@ -135,12 +133,16 @@ def analyze(
     from spectral_fast.profiling.tables import load_usable_profiles
 
     if not findings:
-        raise InvalidInputError("findings: give at least one finding (a label column with a score or prediction column)")
+        raise InvalidInputError(
+            "findings: give at least one finding (a label column with a score or prediction column)"
+        )
     names = [f.title for f in findings]
     if len(set(names)) != len(names):
         raise InvalidInputError(f"findings: names must be distinct, got {names}")
     preds = predictions if isinstance(predictions, pl.DataFrame) else read_predictions(predictions)
-    needed = [c for f in findings for c in (f.label_col, f.score_col, f.pred_col) if c] + ([group_col] if group_col else [])
+    needed = [c for f in findings for c in (f.label_col, f.score_col, f.pred_col) if c] + (
+        [group_col] if group_col else []
+    )
     check_columns(preds, [id_col] + needed)
     table, n_input, excluded = load_usable_profiles(
         profiles, artefacts_from=artefacts_from, id_col=profile_id_col, what="the profile table"
@@ -158,7 +160,10 @@ def analyze(
         truth = as_numeric(joined, renamed.get(f.label_col, f.label_col))
         score = as_numeric(joined, renamed.get(f.score_col, f.score_col)) if f.score_col else None
         pred = as_numeric(joined, renamed.get(f.pred_col, f.pred_col)) if f.pred_col else None
-        per_finding[f.title] = (*image_errors(truth, score=score, pred=pred, threshold=f.threshold, finding=f.title), score)
+        per_finding[f.title] = (
+            *image_errors(truth, score=score, pred=pred, threshold=f.threshold, finding=f.title),
+            score,
+        )
 
     if model is None:
         model = SpectralClusters(
@@ -246,5 +251,3 @@ def _spot_row(finding: str, spot: dict, description: dict) -> dict:
         **{k: spot[k] for k in ("excess_errors", "p_value", "p_adjusted", "p_scan", "llr")},
         "description": description["description"],
     }
-
-

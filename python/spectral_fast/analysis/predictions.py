@@ -101,12 +101,17 @@ def join_predictions(
             f"--id-col {id_col!r} is not a column of the predictions; columns are {predictions.columns}"
         )
     if profile_id_col not in profiles.columns:
-        raise InvalidInputError(f"the profile table has no id column {profile_id_col!r}; columns are {profiles.columns}")
+        raise InvalidInputError(
+            f"the profile table has no id column {profile_id_col!r}; columns are {profiles.columns}"
+        )
     if profiles.height == 0:
         raise InvalidInputError("the profile table is empty")
     key = "__sf_key"
     left = profiles.with_columns(
-        pl.col(profile_id_col).cast(pl.Utf8).map_elements(lambda v: normalise_id(v, match), return_dtype=pl.Utf8).alias(key)
+        pl.col(profile_id_col)
+        .cast(pl.Utf8)
+        .map_elements(lambda v: normalise_id(v, match), return_dtype=pl.Utf8)
+        .alias(key)
     )
     right = predictions.with_columns(
         pl.col(id_col).cast(pl.Utf8).map_elements(lambda v: normalise_id(v, match), return_dtype=pl.Utf8).alias(key)

@@ -14,7 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model_dir", metavar="MODEL_DIR", help="output folder of `spectral-fast report`")
     parser.add_argument("profiles", metavar="PROFILES", help="profiles of the new images (Parquet or CSV)")
     parser.add_argument("-o", "--output", required=True, metavar="RISK.parquet", help="per-image risk table to write")
-    parser.add_argument("--finding", action="append", metavar="NAME", help="finding to predict (repeatable; default all)")
+    parser.add_argument(
+        "--finding", action="append", metavar="NAME", help="finding to predict (repeatable; default all)"
+    )
     parser.add_argument("--id-col", default="id", help="id column of the profiles (default: id)")
     parser.add_argument("--images", metavar="ROOT",
                         help="folder the ids are relative to: computes the artefact features the model needs when the "
@@ -48,8 +50,8 @@ def score_columns(values: list[str] | None, findings: list[str]) -> dict[str, st
 
 
 def run(args: argparse.Namespace) -> int:
-    from spectral_fast.reliability.risk import load_model_dir, predict
     from spectral_fast._shared.serialize import jsonable
+    from spectral_fast.reliability.risk import load_model_dir, predict
 
     if args.score_col and not args.predictions:
         raise InvalidInputError("--score-col needs --predictions FILE (the model's scores for these images)")

@@ -17,7 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "or Parquet/Arrow IPC file with an id and an encoded-bytes column",
     )
     parser.add_argument("-o", "--output", required=True, metavar="PROFILES.parquet", help="Parquet file to write")
-    parser.add_argument("--size", type=int, default=None, help="resize to SIZE x SIZE before the FFT (default: native grid)")
+    parser.add_argument(
+        "--size", type=int, default=None, help="resize to SIZE x SIZE before the FFT (default: native grid)"
+    )
     parser.add_argument("--bands", type=int, default=32, help="number of radial bands (default: 32)")
     parser.add_argument("--spacing", choices=("log", "linear"), default="log", help="band edge spacing (default: log)")
     parser.add_argument("--window", choices=("hann", "none"), default="hann", help="window (default: hann)")
@@ -35,7 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="worker threads (default: SPECTRAL_FAST_THREADS or all cores); "
         "with --engine ray: CPUs and threads per Ray task (default: 1)",
     )
-    parser.add_argument("--batch-size", type=int, default=64, help="files per batch; a kill loses at most one (default: 64)")
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="files per batch; a kill loses at most one (default: 64)"
+    )
     parser.add_argument("--resume", action="store_true", help="skip images already in the output or its journal")
     parser.add_argument(
         "--retry-errors",
@@ -51,7 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exclude", action="append", metavar="GLOB", help="drop ids matching GLOB (repeatable)")
     parser.add_argument("--id-column", default=None, help="id column of table inputs (default: id, else path)")
     parser.add_argument(
-        "--bytes-column", default=None, help="encoded-image column of table inputs (default: bytes, else the only binary one)"
+        "--bytes-column",
+        default=None,
+        help="encoded-image column of table inputs (default: bytes, else the only binary one)",
     )
     parser.add_argument(
         "--engine",

@@ -48,8 +48,12 @@ def _k(value: str) -> int | str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("profiles", metavar="PROFILES", help="profile table (Parquet or CSV) from `spectral-fast profile`")
-    parser.add_argument("--predictions", required=True, metavar="FILE", help="predictions (CSV or Parquet), one row per image")
+    parser.add_argument(
+        "profiles", metavar="PROFILES", help="profile table (Parquet or CSV) from `spectral-fast profile`"
+    )
+    parser.add_argument(
+        "--predictions", required=True, metavar="FILE", help="predictions (CSV or Parquet), one row per image"
+    )
     parser.add_argument("--id-col", required=True, metavar="C", help="image id column of the predictions")
     parser.add_argument("--label-col", dest="label_col", action=_FindingAction, metavar="L", required=True,
                         help="true label column (0/1) of a finding; repeat for more findings")  # fmt: skip
@@ -91,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
     findings = []
     for f in args.findings:
         if ("score_col" in f) == ("pred_col" in f):
-            raise InvalidInputError(f"finding {f['label_col']!r}: give exactly one of --score-col or --pred-col after it")
+            raise InvalidInputError(
+                f"finding {f['label_col']!r}: give exactly one of --score-col or --pred-col after it"
+            )
         if "threshold" in f and "score_col" not in f:
             raise InvalidInputError(f"finding {f['label_col']!r}: --threshold applies to --score-col only")
         findings.append(Finding(f["label_col"], f.get("score_col"), f.get("pred_col"), f.get("threshold", 0.5)))
@@ -103,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     paths = write_report(rep, args.output, image_root=args.images)
     s = rep.summary
-    print(f"{s['n_analysed']} images ({s['excluded']['error_rows']} profile error rows excluded), k = {s['k']} clusters")
+    print(
+        f"{s['n_analysed']} images ({s['excluded']['error_rows']} profile error rows excluded), k = {s['k']} clusters"
+    )
     for title, f in s["findings"].items():
         verdict = "concentrated" if (f["perm_p_mutual_information"] or 1.0) < 0.05 else "not concentrated"
         print(

@@ -18,7 +18,9 @@ def summary_text(result: DemoResult) -> str:
             f"; truth: {inside}"
         )
         lines.append(f"      mostly {s['dominant']}: precision {s['precision']:.2f}, recall {s['recall']:.2f}")
-    lines.append("Planted shifts (precision: share of the blind spot holding it that is this shift; recall: share caught):")
+    lines.append(
+        "Planted shifts (precision: share of the blind spot holding it that is this shift; recall: share caught):"
+    )
     for p in result.planted:
         change, strength = SHIFTS[p["setting"]]
         where = f"blind spot #{p['rank']}" if p["rank"] is not None else "in no blind spot"

@@ -9,7 +9,9 @@ import numpy as np
 from spectral_fast.demo.plan import SHIFTS, TEST_MIX, ImageSpec
 
 
-def setting_errors(specs: list[ImageSpec], labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> list[dict]:
+def setting_errors(
+    specs: list[ImageSpec], labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5
+) -> list[dict]:
     """Measured error of the classifier per test setting, at the report's threshold."""
     settings = np.array([s.setting for s in specs])
     wrong = (scores >= threshold) != labels.astype(bool)

@@ -19,7 +19,7 @@ import pyarrow as pa
 from spectral_fast import _core
 from spectral_fast.ingest import dicom_fallback as _fallback
 
-__all__ = ["process_batch", "profile_archive", "ArchiveSummary", "DEFAULT_MAX_PIXELS"]
+__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_MAX_PIXELS", "checked_options", "process_batch"]
 
 #: Decompression-bomb guard: images whose header announces more pixels are error rows.
 DEFAULT_MAX_PIXELS = 100_000_000
@@ -85,7 +85,13 @@ def process_batch(
         Invalid options, or a batch without the required columns.
     """
     options: dict[str, Any] = dict(
-        size=size, bands=bands, spacing=spacing, window=window, artefacts=artefacts, threads=threads, max_pixels=max_pixels
+        size=size,
+        bands=bands,
+        spacing=spacing,
+        window=window,
+        artefacts=artefacts,
+        threads=threads,
+        max_pixels=max_pixels,
     )
     if not hasattr(batch, "__arrow_c_array__") and hasattr(batch, "__arrow_c_stream__"):
         # A table (what Ray Data's map_batches passes): each of its batches, one table back.
@@ -158,5 +164,3 @@ def _encoded(batch: pa.RecordBatch, i: int) -> bytes:
         return batch.column("bytes")[i].as_py()
     with open(batch.column("path")[i].as_py(), "rb") as fh:
         return fh.read()
-
-

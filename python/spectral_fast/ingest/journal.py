@@ -113,9 +113,7 @@ class Journal:
         self.parts.mkdir(exist_ok=True)
         _write_atomic_bytes(self.parts / "run.json", json.dumps(meta, indent=1).encode())
 
-        self._writer = pq.ParquetWriter(
-            self.tmp, schema.with_metadata({METADATA_KEY: json.dumps(meta).encode()})
-        )
+        self._writer = pq.ParquetWriter(self.tmp, schema.with_metadata({METADATA_KEY: json.dumps(meta).encode()}))
         done: list[pa.Array] = []
         for path, keep in zip(previous_files, latest):
             offset = 0
@@ -331,4 +329,3 @@ def _write_atomic_bytes(path: Path, data: bytes) -> None:
     tmp.write_bytes(data)
     _fsync_file(tmp)
     os.replace(tmp, path)
-

@@ -205,8 +205,13 @@ def profile_archive(
             try:
                 if ray_outputs is not None:
                     outputs = ray_outputs(
-                        sources, batch_size=batch_size, done=done, threads=threads,
-                        dicom_fallback=dicom_fallback, address=address, **options,
+                        sources,
+                        batch_size=batch_size,
+                        done=done,
+                        threads=threads,
+                        dicom_fallback=dicom_fallback,
+                        address=address,
+                        **options,
                     )
                 else:
                     outputs = (

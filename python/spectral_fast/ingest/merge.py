@@ -32,7 +32,7 @@ from spectral_fast.errors import InvalidInputError
 from spectral_fast.ingest.journal import recorded_options
 from spectral_fast.profiling.tables import METADATA_KEY, read_metadata
 
-__all__ = ["profile_files", "run_description", "scan_profiles", "combine_profiles"]
+__all__ = ["combine_profiles", "profile_files", "run_description", "scan_profiles"]
 
 _SUFFIXES = (".parquet", ".pq")
 
@@ -139,7 +139,9 @@ def _columns(files: Sequence[Path], meta: dict[str, Any]) -> tuple[list[str], bo
         names = pq.read_schema(f).names
         missing = [c for c in expected if c not in names]
         if missing:
-            raise InvalidInputError(f"{str(f)!r} lacks the profile columns {missing[:5]}{'...' if len(missing) > 5 else ''}")
+            raise InvalidInputError(
+                f"{str(f)!r} lacks the profile columns {missing[:5]}{'...' if len(missing) > 5 else ''}"
+            )
         extra = extra or len(names) != len(expected)
     return expected, extra
 
@@ -231,4 +233,3 @@ def _write(table: pl.DataFrame, output: Path, meta: dict[str, Any]) -> None:
     tmp = output.with_name(output.name + ".tmp")
     pq.write_table(arrow, tmp)
     os.replace(tmp, output)
-

@@ -87,7 +87,7 @@ from spectral_fast.ingest.sources import (
 )
 from spectral_fast.profiling.tables import METADATA_KEY
 
-__all__ = ["profile_dataset", "write_profiles", "worker_threads", "connect", "iter_profiles"]
+__all__ = ["connect", "iter_profiles", "profile_dataset", "worker_threads", "write_profiles"]
 
 
 # ---------------------------------------------------------------- worker side
@@ -259,7 +259,9 @@ def profile_dataset(
         job = _dataset_job(data, base, root, id_column, bytes_column, include, exclude)
         return _map(data, job, num_cpus, batch_size)
     if root is not None:
-        raise InvalidInputError("root applies to Ray Dataset inputs; ids of paths are made as the local profiler makes them")
+        raise InvalidInputError(
+            "root applies to Ray Dataset inputs; ids of paths are made as the local profiler makes them"
+        )
     sources = plan(data, include=include, exclude=exclude, id_column=id_column, bytes_column=bytes_column)
     segments = _segments(sources, base, batch_size, num_cpus, done=None)
     if not segments:

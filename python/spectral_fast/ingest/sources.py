@@ -435,7 +435,9 @@ def _table_file(path: str, id_column: str | None, bytes_column: str | None) -> T
                 yield from _ipc_reader(path)
 
     except (OSError, pa.ArrowInvalid) as exc:
-        raise InvalidInputError(f"cannot read {path!r} as {'Parquet' if suffix in PARQUET_SUFFIXES else 'Arrow IPC'}: {exc}") from exc
+        raise InvalidInputError(
+            f"cannot read {path!r} as {'Parquet' if suffix in PARQUET_SUFFIXES else 'Arrow IPC'}: {exc}"
+        ) from exc
     if any(i is None for i in ids):
         raise InvalidInputError(f"{path}: the id column {id_col!r} has null values; every image needs an id")
     return TableSource(path, id_col, bytes_col, ids, open_batches)

@@ -130,9 +130,7 @@ def to_float_gray(image: np.ndarray) -> np.ndarray:
     """Convert a 2-D gray or (H, W, 3|4) colour image to a float64 gray image."""
     image = np.asarray(image)
     if image.dtype.type not in SUPPORTED_DTYPES:
-        raise InvalidTypeError(
-            f"image dtype must be one of uint8, uint16, int16, float32, float64, got {image.dtype}"
-        )
+        raise InvalidTypeError(f"image dtype must be one of uint8, uint16, int16, float32, float64, got {image.dtype}")
     x = image.astype(np.float64)
     if x.ndim == 3 and x.shape[2] in (3, 4):
         x = LUMA[0] * x[..., 0] + LUMA[1] * x[..., 1] + LUMA[2] * x[..., 2]

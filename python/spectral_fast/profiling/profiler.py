@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
@@ -18,7 +18,7 @@ from spectral_fast import _core
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
 from spectral_fast.profiling.artefacts_oracle import ALL_NAMES as ARTEFACT_NAMES
 
-__all__ = ["profile", "band_edges", "feature_matrix"]
+__all__ = ["band_edges", "feature_matrix", "profile"]
 
 #: Pixel dtypes the core reads directly (anything else is rejected, not converted).
 SUPPORTED_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
@@ -34,7 +34,7 @@ class _ArrowArray(Protocol):
 
 
 #: What :func:`profile` accepts.
-Images = Union[np.ndarray, Sequence[Any], _ArrowStream, _ArrowArray]
+Images = np.ndarray | Sequence[Any] | _ArrowStream | _ArrowArray
 
 # Rayon's worker threads are not copied into a forked child (DataLoader
 # workers, multiprocessing with fork): the child must build its own pool.
@@ -213,7 +213,7 @@ def _as_arrays(images: Any) -> tuple[list[np.ndarray], bool]:
         return arrays, False
     if isinstance(images, (str, bytes)) or images is None or not hasattr(images, "__array__"):
         raise InvalidTypeError(
-            "images must be a numpy array, a list of arrays or an Arrow table, " f"got {type(images).__name__}"
+            f"images must be a numpy array, a list of arrays or an Arrow table, got {type(images).__name__}"
         )
     a = _checked_array(images, "images")
     colour = a.ndim in (3, 4) and a.shape[-1] in (3, 4)
@@ -223,9 +223,7 @@ def _as_arrays(images: Any) -> tuple[list[np.ndarray], bool]:
         if a.shape[0] == 0:
             raise InvalidInputError("images is empty: the stack holds no image")
         return [a], True
-    raise InvalidInputError(
-        f"images must have shape (H, W), (H, W, 3|4), (N, H, W) or (N, H, W, 3|4), got {a.shape}"
-    )
+    raise InvalidInputError(f"images must have shape (H, W), (H, W, 3|4), (N, H, W) or (N, H, W, 3|4), got {a.shape}")
 
 
 def _checked_array(obj: Any, name: str) -> np.ndarray:

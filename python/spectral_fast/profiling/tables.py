@@ -191,7 +191,9 @@ def drop_error_rows(table: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
     dropped = flagged.filter(pl.col("__sf_bad"))
     info = {"error_rows": dropped.height}
     if dropped.height and "error" in table.columns:
-        info["error_examples"] = dropped["error"].cast(pl.Utf8).drop_nulls().unique(maintain_order=True).head(3).to_list()
+        info["error_examples"] = (
+            dropped["error"].cast(pl.Utf8).drop_nulls().unique(maintain_order=True).head(3).to_list()
+        )
     return flagged.filter(~pl.col("__sf_bad")).drop("__sf_bad"), info
 
 

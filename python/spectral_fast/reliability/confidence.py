@@ -64,7 +64,9 @@ def check_scores(scores: np.ndarray, ids: Any = None, *, what: str = "scores") -
     bad = ~is_probability(scores)
     if bad.any():
         where = np.flatnonzero(bad)[:3]
-        examples = [(ids[i] if ids is not None else int(i), None if np.isnan(scores[i]) else float(scores[i])) for i in where]
+        examples = [
+            (ids[i] if ids is not None else int(i), None if np.isnan(scores[i]) else float(scores[i])) for i in where
+        ]
         raise InvalidInputError(
             f"{what}: {int(bad.sum())} of {len(scores)} values are missing, NaN or outside [0, 1] "
             f"(e.g. {examples}); give the model's probability of the finding for every image"
@@ -73,7 +75,10 @@ def check_scores(scores: np.ndarray, ids: Any = None, *, what: str = "scores") -
 
 
 def confidence_features(
-    cluster_risk: np.ndarray, score: np.ndarray, threshold: float, features: tuple[str, ...] | list[str] = CONFIDENCE_FEATURES
+    cluster_risk: np.ndarray,
+    score: np.ndarray,
+    threshold: float,
+    features: tuple[str, ...] | list[str] = CONFIDENCE_FEATURES,
 ) -> np.ndarray:
     """Inputs of the confidence model, shape (n, len(features)), in the order of ``features``.
 
@@ -91,7 +96,11 @@ def confidence_features(
             "(was the reference written by a newer spectral_fast?)"
         )
     signed = _logodds(score) - _logodds(np.array(threshold))
-    columns = {"cluster_logodds": lambda: _logodds(cluster_risk), "score_logit": lambda: signed, "score_margin": lambda: np.abs(signed)}
+    columns = {
+        "cluster_logodds": lambda: _logodds(cluster_risk),
+        "score_logit": lambda: signed,
+        "score_margin": lambda: np.abs(signed),
+    }
     return np.column_stack([columns[f]() for f in features])
 
 
@@ -206,7 +215,7 @@ def fit_confidence_model(
         "intercept": intercept,
         "coef": [float(c) for c in coef],
         "threshold": float(threshold),
-        "n": int(len(y)),
+        "n": len(y),
         "penalty": None if math.isinf(chosen) else float(chosen),
         "cv": cv,
     }

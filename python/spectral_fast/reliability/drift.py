@@ -106,11 +106,11 @@ def band_tests(
         res = ks_2samp(new, ref)
         shift = (float(np.median(new)) - float(np.median(ref))) / float(scale[j])
         rows.append({"feature": name, "ks": float(res.statistic), "p_value": float(res.pvalue), "shift": shift})
-    table = pl.DataFrame(rows, schema={"feature": pl.Utf8, "ks": pl.Float64, "p_value": pl.Float64, "shift": pl.Float64})
+    table = pl.DataFrame(
+        rows, schema={"feature": pl.Utf8, "ks": pl.Float64, "p_value": pl.Float64, "shift": pl.Float64}
+    )
     p = table["p_value"].to_numpy()
     q = np.full(len(p), math.nan)
     ok = np.isfinite(p)
     q[ok] = bh_adjust(p[ok])
     return table.with_columns(pl.Series("p_adjusted", q))
-
-

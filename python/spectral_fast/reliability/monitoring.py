@@ -167,8 +167,11 @@ def monitor(
         "accuracy": accuracy,
         "blind_spots": spots,
         "unknown": {**pred.summary["unknown"], "p_value": unknown_p, "expected_share": 1.0 - UNKNOWN_PERCENTILE / 100},
-        "bands": {"tested": int(bands["p_value"].is_not_nan().sum()), "significant": significant_bands.height,
-                  "top": significant_bands.head(5)["feature"].to_list()},  # fmt: skip
+        "bands": {
+            "tested": int(bands["p_value"].is_not_nan().sum()),
+            "significant": significant_bands.height,
+            "top": significant_bands.head(5)["feature"].to_list(),
+        },
         "settings": {"alpha": alpha, "max_drop": max_drop, "unknown_alert": unknown_alert},
     }
     summary["verdict_line"] = verdict_line(summary)

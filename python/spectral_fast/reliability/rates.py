@@ -92,7 +92,9 @@ def shrunk_rates(
     return rate, var, mu, m
 
 
-def expected_accuracy(posterior: np.ndarray, rate: np.ndarray, rate_var: np.ndarray) -> tuple[float, float, float, float]:
+def expected_accuracy(
+    posterior: np.ndarray, rate: np.ndarray, rate_var: np.ndarray
+) -> tuple[float, float, float, float]:
     """Expected accuracy of a set of images, its standard error and 95 % interval (module docstring).
 
     Parameters

@@ -92,6 +92,7 @@ clusters' rate, an extrapolation: the flag says not to trust it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,13 +102,12 @@ import numpy as np
 import polars as pl
 
 from spectral_fast import __version__
+from spectral_fast._shared.serialize import jsonable
 from spectral_fast._shared.stats import is_probability
 from spectral_fast.errors import InvalidInputError
 from spectral_fast.profiling.tables import (
     PROFILE_OPTIONS,
     band_columns,
-    check_profile_options,
-    read_profile_options,
 )
 from spectral_fast.reliability.confidence import (
     fit_confidence_model,
@@ -118,12 +118,9 @@ from spectral_fast.reliability.rates import (
     expected_accuracy,
     shrunk_rates,
 )
-from spectral_fast._shared.serialize import jsonable
 
 __all__ = [
-    "Prediction", "Reference", "build_reference", "check_profile_options", "cluster_posterior", "distance_threshold",
-    "expected_accuracy", "fit_prior_strength", "held_out_distance", "load_model_dir", "predict", "read_profile_options",
-    "shrunk_rates", "write_reference",
+    "Reference", "build_reference", "cluster_posterior", "distance_threshold", "held_out_distance", "write_reference",
 ]  # fmt: skip
 
 FORMAT = "spectral_fast.profiling.oracle"
@@ -238,7 +235,9 @@ class Reference:
                 f"{json_path} not found: MODEL_DIR must be the output folder of `spectral-fast report` "
                 "(which writes reference.json next to model.json)"
             )
-        meta, arrays = read_checksummed(json_path, FORMAT, READABLE_VERSIONS, what="reference", remedy="run the report again")
+        meta, arrays = read_checksummed(
+            json_path, FORMAT, READABLE_VERSIONS, what="reference", remedy="run the report again"
+        )
         return cls(
             n=int(meta["n"]),
             features=list(meta["features"]),
@@ -265,7 +264,9 @@ def cluster_posterior(model: Any, table: pl.DataFrame) -> tuple[np.ndarray, np.n
     return posterior, distances.min(axis=1)
 
 
-def held_out_distance(model: Any, table: pl.DataFrame, posterior: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+def held_out_distance(
+    model: Any, table: pl.DataFrame, posterior: np.ndarray, groups: np.ndarray | None = None
+) -> np.ndarray:
     """Each reference image's distance to the nearest centre, the centres re-estimated without its group (module docstring).
 
     Parameters
@@ -301,7 +302,7 @@ def held_out_distance(model: Any, table: pl.DataFrame, posterior: np.ndarray, gr
     # Steps of about HELD_OUT_CHUNK rows, cut at group boundaries (a group's images are in one step).
     cuts = np.unique(np.r_[np.append(starts, n)[np.searchsorted(starts, np.arange(0, n, HELD_OUT_CHUNK))], n])
     out = np.empty(n)
-    for lo, hi in zip(cuts[:-1], cuts[1:]):
+    for lo, hi in itertools.pairwise(cuts):
         rows = order[lo:hi]
         local = inverse[rows] - inverse[rows].min()
         diff = z[rows][:, None, :] - centres[None, :, :]  # (r, k, d)
@@ -487,5 +488,3 @@ def write_reference(report: Any, outdir: str | Path, *, profile_options: dict | 
         groups=report.groups,
     )  # fmt: skip
     return ref.save(outdir)
-
-

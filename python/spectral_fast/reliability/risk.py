@@ -30,7 +30,9 @@ def load_model_dir(model_dir: str | Path) -> tuple[Any, Reference]:
 
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
-        raise FileNotFoundError(f"MODEL_DIR {model_dir} is not a folder (give the output folder of `spectral-fast report`)")
+        raise FileNotFoundError(
+            f"MODEL_DIR {model_dir} is not a folder (give the output folder of `spectral-fast report`)"
+        )
     if not (model_dir / "model.json").is_file():
         raise FileNotFoundError(f"{model_dir / 'model.json'} not found: is {model_dir} a report's output folder?")
     model = SpectralClusters.load(model_dir / "model.json")
@@ -255,7 +257,9 @@ def _batch_scores(
             raise InvalidInputError(f"score_cols: name the score column of finding {name!r}")
         cols[name] = col
     check_columns(preds, [prediction_id_col, *dict.fromkeys(cols.values())])
-    right = preds.select([prediction_id_col, *dict.fromkeys(cols.values())]).with_columns(pl.lit(True).alias("__sf_scored"))
+    right = preds.select([prediction_id_col, *dict.fromkeys(cols.values())]).with_columns(
+        pl.lit(True).alias("__sf_scored")
+    )
     if prediction_id_col in cols.values():
         raise InvalidInputError(f"predictions: the id column {prediction_id_col!r} cannot also be a score column")
     left = table.select(pl.col(id_col).cast(pl.Utf8))

@@ -26,9 +26,7 @@ def _plot_mix(result: MonitorResult) -> str:
     ax.barh(y - 0.2, mix["reference_share"], height=0.4, color="#95a5a6", label="reference")
     colours = ["#c0392b" if c in spot_clusters else "#2c3e50" for c in range(k)]
     ax.barh(y + 0.2, mix["batch_share"], height=0.4, color=colours, label="batch (red: blind spot)")
-    labels = [
-        f"cluster {c}" + (f" (error {mix[rate_col][c]:.0%})" if rate_col else "") for c in range(k)
-    ]
+    labels = [f"cluster {c}" + (f" (error {mix[rate_col][c]:.0%})" if rate_col else "") for c in range(k)]
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set_xlabel("share of images")

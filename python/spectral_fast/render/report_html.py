@@ -40,7 +40,7 @@ def fmt(value: Any, digits: int = 3) -> str:
         return esc(value)
     if not np.isfinite(v):
         return "–"
-    if v != 0 and abs(v) < 10 ** -digits:
+    if v != 0 and abs(v) < 10**-digits:
         return f"{v:.1e}"
     if abs(v) >= 1000:
         return f"{v:,.0f}"
@@ -105,7 +105,13 @@ def plot_spectra(table, labels: np.ndarray, k: int) -> str:
     for c, colour in zip(range(k), _colours(k)):
         inside = labels == c
         if inside.any():
-            ax.plot(freqs, 10 ** np.nanmean(bands[inside], axis=0), color=colour, lw=1.4, label=f"cluster {c} (n={inside.sum()})")
+            ax.plot(
+                freqs,
+                10 ** np.nanmean(bands[inside], axis=0),
+                color=colour,
+                lw=1.4,
+                label=f"cluster {c} (n={inside.sum()})",
+            )
     ax.plot(freqs, 10 ** np.nanmean(bands, axis=0), color="black", lw=2.6, label="all images")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -131,7 +137,9 @@ def plot_map(z: np.ndarray, labels: np.ndarray, error: np.ndarray, k: int, findi
         inside = labels == c
         if inside.any():
             ax.scatter(xy[inside, 0], xy[inside, 1], s=18, color=colours[c], label=f"cluster {c}", alpha=0.85)
-    ax.scatter(xy[error, 0], xy[error, 1], s=42, facecolors="none", edgecolors="black", lw=1.0, label=f"error ({finding})")
+    ax.scatter(
+        xy[error, 0], xy[error, 1], s=42, facecolors="none", edgecolors="black", lw=1.0, label=f"error ({finding})"
+    )
     ax.set_xlabel("principal component 1 of the scaled features (clipped at ±8)")
     ax.set_ylabel("principal component 2")
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: never hides points
@@ -147,7 +155,7 @@ def thumbnail(path: Path) -> str | None:
         with Image.open(path) as im:
             im = im.convert("L") if im.mode not in ("L", "I;16", "I") else im
             arr = np.asarray(im, dtype=np.float64)
-    except Exception:  # noqa: BLE001 - an unreadable exemplar only loses its picture
+    except Exception:
         return None
     lo, hi = np.percentile(arr, [0.5, 99.5])
     arr = np.clip((arr - lo) / (hi - lo if hi > lo else 1.0) * 255.0, 0, 255).astype(np.uint8)

@@ -104,9 +104,7 @@ def _prepare(image: np.ndarray) -> tuple[np.ndarray, _Range]:
     if not isinstance(image, np.ndarray):
         raise InvalidTypeError(f"image must be a numpy array, got {type(image).__name__}")
     if image.dtype.type not in _SUPPORTED:
-        raise InvalidTypeError(
-            f"image dtype must be one of uint8, uint16, int16, float32, float64, got {image.dtype}"
-        )
+        raise InvalidTypeError(f"image dtype must be one of uint8, uint16, int16, float32, float64, got {image.dtype}")
     if image.ndim != 2:
         raise InvalidInputError(
             f"image must be 2-D (H, W) grayscale, got shape {image.shape}; convert colour images to gray first"
@@ -165,7 +163,9 @@ class _Bounds:
     def describe(self) -> str:
         kind = "an integer" if self.integer else "a finite number"
         if self.low is not None and self.high is not None:
-            return f"{kind} in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+            return (
+                f"{kind} in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+            )
         if self.low is not None:
             return f"{kind} {'>' if self.low_open else '>='} {self.low:g}"
         return kind
@@ -303,9 +303,7 @@ def noise(
     return _finish(x + local * gen.standard_normal(x.shape), vr)
 
 
-def sharpen(
-    image: np.ndarray, amount: float = DEFAULT_STRENGTH["sharpen"], radius: float = 2.0
-) -> np.ndarray:
+def sharpen(image: np.ndarray, amount: float = DEFAULT_STRENGTH["sharpen"], radius: float = 2.0) -> np.ndarray:
     """Edge enhancement by unsharp masking, as in vendors' image processing.
 
     Parameters
