@@ -9,6 +9,7 @@
 mod dicom;
 mod error;
 mod jpeg;
+mod jpeg_scan;
 mod png;
 mod tiff;
 
