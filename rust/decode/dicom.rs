@@ -23,6 +23,24 @@ use super::{check_size, DecodeError, DecodeOptions, DecodedImage, Format, PixelB
 
 pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
     let body = if bytes.get(128..132) == Some(b"DICM") { &bytes[128..] } else { bytes };
+    // Our iterative pre-scan first: dicom-rs recurses into nested sequences
+    // (a stack overflow is not a catchable panic) and allocates declared
+    // lengths before reading them. Past this point neither can go wrong.
+    let meta = super::dicom_scan::prescan(body)?;
+    if let Some(uid) = meta.transfer_syntax.as_deref() {
+        if is_deflated(uid) {
+            // The data set is compressed: dicom-rs is built without its
+            // `deflate` feature, lists the syntax as decodable all the same
+            // and would read the compressed bytes as elements. Enabling it
+            // would need an inflate cap here first (nothing bounds the output).
+            return Err(DecodeError::UnsupportedTransferSyntax {
+                uid: uid.to_string(),
+                name: if uid.ends_with(".99") { "Deflated Explicit VR Little Endian" } else { "JPIP Referenced Deflate" }
+                    .to_string(),
+                plugin: "pydicom",
+            });
+        }
+    }
     let obj = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Never)
         .from_reader(body)
@@ -49,6 +67,7 @@ pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedIma
     }
 
     check_native_length(&obj, rows * cols)?;
+    check_encapsulated_frame(&obj, rows, cols, options)?;
 
     let px = obj
         .decode_pixel_data_frame(0)
@@ -57,6 +76,55 @@ pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedIma
     let mut image = convert(px)?;
     image.pixel_spacing_mm = spacing;
     Ok(image)
+}
+
+fn is_deflated(uid: &str) -> bool {
+    matches!(uid, "1.2.840.10008.1.2.1.99" | "1.2.840.10008.1.2.4.95")
+}
+
+/// An encapsulated frame must be the image the header describes: a JPEG whose
+/// SOF says 65500 x 65500 inside a 64 x 64 object would make the codec
+/// allocate gigabytes. Its header is read here, before any codec runs, and a
+/// JPEG's scans are checked for completeness (jpeg-decoder pads a scan that
+/// ends early with grey and calls it an image).
+fn check_encapsulated_frame(
+    obj: &DefaultDicomObject,
+    rows: u64,
+    cols: u64,
+    options: &DecodeOptions,
+) -> Result<(), DecodeError> {
+    let Some(fragments) = obj.get(tags::PIXEL_DATA).and_then(|e| e.value().fragments()) else {
+        return Ok(());
+    };
+    let Some(first) = fragments.iter().find(|f| !f.is_empty()) else {
+        return Err(DecodeError::corrupt(Format::Dicom, "encapsulated pixel data without fragments"));
+    };
+    let is_jpeg = first.starts_with(&[0xFF, 0xD8]);
+    let is_j2k = first.starts_with(&[0xFF, 0x4F, 0xFF, 0x51]) || first.starts_with(b"\0\0\0\x0cjP  \r\n\x87\n");
+    if !is_jpeg && !is_j2k {
+        return Ok(()); // RLE and others: their decoders size output from Rows x Columns
+    }
+    // One frame per file (checked above): its bytes are all the fragments.
+    let frame: Vec<u8> = if fragments.len() == 1 { Vec::new() } else { fragments.concat() };
+    let frame: &[u8] = if fragments.len() == 1 { first } else { &frame };
+    let header = super::jpeg_scan::frame_header(frame)
+        .map_err(|e| DecodeError::corrupt(Format::Dicom, format!("embedded frame: {e}")))?;
+    let (w, h) = (u64::from(header.width), u64::from(header.height));
+    if (w, h) != (cols, rows) {
+        check_size(Format::Dicom, w, h, options)?;
+        return Err(DecodeError::corrupt(
+            Format::Dicom,
+            format!(
+                "embedded frame is {w}x{h} ({}) but Columns x Rows say {cols}x{rows}",
+                header.what
+            ),
+        ));
+    }
+    if is_jpeg {
+        super::jpeg_scan::check_complete(frame)
+            .map_err(|e| DecodeError::corrupt(Format::Dicom, format!("embedded JPEG: {e}")))?;
+    }
+    Ok(())
 }
 
 /// Refuse syntaxes without a Rust decoder, naming them and the pydicom plugin.

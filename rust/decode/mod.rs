@@ -7,6 +7,7 @@
 //! hostile file can never take a run down.
 
 mod dicom;
+mod dicom_scan;
 mod error;
 mod jpeg;
 mod jpeg_scan;
@@ -224,3 +225,5 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod hostile_tests;
