@@ -66,6 +66,7 @@ pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedIma
         ));
     }
 
+    check_sample_layout(&obj)?;
     check_native_length(&obj, rows * cols)?;
     check_encapsulated_frame(&obj, rows, cols, options)?;
 
@@ -76,6 +77,28 @@ pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedIma
     let mut image = convert(px)?;
     image.pixel_spacing_mm = spacing;
     Ok(image)
+}
+
+/// BitsAllocated and SamplesPerPixel size the codec's output buffer (the RLE
+/// decoder allocates Rows x Columns x SamplesPerPixel x BitsAllocated / 8
+/// before reading a byte): refuse values that no decodable image has, before
+/// the codec runs. `convert` would refuse them afterwards anyway.
+fn check_sample_layout(obj: &DefaultDicomObject) -> Result<(), DecodeError> {
+    let bits = obj.get(tags::BITS_ALLOCATED).map(|e| e.to_int::<u64>().ok());
+    if let Some(bits) = bits {
+        if !matches!(bits, Some(8 | 16 | 32)) {
+            let shown = bits.map_or("unreadable".to_string(), |b| b.to_string());
+            return Err(DecodeError::unsupported(Format::Dicom, format!("BitsAllocated {shown} (8, 16 or 32 are decoded)")));
+        }
+    }
+    let spp = obj.get(tags::SAMPLES_PER_PIXEL).map(|e| e.to_int::<u64>().ok());
+    if let Some(spp) = spp {
+        if !matches!(spp, Some(1 | 3)) {
+            let shown = spp.map_or("unreadable".to_string(), |s| s.to_string());
+            return Err(DecodeError::unsupported(Format::Dicom, format!("SamplesPerPixel {shown} (1 or 3 are decoded)")));
+        }
+    }
+    Ok(())
 }
 
 fn is_deflated(uid: &str) -> bool {
@@ -101,8 +124,11 @@ fn check_encapsulated_frame(
     };
     let is_jpeg = first.starts_with(&[0xFF, 0xD8]);
     let is_j2k = first.starts_with(&[0xFF, 0x4F, 0xFF, 0x51]) || first.starts_with(b"\0\0\0\x0cjP  \r\n\x87\n");
+    if obj.meta().transfer_syntax() == "1.2.840.10008.1.2.5" {
+        return check_rle_frame(first, fragments.len(), rows * cols, obj);
+    }
     if !is_jpeg && !is_j2k {
-        return Ok(()); // RLE and others: their decoders size output from Rows x Columns
+        return Ok(()); // others: their decoders size output from Rows x Columns
     }
     // One frame per file (checked above): its bytes are all the fragments.
     let frame: Vec<u8> = if fragments.len() == 1 { Vec::new() } else { fragments.concat() };
@@ -125,6 +151,62 @@ fn check_encapsulated_frame(
             .map_err(|e| DecodeError::corrupt(Format::Dicom, format!("embedded JPEG: {e}")))?;
     }
     Ok(())
+}
+
+/// dicom-rs's RLE decoder trusts the segment header: a segment count of
+/// 0xFFFFFFFF allocates 16 GiB, and segments shorter than Rows x Columns or
+/// offsets past the fragment panic. Check the header and the decoded length
+/// of every segment (a PackBits walk, no output) before it runs.
+fn check_rle_frame(fragment: &[u8], fragments: usize, pixels: u64, obj: &DefaultDicomObject) -> Result<(), DecodeError> {
+    let bad = |m: String| DecodeError::corrupt(Format::Dicom, format!("RLE frame: {m}"));
+    if fragments != 1 {
+        return Err(bad(format!("{fragments} fragments for one frame")));
+    }
+    if fragment.len() < 64 {
+        return Err(bad(format!("{} bytes, shorter than its 64-byte header", fragment.len())));
+    }
+    let word = |i: usize| u32::from_le_bytes([fragment[4 * i], fragment[4 * i + 1], fragment[4 * i + 2], fragment[4 * i + 3]]);
+    let spp = obj.get(tags::SAMPLES_PER_PIXEL).and_then(|e| e.to_int::<u64>().ok()).unwrap_or(1);
+    let bits = obj.get(tags::BITS_ALLOCATED).and_then(|e| e.to_int::<u64>().ok()).unwrap_or(8);
+    let expected = spp * (bits / 8);
+    let segments = word(0) as u64;
+    if segments != expected || segments > 15 {
+        return Err(bad(format!("{segments} segments where SamplesPerPixel x BitsAllocated / 8 need {expected}")));
+    }
+    let mut offsets: Vec<usize> = (1..=segments as usize).map(|i| word(i) as usize).collect();
+    offsets.push(fragment.len());
+    for (i, pair) in offsets.windows(2).enumerate() {
+        let (start, end) = (pair[0], pair[1]);
+        if start < 64 || start > end {
+            return Err(bad(format!("segment {i} at bytes {start}..{end} of {}", fragment.len())));
+        }
+        let decoded = packbits_len(&fragment[start..end], pixels);
+        if decoded < pixels {
+            return Err(bad(format!("segment {i} decodes to {decoded} bytes where Rows x Columns need {pixels}")));
+        }
+    }
+    Ok(())
+}
+
+/// Bytes a PackBits segment decodes to, counted up to `cap`.
+fn packbits_len(data: &[u8], cap: u64) -> u64 {
+    let (mut pos, mut out) = (0usize, 0u64);
+    while pos < data.len() && out < cap {
+        let n = data[pos] as i8;
+        pos += 1;
+        if n >= 0 {
+            let len = (n as usize + 1).min(data.len() - pos);
+            out += len as u64;
+            pos += len;
+        } else if n != -128 {
+            if pos >= data.len() {
+                break;
+            }
+            out += (1 - i64::from(n)) as u64;
+            pos += 1;
+        }
+    }
+    out
 }
 
 /// Refuse syntaxes without a Rust decoder, naming them and the pydicom plugin.

@@ -140,6 +140,7 @@ fn scan_meta(body: &[u8]) -> Result<(Meta, usize), DecodeError> {
     let mut meta = Meta::default();
     let mut pos = if body.starts_with(b"DICM") { 4 } else { 0 };
     let le = Syntax::ExplicitLe;
+    let mut group_end = None;
     while pos + 8 <= body.len() && le.u16(body, pos) == 0x0002 {
         let element = le.u16(body, pos + 2);
         let vr = VR::from_binary([body[pos + 4], body[pos + 5]]).unwrap_or(VR::UN);
@@ -156,12 +157,24 @@ fn scan_meta(body: &[u8]) -> Result<(Meta, usize), DecodeError> {
             return Err(corrupt(format!("file meta element {} has undefined length", tag_name(2, element))));
         }
         let len = check_length(0x0002, element, "file meta element", len, pos, body.len())?;
+        if element == 0x0000 && len == 4 {
+            group_end = Some((pos + 4).saturating_add(le.u32(body, pos) as usize));
+        }
         if element == 0x0010 {
             let raw = &body[pos..pos + len];
             let text = String::from_utf8_lossy(raw);
             meta.transfer_syntax = Some(text.trim_end_matches(['\0', ' ']).trim().to_string());
         }
         pos += len;
+    }
+    // dicom-rs trusts FileMetaInformationGroupLength to find the data set;
+    // this scan must start where dicom-rs will, or it checks other bytes.
+    if let Some(end) = group_end {
+        if end != pos {
+            return Err(corrupt(format!(
+                "file meta group length says the group ends at byte {end}, its elements end at {pos}"
+            )));
+        }
     }
     Ok((meta, pos))
 }
@@ -249,17 +262,11 @@ fn scan_data_set(body: &[u8], start: usize, syntax: Syntax) -> Result<(), Decode
         pos += header;
 
         if len == UNDEFINED {
-            let (kind, child_syntax) = if (group, element) == PIXEL_DATA {
-                (Kind::Fragments, s)
-            } else {
-                match vr {
-                    // Undefined-length UN holds a sequence in implicit VR (PS3.5 6.2.2).
-                    Some(VR::UN) => (Kind::Sequence, Syntax::ImplicitLe),
-                    None | Some(VR::SQ) => (Kind::Sequence, s),
-                    _ => (Kind::Fragments, s),
-                }
-            };
-            push(&mut stack, &mut sequences, Frame { kind, end: None, syntax: child_syntax })?;
+            // As dicom-rs: undefined-length pixel data holds fragments, any
+            // other undefined-length element (whatever its VR) a sequence of
+            // items read in the same syntax.
+            let kind = if (group, element) == PIXEL_DATA { Kind::Fragments } else { Kind::Sequence };
+            push(&mut stack, &mut sequences, Frame { kind, end: None, syntax: s })?;
             continue;
         }
         let len = check_length(group, element, "element", len, pos, total)?;

@@ -227,3 +227,5 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 mod tests;
 #[cfg(test)]
 mod hostile_tests;
+#[cfg(test)]
+mod fuzz_tests;
