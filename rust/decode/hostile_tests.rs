@@ -214,7 +214,8 @@ fn part10(ts: &str, data_set: &[u8]) -> Vec<u8> {
 
 /// `depth` nested undefined-length sequences, each holding one item.
 fn nested(depth: usize, explicit: bool, big_endian: bool) -> Vec<u8> {
-    let (u16b, u32b): (fn(u16) -> [u8; 2], fn(u32) -> [u8; 4]) = if big_endian {
+    type Enc = (fn(u16) -> [u8; 2], fn(u32) -> [u8; 4]);
+    let (u16b, u32b): Enc = if big_endian {
         (u16::to_be_bytes, u32::to_be_bytes)
     } else {
         (u16::to_le_bytes, u32::to_le_bytes)
