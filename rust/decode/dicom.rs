@@ -23,6 +23,24 @@ use super::{check_size, DecodeError, DecodeOptions, DecodedImage, Format, PixelB
 
 pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
     let body = if bytes.get(128..132) == Some(b"DICM") { &bytes[128..] } else { bytes };
+    // Our iterative pre-scan first: dicom-rs recurses into nested sequences
+    // (a stack overflow is not a catchable panic) and allocates declared
+    // lengths before reading them. Past this point neither can go wrong.
+    let meta = super::dicom_scan::prescan(body)?;
+    if let Some(uid) = meta.transfer_syntax.as_deref() {
+        if is_deflated(uid) {
+            // The data set is compressed: dicom-rs is built without its
+            // `deflate` feature, lists the syntax as decodable all the same
+            // and would read the compressed bytes as elements. Enabling it
+            // would need an inflate cap here first (nothing bounds the output).
+            return Err(DecodeError::UnsupportedTransferSyntax {
+                uid: uid.to_string(),
+                name: if uid.ends_with(".99") { "Deflated Explicit VR Little Endian" } else { "JPIP Referenced Deflate" }
+                    .to_string(),
+                plugin: "pydicom",
+            });
+        }
+    }
     let obj = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Never)
         .from_reader(body)
@@ -48,7 +66,9 @@ pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedIma
         ));
     }
 
+    check_sample_layout(&obj)?;
     check_native_length(&obj, rows * cols)?;
+    check_encapsulated_frame(&obj, rows, cols, options)?;
 
     let px = obj
         .decode_pixel_data_frame(0)
@@ -57,6 +77,136 @@ pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedIma
     let mut image = convert(px)?;
     image.pixel_spacing_mm = spacing;
     Ok(image)
+}
+
+/// BitsAllocated and SamplesPerPixel size the codec's output buffer (the RLE
+/// decoder allocates Rows x Columns x SamplesPerPixel x BitsAllocated / 8
+/// before reading a byte): refuse values that no decodable image has, before
+/// the codec runs. `convert` would refuse them afterwards anyway.
+fn check_sample_layout(obj: &DefaultDicomObject) -> Result<(), DecodeError> {
+    let bits = obj.get(tags::BITS_ALLOCATED).map(|e| e.to_int::<u64>().ok());
+    if let Some(bits) = bits {
+        if !matches!(bits, Some(8 | 16 | 32)) {
+            let shown = bits.map_or("unreadable".to_string(), |b| b.to_string());
+            return Err(DecodeError::unsupported(Format::Dicom, format!("BitsAllocated {shown} (8, 16 or 32 are decoded)")));
+        }
+    }
+    let spp = obj.get(tags::SAMPLES_PER_PIXEL).map(|e| e.to_int::<u64>().ok());
+    if let Some(spp) = spp {
+        if !matches!(spp, Some(1 | 3)) {
+            let shown = spp.map_or("unreadable".to_string(), |s| s.to_string());
+            return Err(DecodeError::unsupported(Format::Dicom, format!("SamplesPerPixel {shown} (1 or 3 are decoded)")));
+        }
+    }
+    Ok(())
+}
+
+fn is_deflated(uid: &str) -> bool {
+    matches!(uid, "1.2.840.10008.1.2.1.99" | "1.2.840.10008.1.2.4.95")
+}
+
+/// An encapsulated frame must be the image the header describes: a JPEG whose
+/// SOF says 65500 x 65500 inside a 64 x 64 object would make the codec
+/// allocate gigabytes. Its header is read here, before any codec runs, and a
+/// JPEG's scans are checked for completeness (jpeg-decoder pads a scan that
+/// ends early with grey and calls it an image).
+fn check_encapsulated_frame(
+    obj: &DefaultDicomObject,
+    rows: u64,
+    cols: u64,
+    options: &DecodeOptions,
+) -> Result<(), DecodeError> {
+    let Some(fragments) = obj.get(tags::PIXEL_DATA).and_then(|e| e.value().fragments()) else {
+        return Ok(());
+    };
+    let Some(first) = fragments.iter().find(|f| !f.is_empty()) else {
+        return Err(DecodeError::corrupt(Format::Dicom, "encapsulated pixel data without fragments"));
+    };
+    let is_jpeg = first.starts_with(&[0xFF, 0xD8]);
+    let is_j2k = first.starts_with(&[0xFF, 0x4F, 0xFF, 0x51]) || first.starts_with(b"\0\0\0\x0cjP  \r\n\x87\n");
+    if obj.meta().transfer_syntax() == "1.2.840.10008.1.2.5" {
+        return check_rle_frame(first, fragments.len(), rows * cols, obj);
+    }
+    if !is_jpeg && !is_j2k {
+        return Ok(()); // others: their decoders size output from Rows x Columns
+    }
+    // One frame per file (checked above): its bytes are all the fragments.
+    let frame: Vec<u8> = if fragments.len() == 1 { Vec::new() } else { fragments.concat() };
+    let frame: &[u8] = if fragments.len() == 1 { first } else { &frame };
+    let header = super::jpeg_scan::frame_header(frame)
+        .map_err(|e| DecodeError::corrupt(Format::Dicom, format!("embedded frame: {e}")))?;
+    let (w, h) = (u64::from(header.width), u64::from(header.height));
+    if (w, h) != (cols, rows) {
+        check_size(Format::Dicom, w, h, options)?;
+        return Err(DecodeError::corrupt(
+            Format::Dicom,
+            format!(
+                "embedded frame is {w}x{h} ({}) but Columns x Rows say {cols}x{rows}",
+                header.what
+            ),
+        ));
+    }
+    if is_jpeg {
+        super::jpeg_scan::check_complete(frame)
+            .map_err(|e| DecodeError::corrupt(Format::Dicom, format!("embedded JPEG: {e}")))?;
+    }
+    Ok(())
+}
+
+/// dicom-rs's RLE decoder trusts the segment header: a segment count of
+/// 0xFFFFFFFF allocates 16 GiB, and segments shorter than Rows x Columns or
+/// offsets past the fragment panic. Check the header and the decoded length
+/// of every segment (a PackBits walk, no output) before it runs.
+fn check_rle_frame(fragment: &[u8], fragments: usize, pixels: u64, obj: &DefaultDicomObject) -> Result<(), DecodeError> {
+    let bad = |m: String| DecodeError::corrupt(Format::Dicom, format!("RLE frame: {m}"));
+    if fragments != 1 {
+        return Err(bad(format!("{fragments} fragments for one frame")));
+    }
+    if fragment.len() < 64 {
+        return Err(bad(format!("{} bytes, shorter than its 64-byte header", fragment.len())));
+    }
+    let word = |i: usize| u32::from_le_bytes([fragment[4 * i], fragment[4 * i + 1], fragment[4 * i + 2], fragment[4 * i + 3]]);
+    let spp = obj.get(tags::SAMPLES_PER_PIXEL).and_then(|e| e.to_int::<u64>().ok()).unwrap_or(1);
+    let bits = obj.get(tags::BITS_ALLOCATED).and_then(|e| e.to_int::<u64>().ok()).unwrap_or(8);
+    let expected = spp * (bits / 8);
+    let segments = word(0) as u64;
+    if segments != expected || segments > 15 {
+        return Err(bad(format!("{segments} segments where SamplesPerPixel x BitsAllocated / 8 need {expected}")));
+    }
+    let mut offsets: Vec<usize> = (1..=segments as usize).map(|i| word(i) as usize).collect();
+    offsets.push(fragment.len());
+    for (i, pair) in offsets.windows(2).enumerate() {
+        let (start, end) = (pair[0], pair[1]);
+        if start < 64 || start > end {
+            return Err(bad(format!("segment {i} at bytes {start}..{end} of {}", fragment.len())));
+        }
+        let decoded = packbits_len(&fragment[start..end], pixels);
+        if decoded < pixels {
+            return Err(bad(format!("segment {i} decodes to {decoded} bytes where Rows x Columns need {pixels}")));
+        }
+    }
+    Ok(())
+}
+
+/// Bytes a PackBits segment decodes to, counted up to `cap`.
+fn packbits_len(data: &[u8], cap: u64) -> u64 {
+    let (mut pos, mut out) = (0usize, 0u64);
+    while pos < data.len() && out < cap {
+        let n = data[pos] as i8;
+        pos += 1;
+        if n >= 0 {
+            let len = (n as usize + 1).min(data.len() - pos);
+            out += len as u64;
+            pos += len;
+        } else if n != -128 {
+            if pos >= data.len() {
+                break;
+            }
+            out += (1 - i64::from(n)) as u64;
+            pos += 1;
+        }
+    }
+    out
 }
 
 /// Refuse syntaxes without a Rust decoder, naming them and the pydicom plugin.

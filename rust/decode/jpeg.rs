@@ -4,7 +4,9 @@
 //! the output colour space is set to Luma: for a gray JPEG that is the image;
 //! for YCbCr it is the Y plane, which is the BT.601 luma the method specifies.
 //! Strict mode makes truncated or corrupt streams errors instead of images
-//! padded with grey, which would otherwise be profiled as if they were real.
+//! padded with grey, which would otherwise be profiled as if they were real;
+//! a scan closed early by an EOI marker slips through strict mode, so
+//! `jpeg_scan::check_complete` walks the entropy-coded data first.
 
 use zune_jpeg::errors::DecodeErrors;
 use zune_jpeg::zune_core::bytestream::ZCursor;
@@ -29,6 +31,9 @@ pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedIma
         .ok_or_else(|| DecodeError::corrupt(Format::Jpeg, "no frame header"))?;
     let (width, height) = (usize::from(info.width), usize::from(info.height));
     check_size(Format::Jpeg, width as u64, height as u64, options)?;
+    // Strict mode does not cover a scan that meets EOI early: zune-jpeg pads
+    // it with grey and returns Ok. Our symbol walk does (no pixels allocated).
+    super::jpeg_scan::check_complete(bytes).map_err(|e| DecodeError::corrupt(Format::Jpeg, e))?;
 
     let len = decoder
         .output_buffer_size()

@@ -7,8 +7,10 @@
 //! hostile file can never take a run down.
 
 mod dicom;
+mod dicom_scan;
 mod error;
 mod jpeg;
+mod jpeg_scan;
 mod png;
 mod tiff;
 
@@ -223,3 +225,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod hostile_tests;
+#[cfg(test)]
+mod fuzz_tests;
