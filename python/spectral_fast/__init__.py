@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from spectral_fast._version import __version__
 
 if TYPE_CHECKING:
     from spectral_fast.analysis import Finding, Report, SpectralClusters, analyze

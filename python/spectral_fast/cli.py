@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from spectral_fast import __version__
+from spectral_fast._version import __version__
 
 # subcommand -> (module, one-line help); the help is here so --help imports nothing.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {

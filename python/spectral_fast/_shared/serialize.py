@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from spectral_fast import __version__
+from spectral_fast._version import __version__
 from spectral_fast.errors import InvalidInputError
 
 

@@ -24,8 +24,8 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from spectral_fast import __version__
 from spectral_fast._shared.serialize import read_checksummed, write_checksummed
+from spectral_fast._version import __version__
 from spectral_fast.analysis.cluster_tree import ward_tree
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
 from spectral_fast.profiling.artefacts_oracle import FEATURE_NAMES as ARTEFACT_FEATURES

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from spectral_fast import __version__
+from spectral_fast._version import __version__
 from spectral_fast.errors import InvalidInputError
 from spectral_fast.profiling.tables import read_profile_options
 

@@ -46,7 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from spectral_fast import __version__
+from spectral_fast._version import __version__
 from spectral_fast.errors import InvalidInputError
 from spectral_fast.profiling.tables import METADATA_KEY, _file_metadata
 

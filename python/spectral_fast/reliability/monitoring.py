@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from spectral_fast import __version__
 from spectral_fast._shared.stats import Z95
+from spectral_fast._version import __version__
 from spectral_fast.errors import InvalidInputError
 from spectral_fast.reliability.drift import (
     PSI_LEVELS,

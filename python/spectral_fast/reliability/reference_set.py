@@ -101,9 +101,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from spectral_fast import __version__
 from spectral_fast._shared.serialize import jsonable
 from spectral_fast._shared.stats import is_probability
+from spectral_fast._version import __version__
 from spectral_fast.errors import InvalidInputError
 from spectral_fast.profiling.tables import (
     PROFILE_OPTIONS,

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from spectral_fast import __version__
 from spectral_fast._shared.serialize import jsonable
+from spectral_fast._version import __version__
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
 from spectral_fast.reliability.batches import prepare_batch
 from spectral_fast.reliability.confidence import check_scores, confidence_risk
