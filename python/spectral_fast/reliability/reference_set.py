@@ -123,7 +123,7 @@ __all__ = [
     "Reference", "build_reference", "cluster_posterior", "distance_threshold", "held_out_distance", "write_reference",
 ]  # fmt: skip
 
-FORMAT = "spectral_fast.profiling.oracle"
+FORMAT = "spectral_fast.reference"
 #: Version 2 adds the optional per-finding ``confidence_model``; version 3 lets it name its inputs
 #: (``features``, with the signed ``score_logit``) and records its penalty; version 4 stores the unknown-territory
 #: threshold corrected for in-sample optimism (``distance_calibration``: "held_out", with the in-sample threshold
