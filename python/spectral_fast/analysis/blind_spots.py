@@ -1,4 +1,4 @@
-"""Where a classifier's errors concentrate (``docs/method.md`` section 3).
+"""Where a classifier's errors concentrate.
 
 Given a cluster label per image and a per-image error for one finding, this
 module answers: are errors concentrated at all (chi-square, a permutation test
@@ -8,42 +8,14 @@ interval, lift, AUROC with a bootstrap interval, sensitivity, specificity,
 share of errors, one-vs-rest p-value, Benjamini-Hochberg), and which clusters
 are blind spots.
 
-Blind spots
------------
-Candidates are the nodes of the tree over clusters (``cluster.tree_members``):
-each cluster, and each union of sibling clusters. A candidate qualifies when
-its lift is at least ``lift_threshold`` (1.5) and its family-wise p-value
-under the tree-based scan statistic (Kulldorff: the node's Bernoulli
-log-likelihood ratio against the largest LLR over all ``2k - 1`` nodes in
-random permutations of the errors, :func:`scan_p_values`) is below ``alpha``
-(0.05). Each cluster row also reports its one-sided hypergeometric p-value
-with Benjamini-Hochberg across clusters, as the method asks; the scan decides
-for the tree's nodes because they are nested (a slice's ancestors are not
-separate discoveries, and BH over them loses power). Qualifying candidates are taken
-greedily by their Bernoulli log-likelihood ratio (Kulldorff's scan
-statistic: it prefers the purest large group, so a union does not swallow a
-sibling that does not share the excess). Each is then grown toward the root
-while its sibling group's own error rate is at least ``grow_lift`` (1.25)
-times the overall rate and the union stays significant: a cluster of the
-slice that drew fewer errors by chance rejoins it. ``grow_lift`` is below the
-1.5 a blind spot needs on its own because the sibling only has to show it
-shares the excess: in the demo (seed 1) the blur slice came out as two pure
-clusters with error rates 0.43 and 0.27 (overall 0.21), and at 1.5 the second
-stayed out (blur recall 0.44 instead of 1.00); on the planted-slice benchmark
-1.25 moves no change by more than 0.02. Candidates overlapping
-one already taken are skipped; the blind spots are ranked by excess errors
-(observed minus expected at the overall rate).
-
-Siblings in the tree are near each other, not necessarily the same
-acquisition change: noise and sharpening both raise high-frequency energy
-and meet low in the tree. So when the cluster centres are given, a merge of
-two groups that *each* qualify as blind spots and whose centres (deviations
-from the typical profile, scaled units) have cosine similarity below
-``min_similarity`` (0.8) is a boundary: no union containing it is a
-candidate or a growth step. In the demo (1170 synthetic images, 24 clusters)
-the noise and sharpening groups have similarity 0.53 and each shift's own
-sub-groups 0.90-1.00; requiring both to qualify leaves the planted-slice
-benchmark, where a slice's weak second cluster has a noisy centre, unchanged.
+Blind spots are nodes of the tree over clusters (a cluster or a union of
+sibling clusters) with lift >= ``lift_threshold`` and a family-wise p-value
+below ``alpha`` under the tree-based scan statistic (:func:`scan_p_values`),
+taken greedily by log-likelihood ratio, grown into siblings whose error rate
+is at least ``grow_lift`` times the overall rate, kept apart where two
+qualifying groups have centres less similar than ``min_similarity``, and
+ranked by excess errors. The rules and their reasons:
+``docs/method.md#blind-spots``.
 """
 
 from __future__ import annotations

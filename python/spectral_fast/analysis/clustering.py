@@ -1,4 +1,4 @@
-"""Unsupervised clustering of spectral profiles (``docs/method.md`` section 2).
+"""Unsupervised clustering of spectral profiles (``docs/method.md#clustering``).
 
 :class:`SpectralClusters` is a scikit-learn estimator: ``__init__`` stores
 parameters only, ``fit`` returns ``self``, fitted attributes end in ``_``,
@@ -10,7 +10,7 @@ other package versions and tampered files.
 Besides the flat partition it keeps a tree over the clusters (weighted Ward
 agglomeration of the cluster centres). The failure analysis uses the tree to
 report a blind spot as one cluster or as the union of sibling clusters, which
-is what makes over-segmenting safe (``docs/method.md`` "What we measured").
+is what makes over-segmenting safe.
 """
 
 from __future__ import annotations
@@ -41,9 +41,8 @@ def auto_k(n: int) -> int:
     """Default number of clusters for ``n`` images: ``clip(round(sqrt(n / 2)), 2, 30)``.
 
     Deliberately over-segments (8 clusters for 122 images, 30 from 1800 on):
-    the tree over clusters merges siblings back into one blind spot, while
-    BIC and silhouette pick k = 2 on real CXRs and lose every acquisition
-    slice (evidence: ``evaluation/results/planted.md``).
+    the tree over clusters merges siblings back into one blind spot
+    (``docs/method.md#clustering``; evidence in ``docs/evaluations.md``).
     """
     return int(min(MAX_K, max(2, round(math.sqrt(n / 2.0)))))
 
@@ -78,23 +77,20 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
     Parameters
     ----------
     n_clusters : int or {"auto", "bic", "silhouette"}, default "auto"
-        Number of clusters. ``"auto"`` uses :func:`auto_k` (over-segment; the
-        default chosen by the planted-slice benchmark). ``"bic"`` (mixtures)
-        and ``"silhouette"`` search k = 2 .. 12 and are kept for comparison.
+        Number of clusters. ``"auto"`` uses :func:`auto_k` (over-segment).
+        ``"bic"`` (mixtures) and ``"silhouette"`` search k = 2 .. 12 and are
+        kept for comparison.
     method : {"gmm", "kmeans"}, default "gmm"
         Gaussian mixture with ``covariance_type`` (adds :meth:`predict_proba`),
-        or k-means. The diagonal mixture is the default because it recovered
-        planted sharpening and resampling slices that k-means split
-        (``evaluation/results/planted.md``): per-cluster variances let a slice
-        that is tight in a few features form its own component.
+        or k-means. Per-cluster variances let a slice that is tight in a few
+        features form its own component (``docs/method.md#clustering``).
     features : "auto", "bands" or list of str, default "auto"
         Columns to cluster on when ``X`` is a table (see :func:`feature_columns`);
         ignored for arrays, whose columns are all used.
     scaling : {"robust", "standard"}, default "robust"
         Per-feature centring and scaling, statistics from the fitting set.
-        ``"robust"`` uses the median and IQR / 1.349, so a 20 % slice does not
-        inflate the scale of the very feature that singles it out (z-scores
-        cap a 20/80 split at about 2.5 standard deviations).
+        ``"robust"`` uses the median and IQR / 1.349, so a slice does not
+        inflate the scale of the very feature that singles it out.
     covariance_type : {"diag", "full", "spherical", "tied"}, default "diag"
         Mixture covariance (``method="gmm"`` only).
     anatomy_components : int, default 2
@@ -104,32 +100,17 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         positioning) is summarised by its first ``anatomy_components``
         principal components, and each upper band is replaced by its
         residual from a least-squares fit on them, rescaled by median and
-        IQR: "more (or less) fine detail than this anatomy usually has".
-        Acquisition changes act mostly on the upper half; without the
-        adjustment a changed slice is a shifted copy of the population and
-        the mixture splits it along patient differences. Over 20 seeds of
-        the planted-slice benchmark (``evaluation/results/planted.md``, row "no
-        anatomy adjustment") planted sharpening went from precision/recall
-        0.74/0.75 to 0.84/0.90, noise recall from 0.95 to 0.97 and gamma
-        from 0.95/0.91 to 0.97/0.95. Applies
-        to table input with at least 8 ``band_*`` features; ignored for
-        arrays.
+        IQR: "more (or less) fine detail than this anatomy usually has"
+        (why: ``docs/method.md#clustering``). Applies to table input with at
+        least 8 ``band_*`` features; ignored for arrays.
     lower_bands : {"bands", "components"}, default "bands"
         How the lower half of the bands enters the clustering space when the
         anatomy adjustment is on: as every lower band, or as its
         ``anatomy_components`` principal components (robust-scaled, named
         ``anatomy_1, anatomy_2, ...``). The summary is for large images,
-        whose lower half is anatomy only: there sixteen correlated views of
-        the patient outweigh the acquisition features. On the 1024-px NIH
-        images (planted-slice benchmark, row "lower bands summarised", 20
-        seeds) it raised sharpening from 0.84/0.90 to 0.87/0.94 and
-        resampling from 0.94/0.87 to 0.98/0.92, moving no other change by
-        more than 0.01. It is not the default because on small images the
-        lower half already holds acquisition changes: on the 256-px demo
-        phantoms (``spectral-fast demo --seed 1``, this estimator on its
-        ``profiles.parquet``) the top blind spots held 52 of the 117 blurred
-        and 87 of the 117 sharpened images, where the full bands find all
-        three shifts whole.
+        whose lower half is anatomy only; on small images the lower half
+        already holds acquisition changes, so it is not the default
+        (``docs/method.md#clustering``).
     n_init : int, default 10
         Restarts; the best objective wins.
     max_fit_samples : int or None, default 100_000

@@ -10,7 +10,7 @@ and the ranges and artefact features that deviate by at least ``threshold``
 robust units are turned into sentences that name the usual acquisition causes.
 The images nearest the cluster centre are its exemplars. A blind spot that
 joins several clusters is described the same way, as one group
-(:meth:`ProfileFeatures.describe`).
+(:meth:`ProfileFeatures.describe`). See ``docs/method.md#describing-a-cluster``.
 """
 
 from __future__ import annotations

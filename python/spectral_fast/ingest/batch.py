@@ -54,8 +54,8 @@ def process_batch(
         known to be unreadable (its text becomes the error).
     size, bands, spacing, window, artefacts
         As in :func:`spectral_fast.profile`: ``artefacts=False`` leaves out
-        the artefact feature columns (they add about 45% to the time of an
-        archive of 1024² PNGs); every other column is bit-identical either way.
+        the artefact feature columns (their cost: ``docs/benchmarks.md``);
+        every other column is bit-identical either way.
     threads : int or None
         Core threads; ``None`` reads ``SPECTRAL_FAST_THREADS``, else all cores.
         Use 1 inside engines that already run one process per core.

@@ -24,8 +24,7 @@ the CPUs Ray assigned to the task, never from the machine's core count, so
 ``N`` tasks on an ``N``-core node never oversubscribe it. Tasks rather than an
 actor pool: the core already keeps its FFT plans and thread pool per process
 (Ray reuses worker processes), and an actor pool that holds every CPU starves
-the read tasks that feed it (measured: a 2 x 1-CPU pool on a 2-CPU node hung
-``read_binary_files -> map_batches``; tasks fuse with the read instead).
+the read tasks that feed it; tasks fuse with the read instead.
 
 Folder, glob and list inputs are planned on the driver exactly as the local
 profiler plans them (:func:`spectral_fast.ingest.sources.plan`), so ids are the same;

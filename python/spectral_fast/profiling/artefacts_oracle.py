@@ -1,15 +1,14 @@
 """Features for acquisition artefacts that radial band averaging dilutes.
 
-Radial bands (``reference.py``) see blur, noise, sharpening and resampling, but
+Radial bands (:mod:`spectral_fast.profiling.oracle`) see blur, noise, sharpening and resampling, but
 JPEG blocks, grid lines and intensity-transfer changes (gamma, LUTs, bit-depth
-cuts) barely move them (``docs/method.md`` section 1 item 10, "What we
-measured"). The features here are computed from the same image, in numpy, with
+cuts) barely move them (``docs/method.md#artefact-features``). The features here are computed from the same image, in numpy, with
 the maths written out so the Rust core can port them one to one.
 
 The maths
 ---------
 ``x`` is the native float64 gray image (H, W) (RGB(A) converted to luma as in
-``reference.to_float_gray``); no resizing.
+``oracle.to_float_gray``); no resizing.
 
 ``jpeg_block`` -- 8x8 block boundaries (JPEG, MPEG-style codecs).
     ``d_h[i, j] = |x[i, j + 1] - x[i, j]|`` for ``j = 0 .. W - 2``. Column
@@ -17,8 +16,8 @@ The maths
     j = 8 q + o`` for whole periods only (``j < 8 floor((W - 1) / 8)``),
     ``o = 0 .. 7``. Ratio ``b_h = m_max / mean(m_o, o != argmax)``: about 1
     without blocks, larger when every 8th difference jumps. ``b_v`` likewise on
-    ``x.T``. ``jpeg_block = sqrt(b_h b_v) - 1``: 0 to 0.9 on uncompressed NIH
-    images (median 0.2), 1.6 to 4 after JPEG at quality 30. Taking the best phase makes it
+    ``x.T``. ``jpeg_block = sqrt(b_h b_v) - 1``: about 0 without blocks, several
+    times larger after strong JPEG compression. Taking the best phase makes it
     indifferent to crops after compression. Linear, not log: the clustering
     scales features by their median and IQR, and on a linear scale a
     compressed slice lands ten or more IQRs away from the bulk.
@@ -26,7 +25,7 @@ The maths
 ``peak_max``, ``peak_freq`` -- narrow spectral peaks (grid lines, stripes).
     Power ``P = |rfft2(hann-windowed, mean-removed x)|^2`` exactly as in the
     profile. Each coefficient with ``0.02 <= r <= 0.5`` (r in cycles/pixel as
-    in ``reference.radial_frequency``) belongs to ring ``q = round(r N)``,
+    in ``oracle.radial_frequency``) belongs to ring ``q = round(r N)``,
     ``N = min(H, W)``. ``med_q`` is the ring's upper median (element
     ``floor(n_q / 2)`` of its sorted powers). ``peak_max = max log10(P / med_q)``
     over those coefficients and ``peak_freq`` is the r of the maximum. A smooth

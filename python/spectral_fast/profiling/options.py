@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 @dataclass(frozen=True)
 class ProfileOptions:
-    """How each image is profiled; the core validates the values (``docs/method.md``, section 1).
+    """How each image is profiled; the core validates the values (``docs/method.md#spectral-profile``).
 
     ``size``: resize to this square side first (None: native size); ``bands``:
     radial bands; ``spacing``: ``"log"`` or ``"linear"`` band edges;

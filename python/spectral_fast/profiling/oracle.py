@@ -2,11 +2,11 @@
 
 This module is the oracle: it is written to be read, not to be fast. The Rust
 core (``spectral_fast._core``) must agree with it to 1e-6 relative for every
-option, dtype and shape (``tests/test_parity.py``), and the benchmarks use it
+option, dtype and shape (``tests/profiling/test_parity.py``), and the benchmarks use it
 as the baseline.
 
-The maths (``../shared/docs/method.md`` section 1)
----------------------------------------------------
+The maths (``docs/method.md#spectral-profile``)
+----------------------------------------------
 Given an image ``x`` of shape (H, W):
 
 1. Convert to float64. RGB(A) images, shape (H, W, 3|4), become luma

@@ -15,13 +15,10 @@ the labelled reference, a logistic model of the error on
 The margin is free; the other two are penalised toward 0 with an L2
 strength chosen by grouped cross-validation on the reference
 (:func:`_choose_penalty`), so where they do not help the risk ranks images
-about as the confidence does. In ``evaluation/reliability_eval.py`` it ranks
-the errors of an acquisition-sensitive classifier better than its confidence
-(AUROC 0.778 against 0.717, 20 seeds) and is above the confidence on average
-in the other scenarios (0.729 vs 0.725, 0.729 vs 0.699, 0.642 vs 0.620),
-while the batch accuracy is best taken from the spectral risk alone (the
-confidence is miscalibrated under a shift). The fitted model is plain JSON
-inside ``reference.json``; :func:`confidence_risk` applies it.
+about as the confidence does. It is for ranking images; the batch accuracy is
+best taken from the spectral risk alone. The fitted model is plain JSON
+inside ``reference.json``; :func:`confidence_risk` applies it. Why and how
+well: ``docs/method.md#combined-risk``, ``docs/evaluations.md#reliability``.
 """
 
 from __future__ import annotations
@@ -163,8 +160,7 @@ def fit_confidence_model(
     (:func:`_choose_penalty`). ``inf`` in the list drops them, so when the
     cluster and the score's side do not help on held-out reference images
     the risk ranks images as the confidence does, and when they help little
-    a strong penalty keeps their weight small (``evaluation/reliability_eval.py``
-    measures both).
+    a strong penalty keeps their weight small.
 
     Parameters
     ----------
@@ -228,15 +224,9 @@ def _choose_penalty(
 
     Every candidate's held-out log-loss per image; the chosen penalty is the
     one with the lowest mean (on a tie, the larger penalty, toward the
-    confidence alone). Over 20 seeds of ``evaluation/reliability_eval.py`` this
-    rule ranked errors above the confidence in all four scenarios (AUROC gain
-    +0.061 cad, +0.003 phantom, +0.030 confounded phantom, +0.021 NIH), while
-    the one-standard-error rule used before (the largest penalty within one
-    standard error of the best) gave the same elsewhere but kept the
-    confidence alone in 17 of 20 NIH seeds (+0.001). The price is a little
-    more variance on single changes: the worst per-change loss against the
-    confidence was 0.018 (NIH gamma) against 0.007. The standard error of each
-    candidate's difference from the best is still recorded. Returns the
+    confidence alone; ``docs/evaluations.md#reliability`` compares it with the
+    one-standard-error rule). The standard error of each candidate's
+    difference from the best is still recorded. Returns the
     penalty and, per candidate, ``penalty`` (None: inf), ``logloss`` and
     ``se`` (None when not cross-validated).
     """

@@ -1,50 +1,14 @@
-"""Monitoring a new batch against the reference (``docs/method.md`` section 5).
+"""The statistics of monitoring a new batch against the reference.
 
 Given a report's output folder (the cluster model and its
 :class:`~spectral_fast.reliability.reference_set.Reference`) and the profiles of a new,
-unlabeled batch, :func:`monitor` answers: has the mix of spectral clusters
-changed, which bands moved, what accuracy does the new mix imply, is the batch
-drifting toward a blind spot or away from anything seen before, and sums it
-up in one verdict line.
-
-The tests
----------
-Cluster mix. ``q_c`` is the reference's share of cluster ``c`` and ``p_c``
-the batch's (mean posterior; one-hot for k-means). The population stability
-index is ``PSI = sum_c (p_c - q_c) ln(p_c / q_c)`` with shares floored at
-1e-4 so an empty cluster stays finite; by the usual reading PSI < 0.1 is
-stable, 0.1-0.25 a moderate and > 0.25 a large shift. PSI has no sampling
-distribution attached (a batch of 50 images over 12 clusters reaches 0.2 by
-chance), so the verdict uses the chi-square test of homogeneity of the
-2 x k table of image counts (most probable cluster; reference against batch).
-
-Bands. Each clustering feature (every band, plus artefact features) gets a
-two-sample Kolmogorov-Smirnov test of the batch against the reference's
-stored values; p-values are Benjamini-Hochberg adjusted over the features
-(``failures.bh_adjust``). The effect is the median shift in the model's
-robust units, ``(median_batch - median_reference) / scale``.
-
-Accuracy implied by the mix. With shrunk cluster error rates ``r_c``
-(:func:`spectral_fast.reliability.rates.shrunk_rates`), the change is
-``D = sum_c (q_c - p_c) r_c`` (batch minus reference expected accuracy), with
-variance ``sum_c (p_c - q_c)^2 Var(r_c) + Var_batch(risk) / n_b + Var_ref(risk) / n_r``
-(rate uncertainty plus the sampling of both mixes) and a normal 95 % interval.
-
-Toward a blind spot. For each blind spot of the report, a one-sided Fisher
-exact test of whether its share of images is larger in the batch than in the
-reference; BH over all blind spots.
-
-Away from anything seen. By construction 1 % of reference images lie beyond
-the unknown-territory distance; a one-sided binomial test says whether the
-batch has more.
-
-Verdict
--------
-``alert``: some finding's implied accuracy drops by at least ``max_drop``
-with an interval below 0, or at least ``unknown_alert`` of the batch is
-unknown territory with a significant binomial test. ``drift``: any test
-significant at ``alpha`` (mix chi-square, any band, blind-spot share,
-unknown share) without an alert. ``ok``: none.
+unlabeled batch: the population stability index and a chi-square test of the
+cluster mix, a two-sample KS test per feature with Benjamini-Hochberg, the
+accuracy change the new mix implies (with a 95 % interval), a one-sided Fisher
+test per blind spot, and a binomial test of the unknown-territory share; the
+verdict (``alert``, ``drift``, ``ok``) is made in
+:mod:`spectral_fast.reliability.monitoring`. Formulas and rules:
+``docs/method.md#monitoring``.
 """
 
 from __future__ import annotations

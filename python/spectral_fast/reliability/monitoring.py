@@ -68,7 +68,7 @@ def monitor(
     id_col: str = "id",
     artefacts_from: str | Path | None = None,
 ) -> MonitorResult:
-    """Compare a new batch with the reference of a report (module docstring).
+    """Compare a new batch with the reference of a report (``docs/method.md#monitoring``).
 
     Parameters
     ----------

@@ -1,4 +1,9 @@
-"""Per-cluster error rates shrunk toward the overall rate, and the expected accuracy of a batch."""
+"""Per-cluster error rates shrunk toward the overall rate, and the expected accuracy of a batch.
+
+A beta-binomial model: ``r_c = (e_c + m mu) / (n_c + m)`` with the overall rate ``mu`` as prior mean
+and a weak prior strength ``m`` (2 images by default). The maths and the reasons:
+``docs/method.md#reliability-without-labels``.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,13 @@ import numpy as np
 from spectral_fast._shared.stats import Z95
 from spectral_fast.errors import InvalidInputError
 
-#: Default prior strength of the shrinkage, in images (module docstring).
+#: Default prior strength of the shrinkage, in images (``docs/method.md#reliability-without-labels``).
 DEFAULT_PRIOR_STRENGTH = 2.0
 
 
 # --------------------------------------------------------------------- shrinkage
 def fit_prior_strength(errors: np.ndarray, n: np.ndarray, mu: float) -> float:
-    """Beta-binomial prior strength ``m`` by maximum marginal likelihood (module docstring).
+    """Beta-binomial prior strength ``m`` by maximum marginal likelihood (``docs/method.md#reliability-without-labels``).
 
     Parameters
     ----------
@@ -58,7 +63,7 @@ def shrunk_rates(
     errors, n : ndarray of shape (k,)
         Errors and images per cluster.
     prior_strength : float or "auto", default 2
-        ``m`` of the module docstring, in images; ``"auto"`` fits it
+        ``m`` of ``docs/method.md#reliability-without-labels``, in images; ``"auto"`` fits it
         (:func:`fit_prior_strength`), 0 means no shrinkage.
 
     Returns
@@ -95,7 +100,7 @@ def shrunk_rates(
 def expected_accuracy(
     posterior: np.ndarray, rate: np.ndarray, rate_var: np.ndarray
 ) -> tuple[float, float, float, float]:
-    """Expected accuracy of a set of images, its standard error and 95 % interval (module docstring).
+    """Expected accuracy of a set of images, its standard error and 95 % interval (``docs/method.md#reliability-without-labels``).
 
     Parameters
     ----------

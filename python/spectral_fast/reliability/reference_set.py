@@ -1,93 +1,27 @@
-"""Reliability without labels (``docs/method.md`` section 4).
+"""Reliability without labels: the reference set a report leaves for new images.
 
 A blind-spot report knows, for a labelled reference set, which spectral
 cluster each image fell in and whether the model was wrong on it. This module
 turns that into predictions for new images nobody has labelled yet:
 
 * a per-image **failure risk**: the error rate of the image's cluster,
+  shrunk toward the overall rate (:mod:`spectral_fast.reliability.rates`),
   posterior-weighted for a mixture model;
 * the **expected accuracy** of the batch and of each cluster (slice) in it,
   with a 95 % interval;
 * an **unknown territory** flag for images farther from every cluster centre
-  than 99 % of the reference images were;
+  than the threshold of :func:`distance_threshold`: the reference's in-sample
+  99th percentile scaled by the held-out / in-sample optimism factor
+  (:func:`held_out_distance`, leave-patient-out centres, no refit);
 * when the report had the model's scores and the new images come with theirs,
   a **combined risk** of the spectral risk and the model's confidence
   (:mod:`spectral_fast.reliability.confidence`).
 
-The reference (what a report's output folder must hold besides the model) is
-a :class:`Reference`, saved as ``reference.json`` + ``reference.npz`` next to
-``model.json`` by :func:`write_reference`.
-
-The maths
----------
-Cluster error rates, shrunk. For one finding, cluster ``c`` of the reference
-holds ``n_c`` images and ``e_c`` errors (posterior-weighted sums for a
-mixture: ``n_c = sum_i pi_ic``, ``e_c = sum_i pi_ic err_i``). The rates are
-the posterior means of a beta-binomial model,
-
-    r_c = (e_c + m mu) / (n_c + m),     r_c ~ Beta(a_c, b_c),
-    a_c = e_c + m mu,  b_c = n_c - e_c + m (1 - mu),
-
-with prior mean ``mu = (E + 1/2) / (N + 1)`` (the overall rate, kept off 0
-and 1 so every interval is proper) and prior strength ``m``, worth ``m``
-images: by default ``m = 2`` (:data:`DEFAULT_PRIOR_STRENGTH`), so a cluster
-of 2 images is pulled half way to the overall rate and one of 20 keeps 91 %
-of its own. Shrinkage biases a blind spot's rate toward the mean, which is
-what matters when a batch drifts into it, so the prior is kept weak: it
-steadies the tiny clusters an over-segmented mixture has.
-``prior_strength="auto"`` instead maximises the beta-binomial marginal
-likelihood ``sum_c [B(a_c, b_c) - B(m mu, m (1 - mu))]`` (``B`` the log beta
-function) over ``m`` in [0.5, 1e5] (empirical Bayes). In the benchmark the
-choice barely matters (batch accuracy error 0.022-0.024 on phantoms for m
-from 0 to 50 and for the fitted m; ``evaluation/results/reliability.md``), but
-with one small, strongly elevated cluster the fitted m pulls that blind spot
-toward the mean and the 95 % interval covers about 90 % of batches instead
-of 94 % (the simulation of ``tests/test_reliability.py``).
-
-Risk and expected accuracy. With posterior ``pi_ic`` (one-hot for k-means),
-``risk_i = sum_c pi_ic r_c`` and the expected accuracy of a set S of images
-is ``A = 1 - mean_{i in S} risk_i = 1 - sum_c w_c r_c`` with
-``w_c = mean_{i in S} pi_ic``. Its variance as a prediction of the set's
-actual accuracy adds the uncertainty of the rates and the Bernoulli noise of
-the set's own outcomes,
-
-    Var = sum_c w_c^2 Var(r_c) + sum_{i in S} risk_i (1 - risk_i) / |S|^2,
-
-and the interval is ``A +- 1.96 sqrt(Var)`` clipped to [0, 1] (normal
-approximation; rates of different clusters treated as independent).
-
-Unknown territory. ``d_i = min_c ||z_i - mu_c||`` is the Euclidean distance
-in the model's scaled units to the nearest cluster centre
-(:meth:`~spectral_fast.analysis.clustering.SpectralClusters.transform`); an image is
-unknown territory when ``d_i`` exceeds the threshold ``t``, meant to be the
-99th percentile of ``d`` over new images like the reference's. The reference
-images' own distances are optimistic for that: the centres were fitted on
-them (and on their patient's other images), so new images lie farther out.
-:func:`held_out_distance` measures each reference image's distance to the
-centres re-estimated without its patient's images,
-
-    mu_c^(-g) = mu_c - S_gc / (N_c - W_gc),   S_gc = sum_{j in g} pi_jc (z_j - mu_c),
-
-with ``W_gc = sum_{j in g} pi_jc`` and ``N_c`` the component's mass (exact
-for k-means and for the mixture's means at fixed responsibilities; no refit).
-Its raw 99th percentile is not used: with a few hundred patients one unusual
-patient whose images form a component of their own (so that without them
-they are far from everything) sets it, and the flag then stays silent even
-on changes the reference never saw (in a trial on the benchmark's NIH
-scenario, 40 reference patients: 11 % of such images flagged, against 49 %
-with the rule below). Instead the optimism is measured as a
-scale factor where many patients are beyond, the ratio of the held-out to
-the in-sample 90th percentile (:data:`OPTIMISM_PERCENTILE`), and applied to
-the in-sample 99th percentile: ``t = q99(d) * max(1, q90(d_held) / q90(d))``.
-In ``evaluation/reliability_eval.py`` (20 seeds) clean new batches are flagged
-at 0-1.8 % with it against 0-2.8 % with the in-sample percentile, new
-images drawn like the reference at 1.4 % (cad), 1.1 % (phantoms) and 3.5 %
-(NIH) against 1.2-5.4 %: part of the excess is left (a 99th percentile over
-40-600 reference patients varies: sd of the share over seeds 0.3-2.7 %),
-while a change the reference never saw is still flagged at 43-55 % (in-sample:
-43-55 %). References saved before format 4 keep
-their in-sample threshold. The flagged images' risk is still the nearest
-clusters' rate, an extrapolation: the flag says not to trust it.
+The reference is a :class:`Reference`, saved as ``reference.json`` +
+``reference.npz`` next to ``model.json`` by :func:`write_reference`. The
+maths: ``docs/method.md#reliability-without-labels`` and
+``docs/method.md#unknown-territory``; the file format versions:
+``docs/CHANGELOG.md``.
 """
 
 from __future__ import annotations
@@ -162,7 +96,7 @@ class Reference:
         Images per cluster (most probable cluster).
     distance_threshold : float
         Distance to the nearest centre beyond which an image is unknown
-        territory (module docstring).
+        territory (``docs/method.md#unknown-territory``).
     findings : dict
         Per finding: ``n`` and ``errors`` per cluster (posterior-weighted),
         ``prior_strength``, ``blind_spots`` (lists of clusters) and the
@@ -267,7 +201,7 @@ def cluster_posterior(model: Any, table: pl.DataFrame) -> tuple[np.ndarray, np.n
 def held_out_distance(
     model: Any, table: pl.DataFrame, posterior: np.ndarray, groups: np.ndarray | None = None
 ) -> np.ndarray:
-    """Each reference image's distance to the nearest centre, the centres re-estimated without its group (module docstring).
+    """Each reference image's distance to the nearest centre, the centres re-estimated without its group (``docs/method.md#unknown-territory``).
 
     Parameters
     ----------
@@ -320,7 +254,7 @@ def held_out_distance(
 
 
 def distance_threshold(in_sample: np.ndarray, held_out: np.ndarray) -> tuple[float, dict]:
-    """The unknown-territory threshold and how it was set (module docstring): in-sample q99 x held-out optimism."""
+    """The unknown-territory threshold and how it was set: in-sample q99 x held-out optimism (``docs/method.md#unknown-territory``)."""
     base = float(np.percentile(in_sample, UNKNOWN_PERCENTILE))
     q_in = float(np.percentile(in_sample, OPTIMISM_PERCENTILE))
     held_out = np.asarray(held_out, dtype=np.float64)

@@ -367,7 +367,7 @@ def jpeg(image: np.ndarray, quality: int = int(DEFAULT_STRENGTH["jpeg"])) -> np.
     on the axes are weak and image dependent (often lost under the anatomy's
     own axis energy); the step *magnitudes* are periodic, so the spectrum of
     the gradient magnitude averaged along rows or columns shows them 100-500x
-    above its median (``tests/test_acquire.py`` measures this). Radial bands
+    above its median (``tests/simulate/test_acquire.py`` measures this). Radial bands
     alone therefore see JPEG mainly as lost high-frequency energy. Baseline JPEG stores 8 bits per
     sample, so uint16, int16 and float images are mapped linearly from their
     valid range to 0..255, compressed, decoded and mapped back: the result
