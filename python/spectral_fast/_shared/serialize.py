@@ -75,3 +75,39 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+# ---------------------------------------------------------------- CSV
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP, "CSV injection").
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+
+
+def csv_safe(frame: Any) -> Any:
+    """``frame`` (a polars DataFrame) with every string cell that could start a formula prefixed with ``'``.
+
+    Only string (and categorical) columns change: a cell starting with ``=``,
+    ``+``, ``-``, ``@``, tab or carriage return gets a leading apostrophe, as
+    OWASP advises against CSV injection, unless the whole cell is a plain
+    number such as ``-0.5`` (harmless, and kept readable as a number).
+    Numeric columns are never touched.
+    """
+    import polars as pl
+
+    exprs = []
+    for name, dtype in frame.schema.items():
+        if dtype in (pl.Utf8, pl.Categorical) or isinstance(dtype, (pl.Categorical, pl.Enum)):
+            col = pl.col(name).cast(pl.Utf8)
+            risky = col.str.starts_with(CSV_FORMULA_START[0])
+            for ch in CSV_FORMULA_START[1:]:
+                risky = risky | col.str.starts_with(ch)
+            risky = risky & ~col.str.contains(_PLAIN_NUMBER)
+            exprs.append(pl.when(risky).then(pl.lit("'") + col).otherwise(col).alias(name))
+    return frame.with_columns(exprs) if exprs else frame
+
+
+def write_csv_safe(frame: Any, path: Path) -> Path:
+    """Write ``frame`` as CSV through :func:`csv_safe`; every CSV the package writes goes through here."""
+    csv_safe(frame).write_csv(path)
+    return path
