@@ -360,9 +360,14 @@ def fuzz(n: int, seed: int, batch_size: int, keep: Path, formats=FORMATS, use_re
                             shutil.copyfile(f, keep / f.name)
                             kept.append(f.name)
                         findings.append(
-                            {"format": fmt, "kind": result.kind, "detail": result.detail, "inputs": kept,
-                             "mutation": origin.get(kept[0], "?") if len(kept) == 1 else f"{len(kept)} inputs",
-                             "peak_rss_mib": result.peak_rss >> 20}  # fmt: skip
+                            {
+                                "format": fmt,
+                                "kind": result.kind,
+                                "detail": result.detail,
+                                "inputs": kept,
+                                "mutation": origin.get(kept[0], "?") if len(kept) == 1 else f"{len(kept)} inputs",
+                                "peak_rss_mib": result.peak_rss >> 20,
+                            }
                         )
                 shutil.rmtree(folder, ignore_errors=True)
             t.seconds = time.monotonic() - started
@@ -416,15 +421,24 @@ def main(argv: list[str] | None = None) -> int:
     formats = tuple(f for f in args.formats.split(",") if f)
     started = time.monotonic()
     tallies, findings = fuzz(
-        n, args.seed, batch, args.keep, formats=formats, use_real=not args.no_real,
-        timeout=args.timeout, rss_limit=args.rss_limit_mib << 20, mem_flag=args.mem_flag_mib << 20,
-    )  # fmt: skip
+        n,
+        args.seed,
+        batch,
+        args.keep,
+        formats=formats,
+        use_real=not args.no_real,
+        timeout=args.timeout,
+        rss_limit=args.rss_limit_mib << 20,
+        mem_flag=args.mem_flag_mib << 20,
+    )
     print(report(tallies, findings, args.keep))
     print(f"\n{sum(t.inputs for t in tallies.values())} inputs in {time.monotonic() - started:.0f} s")
     if args.json:
         doc = {
-            "tallies": {f: {**t.__dict__, "statuses": dict(t.statuses), "kinds": dict(t.kinds),
-                            "failures": dict(t.failures)} for f, t in tallies.items()},  # fmt: skip
+            "tallies": {
+                f: {**t.__dict__, "statuses": dict(t.statuses), "kinds": dict(t.kinds), "failures": dict(t.failures)}
+                for f, t in tallies.items()
+            },
             "findings": findings,
         }
         args.json.write_text(json.dumps(doc, indent=2) + "\n")

@@ -59,7 +59,8 @@ with open(out, "w") as fh:
 
 
 @pytest.mark.parametrize(
-    ("culprit", "kind"), [("crash.bin", "crash"), ("hang.bin", "hang"), ("raise.bin", "exception"), ("big.bin", "memory")]
+    ("culprit", "kind"),
+    [("crash.bin", "crash"), ("hang.bin", "hang"), ("raise.bin", "exception"), ("big.bin", "memory")],
 )
 def test_bisection_attributes_a_failure_to_its_single_input(tmp_path, culprit, kind):
     fuzz = _module()

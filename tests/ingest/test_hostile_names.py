@@ -74,5 +74,6 @@ def test_cli_profiles_a_latin1_name_next_to_a_normal_one(tmp_path, request):
         assert row["status"] == "ok", (id_, row["error"])
         assert [row[c] for c in features] == [rows["normal.png"][c] for c in features]
         # the id leads back to the very file
-        assert open(os.path.join(os.fsencode(folder), id_to_fspath(id_)), "rb").read() == data
+        with open(os.path.join(os.fsencode(folder), id_to_fspath(id_)), "rb") as fh:
+            assert fh.read() == data
     shutil.rmtree(folder)

@@ -31,9 +31,9 @@ def model_dir(tmp_path_factory):
     table, _, error = make_profiles(600, 0, 0.25)
     model = SpectralClusters(5, method="gmm", random_state=0).fit(table)
     model.save(out / "model.json")
-    build_reference(table, model, {"y": error}, profile_options={"spacing": "log", "window": "hann", "size": None}).save(
-        out
-    )
+    build_reference(
+        table, model, {"y": error}, profile_options={"spacing": "log", "window": "hann", "size": None}
+    ).save(out)
     return out
 
 

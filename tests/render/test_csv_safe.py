@@ -26,7 +26,7 @@ def test_csv_safe_prefixes_formula_strings_and_leaves_numbers_alone():
 
 def test_report_csvs_neutralise_an_image_id_starting_with_equals(tmp_path):
     prof, preds, _ = make_case(n=160)
-    evil = [f"=HYPERLINK(\"http://x/{i}\")" for i in range(prof.height)]
+    evil = [f'=HYPERLINK("http://x/{i}")' for i in range(prof.height)]
     prof = prof.with_columns(id=pl.Series(evil))
     preds = preds.with_columns(image=pl.Series(evil))
     rep = analyze(prof, preds, [Finding("y", score_col="p")], id_col="image", n_clusters=4, n_perm=49, n_boot=20)

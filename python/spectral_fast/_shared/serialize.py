@@ -164,8 +164,16 @@ def _shape_text(shape: tuple) -> str:
     return "(" + ", ".join("any" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def check_number(path: Path, name: str, value: Any, *, lo: float | None = None, hi: float | None = None,
-                 integer: bool = False, allow_inf: bool = False) -> float:
+def check_number(
+    path: Path,
+    name: str,
+    value: Any,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    integer: bool = False,
+    allow_inf: bool = False,
+) -> float:
     """``value`` as a number within ``[lo, hi]``, else :class:`InvalidInputError` naming the file and field."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
         raise InvalidInputError(f"{path}: {name} must be {'an integer' if integer else 'a number'}, got {value!r:.80}")

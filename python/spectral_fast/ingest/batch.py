@@ -167,7 +167,7 @@ def _fallback_row(batch: pa.RecordBatch, i: int, row: dict[str, Any], options: d
     except MemoryError as exc:
         row.update(error=f"pydicom fallback ran out of memory: MemoryError: {exc}", error_kind="too_large")
         return
-    except Exception as exc:  # noqa: BLE001 - nothing per file may escape the batch
+    except Exception as exc:  # nothing per file may escape the batch
         row.update(error=f"pydicom fallback failed: {type(exc).__name__}: {exc}", error_kind="corrupt")
         return
     row.update(prof)
