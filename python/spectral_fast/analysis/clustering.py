@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from spectral_fast._shared.serialize import read_checksummed, write_checksummed
+from spectral_fast._shared.serialize import check_arrays, check_number, read_checksummed, write_checksummed
 from spectral_fast._version import __version__
 from spectral_fast.analysis.cluster_tree import ward_tree
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
@@ -450,11 +450,23 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         """
         json_path = Path(path) if str(path).endswith(".json") else Path(f"{path}.json")
         meta, arrays = read_checksummed(json_path, FORMAT, (FORMAT_VERSION,), what="model", remedy="refit the model")
-        if strict_version and meta["package_version"] != __version__:
+        if strict_version and meta.get("package_version") != __version__:
             raise InvalidInputError(
-                f"{json_path}: written by spectral_fast {meta['package_version']}, this is {__version__}; "
+                f"{json_path}: written by spectral_fast {meta.get('package_version')}, this is {__version__}; "
                 "refit, or pass strict_version=False to load it anyway"
             )
+        try:
+            _check_saved(json_path, meta, arrays)
+            model = cls._from_saved(json_path, meta, arrays)
+        except InvalidInputError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
+            # a hand-made file the checks above did not foresee: still one line naming the file
+            raise InvalidInputError(f"{json_path}: not a valid model file ({type(exc).__name__}: {exc})") from None
+        return model
+
+    @classmethod
+    def _from_saved(cls, json_path: Path, meta: dict, arrays: dict[str, np.ndarray]) -> SpectralClusters:
         params = dict(meta["params"])
         model = cls(**params)
         model.features_ = list(meta["feature_names"])
@@ -470,6 +482,11 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         model.anatomy_basis_, model.anatomy_low_mean_ = arrays["anatomy_basis"], arrays["anatomy_low_mean"]
         model.anatomy_pc_loc_, model.anatomy_pc_scale_ = arrays["anatomy_pc_loc"], arrays["anatomy_pc_scale"]
         model._set_embedding_names()
+        if arrays["centers"].shape[1] != len(model.embedding_names_):
+            raise InvalidInputError(
+                f"{json_path}: centres have {arrays['centers'].shape[1]} dimensions, "
+                f"the features give {len(model.embedding_names_)}"
+            )
         model.cluster_centers_, model.cluster_sizes_, model.tree_ = arrays["centers"], arrays["sizes"], arrays["tree"]
         if model.method == "gmm":
             from sklearn.mixture import GaussianMixture
@@ -481,6 +498,68 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
             mix.n_features_in_ = arrays["centers"].shape[1]  # the clustering space, not the input features
             model._mixture, model.weights_, model.covariances_ = mix, arrays["weights"], arrays["covariances"]
         return model
+
+
+#: Bounds of a loadable model: far above any fitted one.
+MAX_SAVED_FEATURES = 100_000
+MAX_SAVED_CLUSTERS = 10_000
+_COVARIANCE_SHAPES = {"diag": ("k", "e"), "full": ("k", "e", "e"), "tied": ("e", "e"), "spherical": ("k",)}
+
+
+def _check_saved(path: Path, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Refuse a model file whose fields or arrays do not fit together (shapes, finite values, weights)."""
+    names = meta.get("feature_names")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise InvalidInputError(f"{path}: feature_names must be a list of strings")
+    if not 1 <= len(names) <= MAX_SAVED_FEATURES or len(set(names)) != len(names):
+        raise InvalidInputError(f"{path}: feature_names must be 1 to {MAX_SAVED_FEATURES} distinct names")
+    k = check_number(path, "n_clusters", meta.get("n_clusters"), lo=1, hi=MAX_SAVED_CLUSTERS, integer=True)
+    k, d = int(k), len(names)
+    params = meta.get("params")
+    if not isinstance(params, dict) or params.get("method") not in ("gmm", "kmeans"):
+        raise InvalidInputError(f"{path}: params must be a dict with method 'gmm' or 'kmeans'")
+    check_arrays(
+        path,
+        arrays,
+        {
+            "loc": ((d,), "finite"),
+            "scale": ((d,), "positive"),
+            "centers": ((k, None), "finite"),
+            "sizes": ((k,), "nonneg"),
+            "tree": ((max(k - 1, 0), 4), "finite"),
+            "anatomy_low": ((None,), "int"),
+            "anatomy_high": ((None,), "int"),
+            "anatomy_coef": (None, "finite"),
+            "anatomy_loc": ((None,), "finite"),
+            "anatomy_scale": ((None,), "finite"),
+            "anatomy_basis": (None, "finite"),
+            "anatomy_low_mean": ((None,), "finite"),
+            "anatomy_pc_loc": ((None,), "finite"),
+            "anatomy_pc_scale": ((None,), "finite"),
+        },
+    )
+    e = arrays["centers"].shape[1]
+    if not 1 <= e <= d + MAX_SAVED_FEATURES:
+        raise InvalidInputError(f"{path}: centres have {e} dimensions")
+    for name in ("anatomy_low", "anatomy_high"):
+        idx = arrays[name]
+        if idx.size and (idx.min() < 0 or idx.max() >= d):
+            raise InvalidInputError(f"{path}: array {name!r} indexes features outside 0..{d - 1}")
+    if params["method"] != "gmm":
+        return
+    cov = params.get("covariance_type", "diag")
+    if cov not in _COVARIANCE_SHAPES:
+        raise InvalidInputError(f"{path}: unknown covariance_type {cov!r}")
+    shape = tuple({"k": k, "e": e}[a] for a in _COVARIANCE_SHAPES[cov])
+    rule = "positive" if cov in ("diag", "spherical") else "finite"
+    check_arrays(
+        path,
+        arrays,
+        {"weights": ((k,), "nonneg"), "covariances": (shape, rule), "precisions_cholesky": (shape, rule)},
+    )
+    total = float(arrays["weights"].sum())
+    if abs(total - 1.0) > 1e-6:
+        raise InvalidInputError(f"{path}: mixture weights sum to {total}, not 1")
 
 
 def _scaling_stats(data: np.ndarray, scaling: str) -> tuple[np.ndarray, np.ndarray]:

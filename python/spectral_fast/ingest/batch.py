@@ -136,26 +136,47 @@ def _apply_dicom_fallback(batch: Any, out: pa.RecordBatch, options: dict[str, An
         batch = pa.record_batch(batch)
     table = out.to_pylist()
     for i in rows:
-        row = table[i]
-        try:
-            data = _encoded(batch, i)
-            decoded = _fallback.decode(data, options["max_pixels"])
-        except (_fallback.FallbackError, OSError) as exc:
-            row["error"] = str(exc)
-            continue
+        _fallback_row(batch, i, table[i], options, profile)
+    return pa.RecordBatch.from_pylist(table, schema=out.schema)
+
+
+def _fallback_row(batch: pa.RecordBatch, i: int, row: dict[str, Any], options: dict[str, Any], profile: Any) -> None:
+    """Decode and profile row ``i`` with pydicom, in place; any failure stays this row's error.
+
+    Every ``Exception`` is caught (pydicom and its plugins raise AttributeError,
+    KeyError, ValueError, RecursionError ... on crafted files), MemoryError
+    included: a refused allocation is this file's problem, already freed.
+    KeyboardInterrupt and SystemExit are not: they stop the run, which a
+    resume continues.
+    """
+    try:
+        data = _encoded(batch, i)
+        decoded = _fallback.decode(data, options["max_pixels"])
         prof = profile(
             decoded.pixels,
             **{k: options[k] for k in ("size", "bands", "spacing", "window", "artefacts")},
             threads=1,
         ).row(0, named=True)
-        row.update(prof)
-        row.update(
-            format="dicom",
-            bit_depth=decoded.bit_depth,
-            pixel_spacing_mm=decoded.pixel_spacing_mm,
-            error_kind=None if prof["status"] == "ok" else "profile",
-        )
-    return pa.RecordBatch.from_pylist(table, schema=out.schema)
+    except _fallback.FallbackError as exc:
+        row["error"] = str(exc)
+        row["error_kind"] = exc.kind or row["error_kind"]
+        return
+    except OSError as exc:
+        row.update(error=f"cannot read file: {exc}", error_kind="unreadable")
+        return
+    except MemoryError as exc:
+        row.update(error=f"pydicom fallback ran out of memory: MemoryError: {exc}", error_kind="too_large")
+        return
+    except Exception as exc:  # nothing per file may escape the batch
+        row.update(error=f"pydicom fallback failed: {type(exc).__name__}: {exc}", error_kind="corrupt")
+        return
+    row.update(prof)
+    row.update(
+        format="dicom",
+        bit_depth=decoded.bit_depth,
+        pixel_spacing_mm=decoded.pixel_spacing_mm,
+        error_kind=None if prof["status"] == "ok" else "profile",
+    )
 
 
 def _encoded(batch: pa.RecordBatch, i: int) -> bytes:

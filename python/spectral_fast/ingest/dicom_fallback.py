@@ -17,7 +17,15 @@ import numpy as np
 
 
 class FallbackError(Exception):
-    """The fallback could not decode this file; the message says why."""
+    """The fallback could not decode this file; the message says why.
+
+    ``kind`` is the row's ``error_kind`` (``None`` keeps the core's
+    ``unsupported_transfer_syntax``).
+    """
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass
@@ -44,16 +52,25 @@ def decode(data: bytes, max_pixels: int) -> Decoded:
         ds = pydicom.dcmread(io.BytesIO(data))
         rows, cols = int(ds.Rows), int(ds.Columns)
     except Exception as exc:  # pydicom raises many types for bad files
-        raise FallbackError(f"pydicom cannot read this DICOM: {exc}") from exc
-    if rows * cols > max_pixels:
-        raise FallbackError(
-            f"DICOM image of {cols}x{rows} = {rows * cols} pixels exceeds the limit of {max_pixels} pixels "
-            "(raise max_pixels to profile it)"
-        )
+        raise FallbackError(f"pydicom cannot read this DICOM: {type(exc).__name__}: {exc}", kind="corrupt") from exc
     frames = int(ds.get("NumberOfFrames", 1) or 1)
+    _check_size(rows, cols, frames, max_pixels, "DICOM image")
     if frames > 1:
         raise FallbackError(f"multi-frame object ({frames} frames); one radiograph per file is expected")
-    syntax = ds.file_meta.TransferSyntaxUID
+    # The codec sizes its buffer from the embedded frame's own header, not from
+    # Rows/Columns: check that header before pydicom decodes anything.
+    embedded = _embedded_size(ds.get("PixelData") or b"")
+    if embedded is not None:
+        ecols, erows = embedded
+        _check_size(erows, ecols, 1, max_pixels, "embedded frame")
+        if (erows, ecols) != (rows, cols):
+            raise FallbackError(
+                f"embedded frame is {ecols}x{erows} but the DICOM header says Columns x Rows = {cols}x{rows}",
+                kind="corrupt",
+            )
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if syntax is None:
+        raise FallbackError("corrupt DICOM: the file meta has no TransferSyntaxUID", kind="corrupt")
     try:
         arr = ds.pixel_array
     except Exception as exc:
@@ -72,6 +89,38 @@ def decode(data: bytes, max_pixels: int) -> Decoded:
     else:
         raise FallbackError(f"unsupported PhotometricInterpretation {pi} with {spp} samples per pixel")
     return Decoded(pixels, bits_stored, _spacing(ds))
+
+
+def _check_size(rows: int, cols: int, frames: int, max_pixels: int, what: str) -> None:
+    """Refuse, before any pixel buffer exists, an image bigger than ``max_pixels`` (or an empty one)."""
+    if rows <= 0 or cols <= 0 or frames <= 0:
+        raise FallbackError(f"{what} of {cols}x{rows} pixels x {frames} frames has no pixels", kind="corrupt")
+    total = rows * cols * frames
+    if total > max_pixels:
+        raise FallbackError(
+            f"{what} of {cols}x{rows} x {frames} frame(s) = {total} pixels exceeds the limit of {max_pixels} pixels "
+            "(raise max_pixels to profile it)",
+            kind="too_large",
+        )
+
+
+def _embedded_size(pixel_data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the first JPEG 2000 SIZ or JPEG-LS SOF55 header near the start of PixelData.
+
+    Only the first 64 KiB are searched (the frame header follows the basic
+    offset table); ``None`` when no header is found (pydicom then decides).
+    """
+    head = bytes(pixel_data[:65536])
+    soc = head.find(b"\xff\x4f\xff\x51")  # J2K: SOC then SIZ
+    if soc >= 0 and len(head) >= soc + 4 + 2 + 2 + 16:
+        siz = soc + 4 + 2 + 2  # skip the marker pair, Lsiz, Rsiz
+        xsiz, ysiz, xo, yo = (int.from_bytes(head[siz + 4 * k : siz + 4 * k + 4], "big") for k in range(4))
+        return max(xsiz - xo, 0), max(ysiz - yo, 0)
+    soi = head.find(b"\xff\xd8")
+    sof = head.find(b"\xff\xf7", soi) if soi >= 0 else -1  # JPEG-LS SOF55: Lf(2) P(1) Y(2) X(2)
+    if sof >= 0 and len(head) >= sof + 9:
+        return int.from_bytes(head[sof + 7 : sof + 9], "big"), int.from_bytes(head[sof + 5 : sof + 7], "big")
+    return None
 
 
 def _gray(arr: np.ndarray, bits: int, signed: bool, invert: bool, ds) -> np.ndarray:

@@ -31,6 +31,17 @@ the folder of a list file. With several file inputs the root is their
 common folder, so ``profile data/nih data/mhh`` gives ``nih/...`` and
 ``mhh/...``. A file outside its root (an absolute path in a list) keeps its
 absolute path as id.
+
+A file name that is not valid UTF-8 (Python sees its undecodable bytes as
+lone surrogates, ``os.fsdecode``'s ``surrogateescape``) gets an id in which
+each undecodable byte is written ``\\xNN`` (two lower-case hex digits) and
+each backslash ``\\\\``; a Latin-1 ``caf\\xe9.png`` becomes the id
+``caf\\xe9.png``. :func:`id_to_fspath` turns such an id back into the
+file's bytes. Ids of valid UTF-8 names are never escaped (so they are stable
+across versions); should an escaped id equal another file's literal name,
+the run refuses the duplicate id. Such files are read by Python, in a batch
+of their own with a ``bytes`` column, since the core opens paths given as
+UTF-8 text only.
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ from __future__ import annotations
 import fnmatch
 import glob
 import os
+import re
 import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -73,6 +85,10 @@ class FileSource:
         self.paths = [self.paths[i] for i in keep]
 
     def batches(self, batch_size: int, done: pa.Array | None) -> Iterator[pa.RecordBatch]:
+        for batch in self._path_batches(batch_size, done):
+            yield from _split_undecodable(batch, self.problems)
+
+    def _path_batches(self, batch_size: int, done: pa.Array | None) -> Iterator[list[tuple[str, str]]]:
         keep = range(len(self.ids))
         if done is not None and len(done):
             mask = pc.invert(pc.is_in(pa.array(self.ids, pa.string()), value_set=done))
@@ -80,14 +96,58 @@ class FileSource:
         keep = list(keep)
         for start in range(0, len(keep), batch_size):
             rows = keep[start : start + batch_size]
-            paths = [self.paths[i] for i in rows]
-            yield pa.record_batch(
-                {
-                    "id": pa.array([self.ids[i] for i in rows], pa.string()),
-                    "path": pa.array(paths, pa.string()),
-                    "read_error": pa.array([self.problems.get(p) for p in paths], pa.string()),
-                }
-            )
+            yield [(self.ids[i], self.paths[i]) for i in rows]
+
+
+def _is_text(path: str) -> bool:
+    """Whether ``path`` is valid UTF-8 text (no surrogate-escaped bytes), so Arrow and the core can take it."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _split_undecodable(rows: list[tuple[str, str]], problems: dict[str, str]) -> Iterator[pa.RecordBatch]:
+    """One ``id`` + ``path`` batch of ``rows``; rows whose path is not UTF-8 go to a second, ``bytes`` batch."""
+    text = [(i, p) for i, p in rows if _is_text(p)]
+    other = [(i, p) for i, p in rows if not _is_text(p)]
+    if text:
+        yield pa.record_batch(
+            {
+                "id": pa.array([i for i, _ in text], pa.string()),
+                "path": pa.array([p for _, p in text], pa.string()),
+                "read_error": pa.array([problems.get(p) for _, p in text], pa.string()),
+            }
+        )
+    if other:
+        data, errors = zip(*(_read_here(p, problems.get(p)) for _, p in other), strict=True)
+        yield pa.record_batch(
+            {
+                "id": pa.array([i for i, _ in other], pa.string()),
+                "bytes": pa.array(data, pa.binary()),
+                "read_error": pa.array(errors, pa.string()),
+            }
+        )
+
+
+#: Largest file read on the Python side (undecodable names): as the core's limit at the default pixel limit.
+_MAX_READ_BYTES = 100_000_000 * 8 + (64 << 20)
+
+
+def _read_here(path: str, problem: str | None) -> tuple[bytes | None, str | None]:
+    """The bytes of a file the core cannot open by name, or ``(None, why)``; never raises."""
+    if problem is not None:
+        return None, problem
+    try:
+        if not os.path.isfile(path):
+            return None, "cannot read file: not a regular file"
+        if os.path.getsize(path) > _MAX_READ_BYTES:
+            return None, f"cannot read file: more than {_MAX_READ_BYTES} bytes"
+        with open(path, "rb") as fh:
+            return fh.read(_MAX_READ_BYTES + 1), None
+    except OSError as exc:
+        return None, f"cannot read file: {exc.strerror or exc}"
 
 
 @dataclass
@@ -289,8 +349,53 @@ def _relative_id(path: str, root: Path) -> str:
     try:
         rel = Path(path).relative_to(root)
     except ValueError:
-        return Path(path).as_posix()
-    return PurePosixPath(*rel.parts).as_posix()
+        return escape_id(Path(path).as_posix())
+    return escape_id(PurePosixPath(*rel.parts).as_posix())
+
+
+def escape_id(name: str) -> str:
+    """The id of a path: unchanged when it is valid UTF-8, else bytes as ``\\xNN`` and ``\\`` as ``\\\\``.
+
+    ``name`` is a ``str`` as ``os.fsdecode`` gives it (undecodable bytes as
+    lone surrogates U+DC80..U+DCFF). See :func:`id_to_fspath` for the inverse.
+    """
+    if _is_text(name):
+        return name
+    out = []
+    for ch in name:
+        code = ord(ch)
+        if ch == "\\":
+            out.append("\\\\")
+        elif 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif 0xD800 <= code <= 0xDFFF:  # any other lone surrogate: its code point
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+_ESCAPE = re.compile(r"\\(\\|x[0-9a-f]{2}|u[0-9a-f]{4})")
+
+
+def id_to_fspath(id_: str) -> bytes:
+    """The file-system bytes of the relative (or absolute) path an id was made from: the inverse of :func:`escape_id`.
+
+    An id without an escaped byte is its path's UTF-8 encoding.
+    """
+    if not _ESCAPE.search(id_) or _is_text(_unescape(id_)):
+        return id_.encode("utf-8")
+    return os.fsencode(_unescape(id_))
+
+
+def _unescape(id_: str) -> str:
+    def one(m: re.Match[str]) -> str:
+        tok = m.group(1)
+        if tok == "\\":
+            return "\\"
+        return chr(0xDC00 + int(tok[1:], 16)) if tok[0] == "x" else chr(int(tok[1:], 16))
+
+    return _ESCAPE.sub(one, id_)
 
 
 def _selected(id_: str, include: Sequence[str] | None, exclude: Sequence[str] | None) -> bool:

@@ -172,6 +172,16 @@ class Reference:
         meta, arrays = read_checksummed(
             json_path, FORMAT, READABLE_VERSIONS, what="reference", remedy="run the report again"
         )
+        try:
+            _check_saved(json_path, meta, arrays)
+            return cls._from_saved(meta, arrays)
+        except InvalidInputError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
+            raise InvalidInputError(f"{json_path}: not a valid reference file ({type(exc).__name__}: {exc})") from None
+
+    @classmethod
+    def _from_saved(cls, meta: dict, arrays: dict[str, np.ndarray]) -> Reference:
         return cls(
             n=int(meta["n"]),
             features=list(meta["features"]),
@@ -185,6 +195,73 @@ class Reference:
             # Formats 1-3 stored the in-sample percentile.
             distance_calibration=dict(meta.get("distance_calibration") or {"calibration": "in_sample"}),
         )
+
+
+#: Bounds of a loadable reference: far above any report's.
+MAX_SAVED_IMAGES = 10**10
+MAX_SAVED_FEATURES = 100_000
+MAX_SAVED_CLUSTERS = 10_000
+
+
+def _check_saved(path: Path, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Refuse a reference whose fields and arrays do not fit together: shapes, finite rates, mix summing to 1."""
+    from spectral_fast._shared.serialize import check_arrays, check_number
+
+    check_number(path, "n", meta.get("n"), lo=1, hi=MAX_SAVED_IMAGES, integer=True)
+    features = meta.get("features")
+    if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+        raise InvalidInputError(f"{path}: features must be a list of strings")
+    if not 1 <= len(features) <= MAX_SAVED_FEATURES or len(set(features)) != len(features):
+        raise InvalidInputError(f"{path}: features must be 1 to {MAX_SAVED_FEATURES} distinct names")
+    if not isinstance(meta.get("profile_options"), dict):
+        raise InvalidInputError(f"{path}: profile_options must be an object")
+    check_number(path, "distance_threshold", meta.get("distance_threshold"), lo=0, allow_inf=True)
+    mix = arrays.get("mix")
+    k = mix.shape[0] if isinstance(mix, np.ndarray) and mix.ndim == 1 else -1
+    if not 1 <= k <= MAX_SAVED_CLUSTERS or (meta.get("k") is not None and meta.get("k") != k):
+        raise InvalidInputError(f"{path}: array 'mix' must have one share per cluster (k = {meta.get('k')!r})")
+    check_arrays(
+        path,
+        arrays,
+        {"mix": ((k,), "nonneg"), "counts": ((k,), "nonneg"), "sample": ((None, len(features)), None)},
+    )
+    if abs(float(mix.sum()) - 1.0) > 1e-6:
+        raise InvalidInputError(f"{path}: cluster shares ('mix') sum to {float(mix.sum())}, not 1")
+    findings = meta.get("findings")
+    if not isinstance(findings, dict) or not all(isinstance(v, dict) for v in findings.values()):
+        raise InvalidInputError(f"{path}: findings must be an object of objects")
+    for name, f in findings.items():
+        _check_finding(path, f"findings[{name!r}]", f, k)
+
+
+def _check_finding(path: Path, where: str, f: dict, k: int) -> None:
+    from spectral_fast._shared.serialize import check_number
+
+    for key, hi in (("n", None), ("errors", None), ("rate", 1.0)):
+        values = f.get(key)
+        if not isinstance(values, list) or len(values) != k:
+            raise InvalidInputError(f"{path}: {where}.{key} must be a list of {k} numbers")
+        for j, v in enumerate(values):
+            check_number(path, f"{where}.{key}[{j}]", v, lo=0, hi=hi)
+    for key in ("error_rate", "prior_mean", "expected_accuracy"):
+        check_number(path, f"{where}.{key}", f.get(key), lo=0, hi=1)
+    check_number(path, f"{where}.prior_strength", f.get("prior_strength"), lo=0, allow_inf=True)
+    check_number(path, f"{where}.risk_var", f.get("risk_var"), lo=0)
+    spots = f.get("blind_spots")
+    if not isinstance(spots, list) or not all(
+        isinstance(s, list) and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < k for c in s)
+        for s in spots
+    ):
+        raise InvalidInputError(f"{path}: {where}.blind_spots must be lists of cluster numbers below {k}")
+    conf = f.get("confidence_model")
+    if conf is None:
+        return
+    if not isinstance(conf, dict) or not isinstance(conf.get("coef"), list):
+        raise InvalidInputError(f"{path}: {where}.confidence_model must be an object with a coef list")
+    for j, v in enumerate(conf["coef"]):
+        check_number(path, f"{where}.confidence_model.coef[{j}]", v)
+    check_number(path, f"{where}.confidence_model.intercept", conf.get("intercept"))
+    check_number(path, f"{where}.confidence_model.threshold", conf.get("threshold"), lo=0, hi=1)
 
 
 def cluster_posterior(model: Any, table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from spectral_fast._shared.serialize import jsonable
+from spectral_fast._shared.serialize import jsonable, write_csv_safe
 from spectral_fast.analysis.pipeline import Report
 from spectral_fast.reliability.monitoring import MonitorResult
 from spectral_fast.reliability.reference_set import write_reference
@@ -35,8 +35,9 @@ def write_report(report: Report, outdir: str | Path, *, image_root: str | Path |
         "summary": out / "summary.json",
         "html": out / "report.html",
     }
-    report.slices.write_csv(paths["slices"])
-    report.blind_spots.write_csv(paths["blind_spots"])
+    # Ids, descriptions and exemplars come from user data: no cell may start a spreadsheet formula.
+    write_csv_safe(report.slices, paths["slices"])
+    write_csv_safe(report.blind_spots, paths["blind_spots"])
     report.assignments.write_parquet(paths["assignments"])
     paths["summary"].write_text(json.dumps(jsonable(report.summary), indent=2) + "\n")
     paths["model"], paths["model_arrays"] = report.model.save(out / "model.json")
