@@ -1,12 +1,14 @@
 # Hand-written stubs of the Rust extension (rust/py/); CI checks them with
-# `python -m mypy.stubtest spectral_fast._core`. Options arrive as plain
-# objects because the core validates them itself and raises the package's
-# InvalidInputError / InvalidTypeError naming the parameter.
+# `python -m mypy.stubtest spectral_fast._core`. Profile options arrive as
+# one ProfileOptions, read by attribute; the core validates each value itself
+# and raises the package's InvalidInputError / InvalidTypeError naming it.
 
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+
+from spectral_fast.profiling.options import ProfileOptions
 
 __all__ = [
     "MAX_BANDS",
@@ -42,27 +44,8 @@ _ProfileOutput = tuple[
     list[str | None],
 ]
 
-def profile_numpy(
-    arrays: list[npt.NDArray[Any]],
-    *,
-    stacked: bool,
-    size: int | None,
-    bands: int,
-    spacing: str,
-    window: str,
-    artefacts: bool,
-    threads: int | None,
-) -> _ProfileOutput: ...
-def profile_arrow(
-    data: object,
-    *,
-    size: int | None,
-    bands: int,
-    spacing: str,
-    window: str,
-    artefacts: bool,
-    threads: int | None,
-) -> _ProfileOutput: ...
+def profile_numpy(arrays: list[npt.NDArray[Any]], *, stacked: bool, options: ProfileOptions) -> _ProfileOutput: ...
+def profile_arrow(data: object, *, options: ProfileOptions) -> _ProfileOutput: ...
 def band_edges(height: int, width: int, bands: int, spacing: str) -> npt.NDArray[np.float64]: ...
 def resolve_thread_count(threads: int | None) -> int: ...
 def build_info() -> dict[str, Any]: ...
@@ -71,15 +54,7 @@ def _panic_for_tests(threads: int) -> None: ...
 
 # Archive processing (rust/py/archive.rs): encoded image bytes in, profiles out.
 def process_batch(
-    batch: object,
-    *,
-    size: int | None,
-    bands: int,
-    spacing: str,
-    window: str,
-    artefacts: bool,
-    threads: int | None,
-    max_pixels: int,
+    batch: object, *, options: ProfileOptions, max_pixels: int
 ) -> Any: ...  # pyarrow.RecordBatch (pyarrow ships no type stubs)
 def archive_schema(bands: int, *, artefacts: bool) -> Any: ...  # pyarrow.Schema
 def _decode_only(batch: object, *, threads: int | None, max_pixels: int) -> tuple[int, int]: ...

@@ -12,20 +12,14 @@ use crate::decode::DecodeOptions;
 
 /// Decode and profile every row of `batch` (see `spectral_fast.archive.process_batch`).
 #[pyfunction]
-#[pyo3(signature = (batch, *, size, bands, spacing, window, artefacts, threads, max_pixels))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (batch, *, options, max_pixels))]
 fn process_batch<'py>(
     py: Python<'py>,
     batch: &Bound<'py, PyAny>,
-    size: &Bound<'py, PyAny>,
-    bands: &Bound<'py, PyAny>,
-    spacing: &Bound<'py, PyAny>,
-    window: &Bound<'py, PyAny>,
-    artefacts: &Bound<'py, PyAny>,
-    threads: &Bound<'py, PyAny>,
+    options: &Bound<'py, PyAny>,
     max_pixels: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let call = Call::parse(py, size, bands, spacing, window, threads)?.with_artefacts(py, artefacts)?;
+    let call = Call::from_options(py, options)?;
     let max_pixels = int_arg(py, max_pixels, "max_pixels")?;
     if max_pixels < 1 {
         return Err(invalid_input(py, format!("max_pixels must be a positive integer, got {max_pixels}")));

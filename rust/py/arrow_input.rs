@@ -180,18 +180,13 @@ fn rows_of<'a>(py: Python<'_>, batch: &'a RecordBatch, first_row: usize, out: &m
 
 /// Profile the images of an Arrow table (see the module docs for its columns).
 #[pyfunction]
-#[pyo3(signature = (data, *, size, bands, spacing, window, artefacts, threads))]
+#[pyo3(signature = (data, *, options))]
 fn profile_arrow<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
-    size: &Bound<'py, PyAny>,
-    bands: &Bound<'py, PyAny>,
-    spacing: &Bound<'py, PyAny>,
-    window: &Bound<'py, PyAny>,
-    artefacts: &Bound<'py, PyAny>,
-    threads: &Bound<'py, PyAny>,
+    options: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let call = Call::parse(py, size, bands, spacing, window, threads)?.with_artefacts(py, artefacts)?;
+    let call = Call::from_options(py, options)?;
     let batches = import(py, data)?;
     let mut rows = Vec::new();
     for batch in &batches {

@@ -94,20 +94,14 @@ fn views_of<'a>(py: Python<'_>, held: &'a Held<'_>, stacked: bool, name: &str) -
 /// Profile numpy images. `arrays` is a list; with `stacked=False` each item is
 /// one image, (H, W) or (H, W, 3|4); with `stacked=True` each is a stack.
 #[pyfunction]
-#[pyo3(signature = (arrays, *, stacked, size, bands, spacing, window, artefacts, threads))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (arrays, *, stacked, options))]
 fn profile_numpy<'py>(
     py: Python<'py>,
     arrays: &Bound<'py, PyAny>,
     stacked: bool,
-    size: &Bound<'py, PyAny>,
-    bands: &Bound<'py, PyAny>,
-    spacing: &Bound<'py, PyAny>,
-    window: &Bound<'py, PyAny>,
-    artefacts: &Bound<'py, PyAny>,
-    threads: &Bound<'py, PyAny>,
+    options: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let call = Call::parse(py, size, bands, spacing, window, threads)?.with_artefacts(py, artefacts)?;
+    let call = Call::from_options(py, options)?;
     let items: Vec<Bound<'py, PyAny>> = arrays.try_iter()?.collect::<PyResult<_>>()?;
     let held: Vec<Held<'py>> =
         items.iter().enumerate().map(|(i, a)| hold(py, a, &format!("images[{i}]"))).collect::<PyResult<_>>()?;

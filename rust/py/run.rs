@@ -86,29 +86,33 @@ pub(crate) struct Call {
 }
 
 impl Call {
-    pub fn parse(
-        py: Python<'_>,
-        size: &Bound<'_, PyAny>,
-        bands: &Bound<'_, PyAny>,
-        spacing: &Bound<'_, PyAny>,
-        window: &Bound<'_, PyAny>,
-        threads: &Bound<'_, PyAny>,
-    ) -> PyResult<Self> {
-        let size = opt_int_arg(py, size, "size")?;
-        let bands = int_arg(py, bands, "bands")?;
-        let spacing = str_arg(py, spacing, "spacing")?;
-        let window = str_arg(py, window, "window")?;
-        let threads = opt_int_arg(py, threads, "threads")?;
-        let opts = ProfileOptions::new(size, bands, &spacing, &window).map_err(|e| core_error(py, e))?;
+    /// Read a `spectral_fast.ProfileOptions` by attribute (size, bands,
+    /// spacing, window, artefacts, threads) and validate each value with the
+    /// same messages as the loose keyword arguments had. Any object with those
+    /// six attributes is read; anything else is an `InvalidTypeError`.
+    pub fn from_options(py: Python<'_>, options: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let attr = |name: &str| {
+            options.getattr(name).map_err(|_| {
+                invalid_type(
+                    py,
+                    format!(
+                        "options must be a spectral_fast.ProfileOptions, got {} (it has no attribute '{name}')",
+                        type_name(options)
+                    ),
+                )
+            })
+        };
+        let (size, bands, spacing) = (attr("size")?, attr("bands")?, attr("spacing")?);
+        let (window, artefacts, threads) = (attr("window")?, attr("artefacts")?, attr("threads")?);
+        let size = opt_int_arg(py, &size, "size")?;
+        let bands = int_arg(py, &bands, "bands")?;
+        let spacing = str_arg(py, &spacing, "spacing")?;
+        let window = str_arg(py, &window, "window")?;
+        let threads = opt_int_arg(py, &threads, "threads")?;
+        let mut opts = ProfileOptions::new(size, bands, &spacing, &window).map_err(|e| core_error(py, e))?;
         let threads = resolve_threads(threads).map_err(|e| core_error(py, e))?;
+        opts.artefacts = bool_arg(py, &artefacts, "artefacts")?;
         Ok(Call { opts, threads })
-    }
-
-    /// The same call with the artefact features on or off (`artefacts=` of
-    /// `spectral_fast.profile` and of the archive functions).
-    pub fn with_artefacts(mut self, py: Python<'_>, artefacts: &Bound<'_, PyAny>) -> PyResult<Self> {
-        self.opts.artefacts = bool_arg(py, artefacts, "artefacts")?;
-        Ok(self)
     }
 }
 

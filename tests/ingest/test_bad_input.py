@@ -11,6 +11,7 @@ import spectral_fast as sf
 from spectral_fast import _core
 from spectral_fast.errors import InternalError, InvalidInputError, InvalidTypeError, SpectralFastError
 from spectral_fast.profiling import oracle as ref
+from spectral_fast.profiling.options import ProfileOptions
 
 GOOD = np.random.default_rng(0).integers(0, 255, size=(32, 40), dtype=np.uint8)
 
@@ -92,9 +93,7 @@ def test_fortran_ordered_and_strided_arrays_are_copied_not_misread():
 def test_the_core_itself_rejects_non_contiguous_arrays():
     x = np.asfortranarray(np.random.default_rng(1).normal(size=(24, 36)))
     with pytest.raises(InvalidInputError, match="C-contiguous"):
-        _core.profile_numpy(
-            [x], stacked=False, size=None, bands=32, spacing="log", window="hann", artefacts=True, threads=1
-        )
+        _core.profile_numpy([x], stacked=False, options=ProfileOptions(threads=1))
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,9 @@ import pyarrow as pa
 
 from spectral_fast import _core
 from spectral_fast.ingest import dicom_fallback as _fallback
+from spectral_fast.profiling.options import ProfileOptions, resolve_options
 
-__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_MAX_PIXELS", "checked_options", "process_batch"]
+__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_MAX_PIXELS", "checked_options", "journal_options", "process_batch"]
 
 #: Decompression-bomb guard: images whose header announces more pixels are error rows.
 DEFAULT_MAX_PIXELS = 100_000_000
@@ -30,15 +31,11 @@ DEFAULT_BATCH_SIZE = 64
 
 def process_batch(
     batch: Any,
+    options: ProfileOptions | None = None,
     *,
-    size: int | None = None,
-    bands: int = 32,
-    spacing: str = "log",
-    window: str = "hann",
-    artefacts: bool = True,
-    threads: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     dicom_fallback: bool = True,
+    **overrides: Any,
 ) -> pa.RecordBatch | pa.Table:
     """Decode and profile every encoded image of one Arrow record batch.
 
@@ -52,6 +49,9 @@ def process_batch(
         without a copy), or ``id`` and ``path`` (files the core reads). An
         optional string column ``read_error`` marks rows that are already
         known to be unreadable (its text becomes the error).
+    options : ProfileOptions or None, default None
+        The profile options as one object (None: ``ProfileOptions()``); the
+        keyword arguments ``size`` .. ``threads`` override its fields.
     size, bands, spacing, window, artefacts
         As in :func:`spectral_fast.profile`: ``artefacts=False`` leaves out
         the artefact feature columns (their cost: ``docs/benchmarks.md``);
@@ -84,47 +84,56 @@ def process_batch(
     InvalidInputError, InvalidTypeError
         Invalid options, or a batch without the required columns.
     """
-    options: dict[str, Any] = dict(
-        size=size,
-        bands=bands,
-        spacing=spacing,
-        window=window,
-        artefacts=artefacts,
-        threads=threads,
-        max_pixels=max_pixels,
-    )
+    opts = resolve_options(options, overrides, "process_batch")
     if not hasattr(batch, "__arrow_c_array__") and hasattr(batch, "__arrow_c_stream__"):
         # A table (what Ray Data's map_batches passes): each of its batches, one table back.
         table = batch if isinstance(batch, pa.Table) else pa.table(batch)
-        schema = _core.archive_schema(bands, artefacts=artefacts)
-        parts = [process_batch(b, dicom_fallback=dicom_fallback, **options) for b in table.to_batches()]
+        schema = _core.archive_schema(opts.bands, artefacts=opts.artefacts)
+        parts = [
+            process_batch(b, opts, max_pixels=max_pixels, dicom_fallback=dicom_fallback) for b in table.to_batches()
+        ]
         return pa.Table.from_batches(parts, schema=schema)
-    out = _core.process_batch(batch, **options)
+    out = _core.process_batch(batch, options=opts, max_pixels=max_pixels)
     if dicom_fallback:
-        out = _apply_dicom_fallback(batch, out, options)
+        out = _apply_dicom_fallback(batch, out, opts, max_pixels)
     return out
 
 
-def checked_options(
-    *, size: int | None, bands: int, spacing: str, window: str, artefacts: bool, max_pixels: int, threads: int | None
-) -> tuple[dict[str, Any], pa.Schema]:
+def journal_options(options: ProfileOptions, max_pixels: int) -> dict[str, Any]:
+    """The options as a run records them (journal, Parquet metadata): every
+    field but ``threads``, which changes no value, plus ``max_pixels``.
+
+    The keys and their order are those of runs written before
+    :class:`ProfileOptions` existed, so those runs still resume and merge.
+    """
+    return dict(
+        size=options.size,
+        bands=options.bands,
+        spacing=options.spacing,
+        window=options.window,
+        artefacts=options.artefacts,
+        max_pixels=max_pixels,
+    )
+
+
+def checked_options(options: ProfileOptions, *, max_pixels: int) -> tuple[dict[str, Any], pa.Schema]:
     """The profile options a run records in its journal, checked by the core, and the output schema.
 
     A resume or a merge must repeat exactly these (local and Ray runs build
     them here, so their keys agree); a bad option or thread count raises
     before any file is read or any worker starts.
     """
-    options: dict[str, Any] = dict(
-        size=size, bands=bands, spacing=spacing, window=window, artefacts=artefacts, max_pixels=max_pixels
-    )
+    if not isinstance(options, ProfileOptions):
+        options = resolve_options(options, {}, "checked_options")  # None, or a clear InvalidTypeError
     empty = pa.record_batch({"id": pa.array([], pa.string()), "bytes": pa.array([], pa.binary())})
-    return options, _core.process_batch(empty, threads=threads, **options).schema
+    schema = _core.process_batch(empty, options=options, max_pixels=max_pixels).schema
+    return journal_options(options, max_pixels), schema
 
 
 # ---------------------------------------------------------------- DICOM fallback
 
 
-def _apply_dicom_fallback(batch: Any, out: pa.RecordBatch, options: dict[str, Any]) -> pa.RecordBatch:
+def _apply_dicom_fallback(batch: Any, out: pa.RecordBatch, options: ProfileOptions, max_pixels: int) -> pa.RecordBatch:
     """Re-decode rows with a transfer syntax the core lacks, with pydicom, and profile them."""
     kinds = out.column("error_kind")
     rows = [i for i, k in enumerate(kinds.to_pylist()) if k == "unsupported_transfer_syntax"]
@@ -136,11 +145,13 @@ def _apply_dicom_fallback(batch: Any, out: pa.RecordBatch, options: dict[str, An
         batch = pa.record_batch(batch)
     table = out.to_pylist()
     for i in rows:
-        _fallback_row(batch, i, table[i], options, profile)
+        _fallback_row(batch, i, table[i], options, max_pixels, profile)
     return pa.RecordBatch.from_pylist(table, schema=out.schema)
 
 
-def _fallback_row(batch: pa.RecordBatch, i: int, row: dict[str, Any], options: dict[str, Any], profile: Any) -> None:
+def _fallback_row(
+    batch: pa.RecordBatch, i: int, row: dict[str, Any], options: ProfileOptions, max_pixels: int, profile: Any
+) -> None:
     """Decode and profile row ``i`` with pydicom, in place; any failure stays this row's error.
 
     Every ``Exception`` is caught (pydicom and its plugins raise AttributeError,
@@ -151,12 +162,8 @@ def _fallback_row(batch: pa.RecordBatch, i: int, row: dict[str, Any], options: d
     """
     try:
         data = _encoded(batch, i)
-        decoded = _fallback.decode(data, options["max_pixels"])
-        prof = profile(
-            decoded.pixels,
-            **{k: options[k] for k in ("size", "bands", "spacing", "window", "artefacts")},
-            threads=1,
-        ).row(0, named=True)
+        decoded = _fallback.decode(data, max_pixels)
+        prof = profile(decoded.pixels, options, threads=1).row(0, named=True)
     except _fallback.FallbackError as exc:
         row["error"] = str(exc)
         row["error_kind"] = exc.kind or row["error_kind"]

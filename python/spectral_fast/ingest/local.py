@@ -32,6 +32,7 @@ from spectral_fast.ingest.batch import (
 )
 from spectral_fast.ingest.journal import Journal
 from spectral_fast.ingest.sources import plan
+from spectral_fast.profiling.options import resolve_options
 
 
 @dataclass
@@ -163,10 +164,9 @@ def profile_archive(
             "retry_errors (--retry-errors) re-profiles the error rows of an earlier run; it needs resume=True (--resume)"
         )
     # Every option is validated in the core before the disk is touched.
-    options, schema = checked_options(
-        size=size, bands=bands, spacing=spacing, window=window, artefacts=artefacts, max_pixels=max_pixels,
-        threads=threads,
-    )  # fmt: skip
+    profile_kwargs = dict(size=size, bands=bands, spacing=spacing, window=window, artefacts=artefacts, threads=threads)
+    opts = resolve_options(None, profile_kwargs, "profile_archive")
+    options, schema = checked_options(opts, max_pixels=max_pixels)
     ray_outputs = _engine(engine, address)
     journal = Journal(output, options, resume=resume, overwrite=overwrite)
     sources = plan(
@@ -206,16 +206,16 @@ def profile_archive(
                 if ray_outputs is not None:
                     outputs = ray_outputs(
                         sources,
+                        opts,
                         batch_size=batch_size,
                         done=done,
-                        threads=threads,
+                        max_pixels=max_pixels,
                         dicom_fallback=dicom_fallback,
                         address=address,
-                        **options,
                     )
                 else:
                     outputs = (
-                        process_batch(batch, threads=threads, dicom_fallback=dicom_fallback, **options)
+                        process_batch(batch, opts, max_pixels=max_pixels, dicom_fallback=dicom_fallback)
                         for source in sources
                         for batch in source.batches(batch_size, done)
                     )

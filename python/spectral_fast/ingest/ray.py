@@ -70,6 +70,7 @@ from spectral_fast.ingest.batch import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_PIXELS,
     checked_options,
+    journal_options,
     process_batch,
 )
 from spectral_fast.ingest.journal import run_metadata
@@ -84,6 +85,7 @@ from spectral_fast.ingest.sources import (
     plan,
     table_columns,
 )
+from spectral_fast.profiling.options import ProfileOptions, resolve_options
 from spectral_fast.profiling.tables import METADATA_KEY
 
 __all__ = ["connect", "iter_profiles", "profile_dataset", "worker_threads", "write_profiles"]
@@ -113,7 +115,8 @@ def worker_threads() -> int:
 class _Job:
     """Everything a worker needs for one dataset; pickled once per map operator."""
 
-    options: dict[str, Any]  # size, bands, spacing, window, artefacts, max_pixels: as the journal records them
+    profile: ProfileOptions  # the run's options; each task sets threads to its CPUs
+    max_pixels: int
     dicom_fallback: bool
     schema: pa.Schema  # the output schema, with the run's metadata
     # Blocks of a plan already have ``id`` and ``path``/``bytes``; other
@@ -155,7 +158,11 @@ def _profile_table(table: pa.Table, *, job: _Job) -> pa.Table:
     for batch in table.to_batches():
         batch = job.prepare(batch)
         if batch.num_rows:
-            outs.append(process_batch(batch, threads=threads, dicom_fallback=job.dicom_fallback, **job.options))
+            outs.append(
+                process_batch(
+                    batch, job.profile, threads=threads, max_pixels=job.max_pixels, dicom_fallback=job.dicom_fallback
+                )
+            )
     return pa.Table.from_batches(outs, schema=job.schema)
 
 
@@ -250,10 +257,10 @@ def profile_dataset(
     num_cpus = _check_cpus(num_cpus)
     _check_batch_size(batch_size)
     # Validated on the driver: a bad option must fail here, not in every task.
-    options, _ = checked_options(
-        size=size, bands=bands, spacing=spacing, window=window, artefacts=artefacts, max_pixels=max_pixels, threads=1
-    )
-    base = _base_job(options, dicom_fallback)
+    profile_kwargs = dict(size=size, bands=bands, spacing=spacing, window=window, artefacts=artefacts, threads=1)
+    opts = resolve_options(None, profile_kwargs, "profile_dataset")
+    checked_options(opts, max_pixels=max_pixels)
+    base = _base_job(opts, max_pixels, dicom_fallback)
     if isinstance(data, ray.data.Dataset):
         job = _dataset_job(data, base, root, id_column, bytes_column, include, exclude)
         return _map(data, job, num_cpus, batch_size)
@@ -315,26 +322,26 @@ def write_profiles(
 
 def iter_profiles(
     sources: list[Source],
+    options: ProfileOptions,
     *,
     batch_size: int,
     done: pa.Array | None,
-    threads: int | None,
+    max_pixels: int,
     dicom_fallback: bool,
     address: str | None,
-    **options: Any,
 ) -> Iterator[pa.RecordBatch]:
     """Profile planned ``sources`` on Ray; yield output batches in plan order.
 
     The engine behind ``profile_archive(..., engine="ray")``: the driver
     journals what this yields, exactly as it journals local batches.
-    ``threads`` is the CPUs per Ray task (and core threads in it), default 1.
+    ``options.threads`` is the CPUs per Ray task (and core threads in it), default 1.
     """
-    num_cpus = _check_cpus(1 if threads is None else threads)
+    num_cpus = _check_cpus(1 if options.threads is None else options.threads)
     if _remaining(sources, done) <= 0:  # a finished run being resumed: no need for a cluster
         return
     started = connect(address)
     try:
-        base = _base_job(options, dicom_fallback)
+        base = _base_job(options, max_pixels, dicom_fallback)
         # One Dataset per segment, run in turn: Dataset.union interleaves its
         # inputs' blocks, which would reorder the rows.
         for ds in _segments(sources, base, batch_size, num_cpus, done=done):
@@ -356,11 +363,12 @@ def iter_profiles(
 # ---------------------------------------------------------------- helpers
 
 
-def _base_job(options: dict[str, Any], dicom_fallback: bool) -> _Job:
-    schema = _core.archive_schema(options["bands"], artefacts=options["artefacts"])
-    meta = run_metadata(options)
+def _base_job(options: ProfileOptions, max_pixels: int, dicom_fallback: bool) -> _Job:
+    schema = _core.archive_schema(options.bands, artefacts=options.artefacts)
+    meta = run_metadata(journal_options(options, max_pixels))
     return _Job(
-        options=dict(options),
+        profile=options,
+        max_pixels=max_pixels,
         dicom_fallback=bool(dicom_fallback),
         schema=schema.with_metadata({METADATA_KEY: json.dumps(meta).encode()}),
     )
@@ -405,7 +413,8 @@ def _dataset_job(
         if isinstance(arrow, pa.Schema):
             table_columns(arrow, id_column, bytes_column, "Ray dataset")
     return _Job(
-        options=base.options,
+        profile=base.profile,
+        max_pixels=base.max_pixels,
         dicom_fallback=base.dicom_fallback,
         schema=base.schema,
         planned=False,
@@ -454,7 +463,8 @@ def _segments(
             flush()
             ds = ray.data.read_parquet(os.path.abspath(src.label)).select_columns([src.id_column, src.bytes_column])
             job = _Job(
-                options=base.options,
+                profile=base.profile,
+                max_pixels=base.max_pixels,
                 dicom_fallback=base.dicom_fallback,
                 schema=base.schema,
                 planned=False,

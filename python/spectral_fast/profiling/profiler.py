@@ -17,6 +17,7 @@ import polars as pl
 from spectral_fast import _core
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
 from spectral_fast.profiling.artefacts_oracle import ALL_NAMES as ARTEFACT_NAMES
+from spectral_fast.profiling.options import ProfileOptions, resolve_options
 
 __all__ = ["band_edges", "feature_matrix", "profile"]
 
@@ -42,16 +43,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_core._after_fork_in_child)
 
 
-def profile(
-    images: Images,
-    *,
-    size: int | None = None,
-    bands: int = 32,
-    spacing: str = "log",
-    window: str = "hann",
-    artefacts: bool = True,
-    threads: int | None = None,
-) -> pl.DataFrame:
+def profile(images: Images, options: ProfileOptions | None = None, **overrides: Any) -> pl.DataFrame:
     """Spectral profile of each image: how its energy spreads over radial frequency bands.
 
     Parameters
@@ -68,6 +60,9 @@ def profile(
         length. Dtypes: uint8, uint16, int16, float32, float64. A 3-D array
         whose last axis has length 3 or 4 is one colour image (luma
         ``0.299 R + 0.587 G + 0.114 B``, alpha ignored).
+    options : ProfileOptions or None, default None
+        The options below as one object (None: ``ProfileOptions()``); each
+        keyword argument below overrides that field of it.
     size : int or None, default None
         Resize to ``size x size`` (centre crop to a square, then area
         averaging when shrinking, bilinear when enlarging) before the FFT.
@@ -131,24 +126,14 @@ def profile(
     >>> df.select("band_00", "band_07", "status").shape
     (1, 3)
     """
+    opts = resolve_options(options, overrides, "profile")
     if hasattr(images, "__arrow_c_stream__") or hasattr(images, "__arrow_c_array__"):
-        out = _core.profile_arrow(
-            images, size=size, bands=bands, spacing=spacing, window=window, artefacts=artefacts, threads=threads
-        )
+        out = _core.profile_arrow(images, options=opts)
     else:
         arrays, stacked = _as_arrays(images)
-        out = _core.profile_numpy(
-            arrays,
-            stacked=stacked,
-            size=size,
-            bands=bands,
-            spacing=spacing,
-            window=window,
-            artefacts=artefacts,
-            threads=threads,
-        )
+        out = _core.profile_numpy(arrays, stacked=stacked, options=opts)
     df = _to_frame(out)
-    return df if artefacts else df.drop(ARTEFACT_NAMES)
+    return df if opts.artefacts else df.drop(ARTEFACT_NAMES)
 
 
 def band_edges(height: int, width: int, bands: int = 32, spacing: str = "log") -> np.ndarray:
