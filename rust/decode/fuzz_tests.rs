@@ -336,9 +336,8 @@ fn structural(rng: &mut Rng, b: &mut Vec<u8>, format: Format) {
     match format {
         Format::Jpeg => {
             // SOF dimensions, or a segment length, or an early EOI.
-            let sofs: Vec<usize> = (0..b.len().saturating_sub(9))
-                .filter(|&i| b[i] == 0xFF && matches!(b[i + 1], 0xC0..=0xC3))
-                .collect();
+            let sofs: Vec<usize> =
+                (0..b.len().saturating_sub(9)).filter(|&i| b[i] == 0xFF && matches!(b[i + 1], 0xC0..=0xC3)).collect();
             match rng.below(3) {
                 0 if !sofs.is_empty() => {
                     let i = sofs[rng.below(sofs.len())];
@@ -488,7 +487,8 @@ fn fuzz_every_mutant_is_ok_or_err_with_bounded_memory() {
                     let _ = std::fs::write(format!("{dir}/{format}-{i}.bin"), &input);
                 }
                 let what = result.as_ref().map(|img| format!("{}x{}", img.width, img.height));
-                failures.push(format!("{format} #{i}: {peak} bytes of heap for a {}-byte input ({what:?})", input.len()));
+                failures
+                    .push(format!("{format} #{i}: {peak} bytes of heap for a {}-byte input ({what:?})", input.len()));
             }
             match result {
                 Ok(img) => {
