@@ -39,20 +39,24 @@ fn note_free(size: usize) {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         note_alloc(layout.size());
-        System.alloc(layout)
+        // SAFETY: the caller's contract, forwarded unchanged.
+        unsafe { System.alloc(layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         note_alloc(layout.size());
-        System.alloc_zeroed(layout)
+        // SAFETY: the caller's contract, forwarded unchanged.
+        unsafe { System.alloc_zeroed(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         note_free(layout.size());
-        System.dealloc(ptr, layout)
+        // SAFETY: the caller's contract, forwarded unchanged.
+        unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         note_free(layout.size());
         note_alloc(new_size);
-        System.realloc(ptr, layout, new_size)
+        // SAFETY: the caller's contract, forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 
