@@ -178,6 +178,7 @@ def test_bic_and_silhouette_choices_are_recorded():
     assert len(g.k_selection_["scores"]) == len(g.k_selection_["candidates"])
 
 
+@pytest.mark.slow
 def test_sklearn_estimator_checks():
     from sklearn.utils.estimator_checks import check_estimator
 

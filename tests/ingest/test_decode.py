@@ -188,6 +188,7 @@ def test_dicom_values_bits_stored_rescale_inversion_spacing():
     assert rows["nospacing"]["pixel_spacing_mm"] is None
 
 
+@pytest.mark.real_data
 @pytest.mark.skipif(not S.DICOM_MONO1.exists(), reason="../shared/data/cxr-real not present")
 def test_real_dicom_pair_identical_profiles_inverted_means():
     items = {p.name: p.read_bytes() for p in (S.DICOM_MONO2, S.DICOM_MONO1)}
@@ -200,6 +201,7 @@ def test_real_dicom_pair_identical_profiles_inverted_means():
     assert (a["height"], a["width"], a["bit_depth"]) == (1024, 1024, 8)
 
 
+@pytest.mark.real_data
 @pytest.mark.skipif(not S.REAL_IMAGES.exists(), reason="../shared/data/cxr-real not present")
 def test_real_pngs_match_pillow_arrays_including_rgba():
     pngs = sorted(S.REAL_IMAGES.glob("*.png"))
