@@ -205,11 +205,17 @@ def test_real_dicom_pair_identical_profiles_inverted_means():
 @pytest.mark.skipif(not S.REAL_IMAGES.exists(), reason="../shared/data/cxr-real not present")
 def test_real_pngs_match_pillow_arrays_including_rgba():
     pngs = sorted(S.REAL_IMAGES.glob("*.png"))
-    rgba = [p for p in pngs if Image.open(p).mode == "RGBA"]
+    rgba = [p for p in pngs if _pillow_mode(p) == "RGBA"]
     chosen = pngs[:3] + pngs[-3:] + rgba[:1]
     out = run({p.name: p.read_bytes() for p in chosen})
     for p, row in zip(chosen, out.iter_rows(named=True)):
-        assert_same_profile(row, profile(np.asarray(Image.open(p))))
+        with Image.open(p) as im:  # closed at once: an unclosed file is a ResourceWarning, now an error
+            assert_same_profile(row, profile(np.asarray(im)))
+
+
+def _pillow_mode(path) -> str:
+    with Image.open(path) as im:
+        return im.mode
 
 
 def test_corrupt_and_hostile_files_become_error_rows():
