@@ -3,16 +3,20 @@ PYTHON ?= python3
 # Outside the clone, so a second run on the same machine reuses compiled crates.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/spectral-fast-target
 
-.PHONY: setup setup-test demo test test-rust test-python stubtest bench dev
+.PHONY: setup setup-test demo test lint test-rust test-python stubtest bench dev
 
 # Release build of the extension (pip install builds with maturin's release profile).
 setup:
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet .
 
+# The test extra brings ruff and mypy; rustfmt and clippy are rustup components
+# (added only when missing: a toolchain from a distribution package has them or not).
 setup-test:
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet ".[test,bench,dicom,ray]"
+	@cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1 \
+		|| rustup component add rustfmt clippy
 
 # The built-in demo: phantoms, a classifier, its acquisition failures and the report
 # finding them (python/spectral_fast/demo/); everything goes to $(DEMO_DIR).
@@ -20,7 +24,19 @@ DEMO_DIR ?= spectral-fast-demo
 demo: setup
 	$(PYTHON) -m spectral_fast demo -o $(DEMO_DIR)
 
-test: setup-test test-rust test-python stubtest
+# Lint first: it fails in a few minutes where the tests take ten.
+test: setup-test lint test-rust test-python
+
+# Style and static checks of both languages, and the stub of the compiled core
+# against the installed build (so run after setup-test). Config: pyproject.toml
+# ([tool.ruff]), .rustfmt.toml, Cargo.toml ([lints]).
+PY_SOURCES = python tests benches evaluation examples
+lint:
+	$(PYTHON) -m ruff check $(PY_SOURCES)
+	$(PYTHON) -m ruff format --check $(PY_SOURCES)
+	cargo fmt --check
+	cargo clippy --all-targets --features python -- -D warnings
+	$(PYTHON) -m mypy.stubtest spectral_fast._core
 
 test-rust:
 	cargo test

@@ -279,14 +279,16 @@ mod tests {
 
     #[test]
     fn runs_reproduce_the_lut_and_the_naive_accumulation() {
-        for &(h, w, bands, spacing) in
-            &[(8, 8, 3, Spacing::Log), (9, 13, 32, Spacing::Log), (40, 17, 7, Spacing::Linear), (16, 64, 254, Spacing::Log)]
-        {
+        for &(h, w, bands, spacing) in &[
+            (8, 8, 3, Spacing::Log),
+            (9, 13, 32, Spacing::Log),
+            (40, 17, 7, Spacing::Linear),
+            (16, 64, 254, Spacing::Log),
+        ] {
             let table = BandTable::new(h, w, bands, spacing);
             let lut = band_lut(h, w, &table.edges);
-            let spectrum: Vec<Complex<f64>> = (0..lut.len())
-                .map(|i| Complex::new(((i * 31) % 17) as f64 - 8.0, ((i * 7) % 5) as f64))
-                .collect();
+            let spectrum: Vec<Complex<f64>> =
+                (0..lut.len()).map(|i| Complex::new(((i * 31) % 17) as f64 - 8.0, ((i * 7) % 5) as f64)).collect();
             let (mut naive, mut counts) = (vec![0.0; bands + 2], vec![0.0; bands + 2]);
             let (mut naive_c, mut naive_hf) = (0.0, 0.0);
             for (i, (&s, z)) in lut.iter().zip(&spectrum).enumerate() {

@@ -47,7 +47,11 @@ pub fn par_map_with_workspace<T: Sync, R: Send>(
 }
 
 /// Profile every image on `pool`; one result per image, in order.
-pub fn profile_batch(images: &[ImageView], opts: &ProfileOptions, pool: &ThreadPool) -> Vec<Result<Profile, ImageError>> {
+pub fn profile_batch(
+    images: &[ImageView],
+    opts: &ProfileOptions,
+    pool: &ThreadPool,
+) -> Vec<Result<Profile, ImageError>> {
     par_map_with_workspace(images, pool, |img, ws| profile_with(img, opts, ws))
 }
 

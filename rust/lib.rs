@@ -51,6 +51,7 @@ pub mod resize;
 #[cfg(feature = "python")]
 mod py;
 
+pub use artefacts::{Artefacts, ARTEFACT_NAMES};
 pub use bands::band_edges;
 pub use batch::{
     forget_pools_after_fork, par_map_with_workspace, profile_batch, profile_serial, thread_pool, with_workspace,
@@ -60,5 +61,4 @@ pub use image::{ImageView, Pixels};
 pub use options::{
     resolve_threads, ProfileOptions, Spacing, Window, MAX_BANDS, MAX_PIXELS, MAX_SIZE, MIN_SIDE, THREADS_ENV,
 };
-pub use artefacts::{Artefacts, ARTEFACT_NAMES};
 pub use profile::{profile_one, profile_with, Profile, Workspace, LOG_FLOOR, SCALAR_NAMES};

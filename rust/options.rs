@@ -163,7 +163,16 @@ mod tests {
     #[test]
     fn accepts_the_documented_ranges() {
         let o = ProfileOptions::new(Some(8), 254, "linear", "none").unwrap();
-        assert_eq!(o, ProfileOptions { size: Some(8), bands: 254, spacing: Spacing::Linear, window: Window::None, artefacts: true });
+        assert_eq!(
+            o,
+            ProfileOptions {
+                size: Some(8),
+                bands: 254,
+                spacing: Spacing::Linear,
+                window: Window::None,
+                artefacts: true
+            }
+        );
         assert_eq!(ProfileOptions::new(None, 32, "log", "hann").unwrap(), ProfileOptions::default());
     }
 

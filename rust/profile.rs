@@ -42,8 +42,19 @@ pub struct Profile {
 /// Names of the per-image scalar columns, in the order of [`Profile::scalars`]:
 /// the profile's, then the artefact features.
 pub const SCALAR_NAMES: [&str; 13] = [
-    "low", "slope", "centroid", "entropy", "hf_ratio", "mean", "std",
-    "jpeg_block", "peak_max", "axis_mid", "axis_high", "hist_comb", "peak_freq",
+    "low",
+    "slope",
+    "centroid",
+    "entropy",
+    "hf_ratio",
+    "mean",
+    "std",
+    "jpeg_block",
+    "peak_max",
+    "axis_mid",
+    "axis_high",
+    "hist_comb",
+    "peak_freq",
 ];
 
 impl Profile {
@@ -51,8 +62,19 @@ impl Profile {
     pub fn scalars(&self) -> [f64; 13] {
         let a = self.artefacts.values();
         [
-            self.low, self.slope, self.centroid, self.entropy, self.hf_ratio, self.mean, self.std,
-            a[0], a[1], a[2], a[3], a[4], a[5],
+            self.low,
+            self.slope,
+            self.centroid,
+            self.entropy,
+            self.hf_ratio,
+            self.mean,
+            self.std,
+            a[0],
+            a[1],
+            a[2],
+            a[3],
+            a[4],
+            a[5],
         ]
     }
 }
@@ -161,8 +183,7 @@ pub fn profile_with(image: &ImageView, opts: &ProfileOptions, ws: &mut Workspace
     crate::fft2::grow(&mut ws.energy, table.bands + 1, 0.0).map_err(oom)?;
     let energy = &mut ws.energy[..=table.bands];
     let (centroid_sum, hf_sum) = table.accumulate(ws.fft.spectrum(&grid), energy);
-    let mut profile =
-        finish(energy, centroid_sum, hf_sum, &table, opts, mean, (sq_dev / n).sqrt(), height, width)?;
+    let mut profile = finish(energy, centroid_sum, hf_sum, &table, opts, mean, (sq_dev / n).sqrt(), height, width)?;
 
     if opts.artefacts {
         // Artefacts want the spectrum of the Hann-windowed native image: that is
@@ -203,7 +224,8 @@ fn spectral_into(
     rings: &RingTable,
     scratch: &mut ArtefactScratch,
 ) -> Result<(), std::collections::TryReserveError> {
-    (out.peak_max, out.peak_freq, out.axis_mid, out.axis_high) = artefacts::spectral_features(spectrum, rings, scratch)?;
+    (out.peak_max, out.peak_freq, out.axis_mid, out.axis_high) =
+        artefacts::spectral_features(spectrum, rings, scratch)?;
     Ok(())
 }
 
@@ -332,7 +354,13 @@ mod tests {
         for opts in [
             ProfileOptions { size: Some(16), ..ProfileOptions::default() },
             ProfileOptions { window: Window::None, ..ProfileOptions::default() },
-            ProfileOptions { size: Some(64), window: Window::None, bands: 7, spacing: Spacing::Linear, artefacts: true },
+            ProfileOptions {
+                size: Some(64),
+                window: Window::None,
+                bands: 7,
+                spacing: Spacing::Linear,
+                artefacts: true,
+            },
         ] {
             assert_eq!(profile_one(&view, &opts).unwrap().artefacts, default, "{opts:?}");
         }

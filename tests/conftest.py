@@ -84,3 +84,19 @@ def assert_matches_reference() -> Callable[..., None]:
             assert ok, f"{name}: core {g!r} vs reference {w!r} (options {options}, shape {image.shape}, {image.dtype})"
 
     return check
+
+
+#: Fixtures that imply a marker: a test using one of them is such a test, whatever its file.
+_FIXTURE_MARKERS = {
+    "cxr_real_dir": "real_data",  # the real CXR folder
+    "local_real": "real_data",  # tests/ingest/test_ray.py: the local table of the real folder
+    "repaired": "real_data",  # tests/ingest/test_archive_resume.py: copies of real CXRs
+    "ray_session": "ray",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by the fixtures they use (see _FIXTURE_MARKERS); other marks are written on the tests."""
+    for item in items:
+        for name in sorted(set(getattr(item, "fixturenames", ())) & _FIXTURE_MARKERS.keys()):
+            item.add_marker(_FIXTURE_MARKERS[name])

@@ -56,7 +56,11 @@ pub fn process_batch(
 /// Read and decode every row without profiling, dropping the pixels: the
 /// decode floor that benchmarks compare the whole pipeline with.
 /// Returns (decoded, failed) counts.
-pub fn decode_only(batch: &RecordBatch, opts: &DecodeOptions, pool: Option<&ThreadPool>) -> Result<(usize, usize), Error> {
+pub fn decode_only(
+    batch: &RecordBatch,
+    opts: &DecodeOptions,
+    pool: Option<&ThreadPool>,
+) -> Result<(usize, usize), Error> {
     let input = input::columns(batch)?;
     let indices: Vec<usize> = (0..batch.num_rows()).collect();
     let one = |&i: &usize, _: &mut Workspace| -> bool {

@@ -5,20 +5,23 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type};
-use arrow_array::{Array, ArrayRef, BinaryArray, BinaryViewArray, LargeBinaryArray, RecordBatch, StringArray, StringViewArray};
+use arrow_array::{
+    Array, ArrayRef, BinaryArray, BinaryViewArray, LargeBinaryArray, RecordBatch, StringArray, StringViewArray,
+};
 use arrow_schema::{DataType, Field, Schema};
 
 use super::*;
-use crate::decode::DecodeOptions;
 use crate::batch::thread_pool;
-use rayon::ThreadPool;
+use crate::decode::DecodeOptions;
 use crate::decode::DecodedImage;
 use crate::image::{ImageView, Pixels};
 use crate::profile::profile_one;
+use rayon::ThreadPool;
 
 fn png_gray(w: u32, h: u32, seed: u32) -> Vec<u8> {
-    let px: Vec<u8> =
-        (0..w * h).map(|i| (i.wrapping_mul(2654435761u32.wrapping_add(seed)) >> 24) as u8 / 2 + (i % w) as u8 / 3).collect();
+    let px: Vec<u8> = (0..w * h)
+        .map(|i| (i.wrapping_mul(2654435761u32.wrapping_add(seed)) >> 24) as u8 / 2 + (i % w) as u8 / 3)
+        .collect();
     let mut out = Vec::new();
     {
         let mut enc = ::png::Encoder::new(&mut out, w, h);
@@ -40,15 +43,18 @@ fn files() -> Vec<(&'static str, Option<Vec<u8>>)> {
         ("empty.png", Some(Vec::new())),
         ("b.png", Some(png_gray(24, 36, 2))),
         ("notes.txt", Some(b"not an image".to_vec())),
-        ("flat.png", Some({
-            let mut out = Vec::new();
-            {
-                let mut enc = ::png::Encoder::new(&mut out, 16, 16);
-                enc.set_color(::png::ColorType::Grayscale);
-                enc.write_header().unwrap().write_image_data(&[9u8; 256]).unwrap();
-            }
-            out
-        })),
+        (
+            "flat.png",
+            Some({
+                let mut out = Vec::new();
+                {
+                    let mut enc = ::png::Encoder::new(&mut out, 16, 16);
+                    enc.set_color(::png::ColorType::Grayscale);
+                    enc.write_header().unwrap().write_image_data(&[9u8; 256]).unwrap();
+                }
+                out
+            }),
+        ),
         ("null", None),
     ]
 }
@@ -119,7 +125,10 @@ fn profile_matches_decode_then_profile_one() {
 fn without_artefacts_the_artefact_columns_are_left_out_and_the_rest_is_identical() {
     let pool = thread_pool(2).unwrap();
     let with = process_batch(&bytes_batch(), &ArchiveOptions::default(), Some(&pool)).unwrap();
-    let opts = ArchiveOptions { profile: ProfileOptions { artefacts: false, ..ProfileOptions::default() }, ..Default::default() };
+    let opts = ArchiveOptions {
+        profile: ProfileOptions { artefacts: false, ..ProfileOptions::default() },
+        ..Default::default()
+    };
     let without = process_batch(&bytes_batch(), &opts, Some(&pool)).unwrap();
     assert_eq!(without.schema(), schema(32, false));
     let names: Vec<String> = without.schema().fields().iter().map(|f| f.name().clone()).collect();
@@ -135,7 +144,8 @@ fn without_artefacts_the_artefact_columns_are_left_out_and_the_rest_is_identical
 
 #[test]
 fn any_thread_count_and_any_arrow_layout_give_the_same_batch() {
-    let opts = ArchiveOptions { profile: ProfileOptions { bands: 8, ..ProfileOptions::default() }, ..Default::default() };
+    let opts =
+        ArchiveOptions { profile: ProfileOptions { bands: 8, ..ProfileOptions::default() }, ..Default::default() };
     let base = process_batch(&bytes_batch(), &opts, None).unwrap();
     assert_eq!(base.schema(), schema(8, true));
     for threads in [2, 3] {
@@ -146,10 +156,7 @@ fn any_thread_count_and_any_arrow_layout_give_the_same_batch() {
     let blobs: Vec<Option<&[u8]>> = f.iter().map(|(_, b)| b.as_deref()).collect();
     let layouts: Vec<(ArrayRef, ArrayRef)> = vec![
         (Arc::new(StringViewArray::from(names.clone())), Arc::new(BinaryViewArray::from(blobs.clone()))),
-        (
-            Arc::new(arrow_array::LargeStringArray::from(names.clone())),
-            Arc::new(LargeBinaryArray::from(blobs.clone())),
-        ),
+        (Arc::new(arrow_array::LargeStringArray::from(names.clone())), Arc::new(LargeBinaryArray::from(blobs.clone()))),
     ];
     for (ids, bytes) in layouts {
         let b = batch(vec![("id", ids), ("bytes", bytes)]);
@@ -211,8 +218,12 @@ fn producer_read_errors_pass_through_and_bad_batches_are_call_errors() {
 fn empty_batch_gives_an_empty_batch_of_the_schema() {
     let ids: ArrayRef = Arc::new(StringArray::from(Vec::<&str>::new()));
     let bytes: ArrayRef = Arc::new(BinaryArray::from(Vec::<Option<&[u8]>>::new()));
-    let out = process_batch(&batch(vec![("id", ids), ("bytes", bytes)]), &ArchiveOptions::default(), Some(&thread_pool(2).unwrap()))
-        .unwrap();
+    let out = process_batch(
+        &batch(vec![("id", ids), ("bytes", bytes)]),
+        &ArchiveOptions::default(),
+        Some(&thread_pool(2).unwrap()),
+    )
+    .unwrap();
     assert_eq!((out.num_rows(), out.schema()), (0, schema(32, true)));
     assert_eq!(out.schema().field_with_name("id").unwrap().data_type(), &DataType::Utf8);
 }
@@ -230,8 +241,7 @@ fn rgba_rows_profile_like_their_luma() {
     }
     let ids: ArrayRef = Arc::new(StringArray::from(vec!["rgba"]));
     let bytes: ArrayRef = Arc::new(BinaryArray::from(vec![Some(png.as_slice())]));
-    let out = process_batch(&batch(vec![("id", ids), ("bytes", bytes)]), &ArchiveOptions::default(), None)
-        .unwrap();
+    let out = process_batch(&batch(vec![("id", ids), ("bytes", bytes)]), &ArchiveOptions::default(), None).unwrap();
     let view = ImageView::new(Pixels::U8(&rgba), h as usize, w as usize, 4);
     let expected = profile_one(&view, &ProfileOptions::default()).unwrap();
     let mean = out.column_by_name("mean").unwrap().as_primitive::<Float64Type>();

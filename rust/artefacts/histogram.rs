@@ -106,7 +106,11 @@ impl Scratch {
         if self.is_dense {
             let base = self.base;
             self.bins.extend(
-                self.dense[..self.len].iter().enumerate().filter(|(_, &c)| c > 0).map(|(i, &c)| (base + i as f64, c as u64)),
+                self.dense[..self.len]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &c)| c > 0)
+                    .map(|(i, &c)| (base + i as f64, c as u64)),
             );
         } else {
             self.values.sort_unstable_by(f64::total_cmp);

@@ -14,8 +14,7 @@ use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, OpenFileOptions};
 use dicom_pixeldata::{
-    DecodedPixelData, PhotometricInterpretation, PixelDecoder, PixelRepresentation,
-    PlanarConfiguration,
+    DecodedPixelData, PhotometricInterpretation, PixelDecoder, PixelRepresentation, PlanarConfiguration,
 };
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
@@ -35,8 +34,12 @@ pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedIma
             // would need an inflate cap here first (nothing bounds the output).
             return Err(DecodeError::UnsupportedTransferSyntax {
                 uid: uid.to_string(),
-                name: if uid.ends_with(".99") { "Deflated Explicit VR Little Endian" } else { "JPIP Referenced Deflate" }
-                    .to_string(),
+                name: if uid.ends_with(".99") {
+                    "Deflated Explicit VR Little Endian"
+                } else {
+                    "JPIP Referenced Deflate"
+                }
+                .to_string(),
                 plugin: "pydicom",
             });
         }
@@ -70,9 +73,7 @@ pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedIma
     check_native_length(&obj, rows * cols)?;
     check_encapsulated_frame(&obj, rows, cols, options)?;
 
-    let px = obj
-        .decode_pixel_data_frame(0)
-        .map_err(|e| DecodeError::corrupt(Format::Dicom, error_chain(&e)))?;
+    let px = obj.decode_pixel_data_frame(0).map_err(|e| DecodeError::corrupt(Format::Dicom, error_chain(&e)))?;
     let spacing = pixel_spacing(&obj);
     let mut image = convert(px)?;
     image.pixel_spacing_mm = spacing;
@@ -88,14 +89,20 @@ fn check_sample_layout(obj: &DefaultDicomObject) -> Result<(), DecodeError> {
     if let Some(bits) = bits {
         if !matches!(bits, Some(8 | 16 | 32)) {
             let shown = bits.map_or("unreadable".to_string(), |b| b.to_string());
-            return Err(DecodeError::unsupported(Format::Dicom, format!("BitsAllocated {shown} (8, 16 or 32 are decoded)")));
+            return Err(DecodeError::unsupported(
+                Format::Dicom,
+                format!("BitsAllocated {shown} (8, 16 or 32 are decoded)"),
+            ));
         }
     }
     let spp = obj.get(tags::SAMPLES_PER_PIXEL).map(|e| e.to_int::<u64>().ok());
     if let Some(spp) = spp {
         if !matches!(spp, Some(1 | 3)) {
             let shown = spp.map_or("unreadable".to_string(), |s| s.to_string());
-            return Err(DecodeError::unsupported(Format::Dicom, format!("SamplesPerPixel {shown} (1 or 3 are decoded)")));
+            return Err(DecodeError::unsupported(
+                Format::Dicom,
+                format!("SamplesPerPixel {shown} (1 or 3 are decoded)"),
+            ));
         }
     }
     Ok(())
@@ -140,10 +147,7 @@ fn check_encapsulated_frame(
         check_size(Format::Dicom, w, h, options)?;
         return Err(DecodeError::corrupt(
             Format::Dicom,
-            format!(
-                "embedded frame is {w}x{h} ({}) but Columns x Rows say {cols}x{rows}",
-                header.what
-            ),
+            format!("embedded frame is {w}x{h} ({}) but Columns x Rows say {cols}x{rows}", header.what),
         ));
     }
     if is_jpeg {
@@ -157,7 +161,12 @@ fn check_encapsulated_frame(
 /// 0xFFFFFFFF allocates 16 GiB, and segments shorter than Rows x Columns or
 /// offsets past the fragment panic. Check the header and the decoded length
 /// of every segment (a PackBits walk, no output) before it runs.
-fn check_rle_frame(fragment: &[u8], fragments: usize, pixels: u64, obj: &DefaultDicomObject) -> Result<(), DecodeError> {
+fn check_rle_frame(
+    fragment: &[u8],
+    fragments: usize,
+    pixels: u64,
+    obj: &DefaultDicomObject,
+) -> Result<(), DecodeError> {
     let bad = |m: String| DecodeError::corrupt(Format::Dicom, format!("RLE frame: {m}"));
     if fragments != 1 {
         return Err(bad(format!("{fragments} fragments for one frame")));
@@ -165,7 +174,8 @@ fn check_rle_frame(fragment: &[u8], fragments: usize, pixels: u64, obj: &Default
     if fragment.len() < 64 {
         return Err(bad(format!("{} bytes, shorter than its 64-byte header", fragment.len())));
     }
-    let word = |i: usize| u32::from_le_bytes([fragment[4 * i], fragment[4 * i + 1], fragment[4 * i + 2], fragment[4 * i + 3]]);
+    let word =
+        |i: usize| u32::from_le_bytes([fragment[4 * i], fragment[4 * i + 1], fragment[4 * i + 2], fragment[4 * i + 3]]);
     let spp = obj.get(tags::SAMPLES_PER_PIXEL).and_then(|e| e.to_int::<u64>().ok()).unwrap_or(1);
     let bits = obj.get(tags::BITS_ALLOCATED).and_then(|e| e.to_int::<u64>().ok()).unwrap_or(8);
     let expected = spp * (bits / 8);
@@ -219,18 +229,18 @@ fn check_transfer_syntax(uid: &str) -> Result<(), DecodeError> {
     }
     let plugin = match uid {
         // JPEG 2000 and High-Throughput JPEG 2000
-        "1.2.840.10008.1.2.4.90" | "1.2.840.10008.1.2.4.91" | "1.2.840.10008.1.2.4.92"
-        | "1.2.840.10008.1.2.4.93" | "1.2.840.10008.1.2.4.201" | "1.2.840.10008.1.2.4.202"
+        "1.2.840.10008.1.2.4.90"
+        | "1.2.840.10008.1.2.4.91"
+        | "1.2.840.10008.1.2.4.92"
+        | "1.2.840.10008.1.2.4.93"
+        | "1.2.840.10008.1.2.4.201"
+        | "1.2.840.10008.1.2.4.202"
         | "1.2.840.10008.1.2.4.203" => "pydicom + pylibjpeg-openjpeg",
         // JPEG-LS lossless / near-lossless
         "1.2.840.10008.1.2.4.80" | "1.2.840.10008.1.2.4.81" => "pydicom + pyjpegls",
         _ => "pydicom and its decoder plugins",
     };
-    Err(DecodeError::UnsupportedTransferSyntax {
-        uid: uid.to_string(),
-        name: ts.name().to_string(),
-        plugin,
-    })
+    Err(DecodeError::UnsupportedTransferSyntax { uid: uid.to_string(), name: ts.name().to_string(), plugin })
 }
 
 fn int_attr(obj: &DefaultDicomObject, tag: dicom_core::Tag, name: &str) -> Result<u64, DecodeError> {
@@ -334,14 +344,8 @@ impl Layout {
         let data = &data[..n * self.bytes];
         match self.bytes {
             1 => data.iter().map(|&b| self.value(u32::from(b))).collect(),
-            2 => data
-                .chunks_exact(2)
-                .map(|c| self.value(u32::from(u16::from_le_bytes([c[0], c[1]]))))
-                .collect(),
-            _ => data
-                .chunks_exact(4)
-                .map(|c| self.value(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
-                .collect(),
+            2 => data.chunks_exact(2).map(|c| self.value(u32::from(u16::from_le_bytes([c[0], c[1]])))).collect(),
+            _ => data.chunks_exact(4).map(|c| self.value(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))).collect(),
         }
     }
 }
@@ -355,7 +359,10 @@ fn convert(px: DecodedPixelData<'_>) -> Result<DecodedImage, DecodeError> {
     if have < n * layout.bytes {
         return Err(DecodeError::corrupt(
             Format::Dicom,
-            format!("pixel data is truncated: {have} bytes for {width}x{height}x{spp} samples of {} bytes", layout.bytes),
+            format!(
+                "pixel data is truncated: {have} bytes for {width}x{height}x{spp} samples of {} bytes",
+                layout.bytes
+            ),
         ));
     }
     let pi = px.photometric_interpretation().clone();
@@ -377,11 +384,8 @@ fn convert(px: DecodedPixelData<'_>) -> Result<DecodedImage, DecodeError> {
         // Y of full-range YCbCr is exactly the BT.601 luma of the RGB it encodes.
         (PhotometricInterpretation::YbrFull, 3) => {
             let all = layout.values(px.data(), n);
-            let y: Vec<i64> = if planar {
-                all[..height * width].to_vec()
-            } else {
-                all.chunks_exact(3).map(|c| c[0]).collect()
-            };
+            let y: Vec<i64> =
+                if planar { all[..height * width].to_vec() } else { all.chunks_exact(3).map(|c| c[0]).collect() };
             (integer_buffer(y, layout, false, 1.0, 0.0), 1)
         }
         _ => {
@@ -402,14 +406,7 @@ fn convert(px: DecodedPixelData<'_>) -> Result<DecodedImage, DecodeError> {
     })
 }
 
-fn gray(
-    px: DecodedPixelData<'_>,
-    layout: Layout,
-    n: usize,
-    invert: bool,
-    slope: f64,
-    intercept: f64,
-) -> PixelBuffer {
+fn gray(px: DecodedPixelData<'_>, layout: Layout, n: usize, invert: bool, slope: f64, intercept: f64) -> PixelBuffer {
     let identity = slope == 1.0 && intercept == 0.0;
     // Fast paths: the sample bytes are already the values, move or cast them.
     if identity && !invert && !layout.signed && layout.shift == 0 {
@@ -420,9 +417,7 @@ fn gray(
         }
         if layout.bytes == 2 && layout.bits_stored == 16 {
             let data = px.data();
-            return PixelBuffer::U16(
-                data[..2 * n].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect(),
-            );
+            return PixelBuffer::U16(data[..2 * n].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect());
         }
     }
     let values = layout.values(px.data(), n);

@@ -71,9 +71,7 @@ impl DecodeError {
             | DecodeError::Corrupt { format, .. }
             | DecodeError::Unsupported { format, .. }
             | DecodeError::Panic { format, .. } => Some(*format),
-            DecodeError::UnsupportedTransferSyntax { .. } | DecodeError::NoPixelData => {
-                Some(Format::Dicom)
-            }
+            DecodeError::UnsupportedTransferSyntax { .. } | DecodeError::NoPixelData => Some(Format::Dicom),
             _ => None,
         }
     }

@@ -39,20 +39,24 @@ fn note_free(size: usize) {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         note_alloc(layout.size());
-        System.alloc(layout)
+        // SAFETY: the caller's contract, forwarded unchanged.
+        unsafe { System.alloc(layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         note_alloc(layout.size());
-        System.alloc_zeroed(layout)
+        // SAFETY: the caller's contract, forwarded unchanged.
+        unsafe { System.alloc_zeroed(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         note_free(layout.size());
-        System.dealloc(ptr, layout)
+        // SAFETY: the caller's contract, forwarded unchanged.
+        unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         note_free(layout.size());
         note_alloc(new_size);
-        System.realloc(ptr, layout, new_size)
+        // SAFETY: the caller's contract, forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 
@@ -336,9 +340,8 @@ fn structural(rng: &mut Rng, b: &mut Vec<u8>, format: Format) {
     match format {
         Format::Jpeg => {
             // SOF dimensions, or a segment length, or an early EOI.
-            let sofs: Vec<usize> = (0..b.len().saturating_sub(9))
-                .filter(|&i| b[i] == 0xFF && matches!(b[i + 1], 0xC0..=0xC3))
-                .collect();
+            let sofs: Vec<usize> =
+                (0..b.len().saturating_sub(9)).filter(|&i| b[i] == 0xFF && matches!(b[i + 1], 0xC0..=0xC3)).collect();
             match rng.below(3) {
                 0 if !sofs.is_empty() => {
                     let i = sofs[rng.below(sofs.len())];
@@ -488,7 +491,8 @@ fn fuzz_every_mutant_is_ok_or_err_with_bounded_memory() {
                     let _ = std::fs::write(format!("{dir}/{format}-{i}.bin"), &input);
                 }
                 let what = result.as_ref().map(|img| format!("{}x{}", img.width, img.height));
-                failures.push(format!("{format} #{i}: {peak} bytes of heap for a {}-byte input ({what:?})", input.len()));
+                failures
+                    .push(format!("{format} #{i}: {peak} bytes of heap for a {}-byte input ({what:?})", input.len()));
             }
             match result {
                 Ok(img) => {

@@ -52,7 +52,10 @@ fn hostile_embedded_jpeg_larger_than_rows_columns_is_refused() {
     let lifted = DecodeOptions { max_pixels: u64::MAX };
     let err = decode(&bytes, &lifted).unwrap_err();
     assert_eq!(err.kind(), "corrupt", "{err}");
-    assert!(err.to_string().contains("embedded frame is 65500x65500 (JPEG SOF0) but Columns x Rows say 64x64"), "{err}");
+    assert!(
+        err.to_string().contains("embedded frame is 65500x65500 (JPEG SOF0) but Columns x Rows say 64x64"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -136,11 +139,7 @@ fn jpeg_check_accepts_complete_scans_of_every_layout() {
         assert_eq!(jpeg_scan::check_complete(&bytes), Ok(()), "{name}");
         let img = decode(&bytes, &DecodeOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!((img.width, img.height), (77, 53), "{name}");
-        assert_eq!(
-            jpeg_scan::frame_header(&bytes).map(|h| (h.width, h.height)),
-            Ok((77, 53)),
-            "{name}"
-        );
+        assert_eq!(jpeg_scan::frame_header(&bytes).map(|h| (h.width, h.height)), Ok((77, 53)), "{name}");
     }
 }
 
@@ -215,11 +214,8 @@ fn part10(ts: &str, data_set: &[u8]) -> Vec<u8> {
 /// `depth` nested undefined-length sequences, each holding one item.
 fn nested(depth: usize, explicit: bool, big_endian: bool) -> Vec<u8> {
     type Enc = (fn(u16) -> [u8; 2], fn(u32) -> [u8; 4]);
-    let (u16b, u32b): Enc = if big_endian {
-        (u16::to_be_bytes, u32::to_be_bytes)
-    } else {
-        (u16::to_le_bytes, u32::to_le_bytes)
-    };
+    let (u16b, u32b): Enc =
+        if big_endian { (u16::to_be_bytes, u32::to_be_bytes) } else { (u16::to_le_bytes, u32::to_le_bytes) };
     let mut d = Vec::new();
     for _ in 0..depth {
         d.extend(u16b(0x0040));

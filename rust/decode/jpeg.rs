@@ -26,9 +26,7 @@ pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedIma
         .set_max_height(usize::from(u16::MAX));
     let mut decoder = JpegDecoder::new_with_options(ZCursor::new(bytes), zune_options);
     decoder.decode_headers().map_err(map_error)?;
-    let info = decoder
-        .info()
-        .ok_or_else(|| DecodeError::corrupt(Format::Jpeg, "no frame header"))?;
+    let info = decoder.info().ok_or_else(|| DecodeError::corrupt(Format::Jpeg, "no frame header"))?;
     let (width, height) = (usize::from(info.width), usize::from(info.height));
     check_size(Format::Jpeg, width as u64, height as u64, options)?;
     // Strict mode does not cover a scan that meets EOI early: zune-jpeg pads

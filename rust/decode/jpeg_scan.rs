@@ -376,19 +376,23 @@ fn check_scan(
     // What each coded unit holds.
     #[derive(Clone, Copy, PartialEq)]
     enum Mode {
-        Sequential,  // DC + AC (baseline / extended)
-        Lossless,    // one difference per sample
-        DcFirst,     // progressive DC, first pass
-        DcRefine,    // one bit per block
-        AcFirst,     // progressive AC band, first pass (EOB runs)
-        Unchecked,   // AC refinement: skipped
+        Sequential, // DC + AC (baseline / extended)
+        Lossless,   // one difference per sample
+        DcFirst,    // progressive DC, first pass
+        DcRefine,   // one bit per block
+        AcFirst,    // progressive AC band, first pass (EOB runs)
+        Unchecked,  // AC refinement: skipped
     }
     let mode = if lossless {
         Mode::Lossless
     } else if !progressive {
         Mode::Sequential
     } else if ss == 0 {
-        if ah == 0 { Mode::DcFirst } else { Mode::DcRefine }
+        if ah == 0 {
+            Mode::DcFirst
+        } else {
+            Mode::DcRefine
+        }
     } else if ah == 0 {
         Mode::AcFirst
     } else {
@@ -415,7 +419,14 @@ fn check_scan(
         (w * h, vec![(0, 1)])
     } else {
         let mcus = frame.width.div_ceil(unit * hmax) * frame.height.div_ceil(unit * vmax);
-        (mcus, comps.iter().enumerate().map(|(i, c)| (i, frame.components[c.index].h * frame.components[c.index].v)).collect())
+        (
+            mcus,
+            comps
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (i, frame.components[c.index].h * frame.components[c.index].v))
+                .collect(),
+        )
     };
 
     if mode == Mode::AcFirst && comps.len() != 1 {
@@ -432,8 +443,7 @@ fn check_scan(
         // An end-of-band run covers whole blocks: skip them without a loop,
         // but never across a restart boundary.
         if mode == Mode::AcFirst && eobrun > 0 {
-            let to_boundary =
-                if restart_interval > 0 { restart_interval - mcu % restart_interval } else { mcus - mcu };
+            let to_boundary = if restart_interval > 0 { restart_interval - mcu % restart_interval } else { mcus - mcu };
             let skip = eobrun.min(to_boundary).min(mcus - mcu);
             eobrun -= skip;
             mcu += skip;

@@ -117,12 +117,7 @@ pub struct DecodedImage {
 impl DecodedImage {
     /// The view the profile core consumes; borrows the buffer.
     pub fn view(&self) -> ImageView<'_> {
-        ImageView {
-            pixels: self.pixels.as_pixels(),
-            height: self.height,
-            width: self.width,
-            channels: self.channels,
-        }
+        ImageView { pixels: self.pixels.as_pixels(), height: self.height, width: self.width, channels: self.channels }
     }
 }
 
@@ -176,9 +171,7 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Dec
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
-    let format = sniff(bytes)?.ok_or_else(|| DecodeError::UnknownFormat {
-        first_bytes: hex_prefix(bytes, 8),
-    })?;
+    let format = sniff(bytes)?.ok_or_else(|| DecodeError::UnknownFormat { first_bytes: hex_prefix(bytes, 8) })?;
     let result = catch_unwind(AssertUnwindSafe(|| match format {
         Format::Png => png::decode(bytes, options),
         Format::Jpeg => jpeg::decode(bytes, options),
@@ -192,12 +185,7 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, Dec
 }
 
 /// Refuse dimensions that are zero or over the pixel limit, from header values.
-pub(crate) fn check_size(
-    format: Format,
-    width: u64,
-    height: u64,
-    options: &DecodeOptions,
-) -> Result<(), DecodeError> {
+pub(crate) fn check_size(format: Format, width: u64, height: u64, options: &DecodeOptions) -> Result<(), DecodeError> {
     if width == 0 || height == 0 {
         return Err(DecodeError::corrupt(format, format!("header gives a {width}x{height} image")));
     }
@@ -224,8 +212,8 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+mod fuzz_tests;
 #[cfg(test)]
 mod hostile_tests;
 #[cfg(test)]
-mod fuzz_tests;
+mod tests;

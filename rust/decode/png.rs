@@ -20,9 +20,8 @@ pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedIma
 
     let mut reader = decoder.read_info().map_err(map_error)?;
     let (color, depth) = reader.output_color_type();
-    let len = reader
-        .output_buffer_size()
-        .ok_or_else(|| DecodeError::corrupt(Format::Png, "image size overflows memory"))?;
+    let len =
+        reader.output_buffer_size().ok_or_else(|| DecodeError::corrupt(Format::Png, "image size overflows memory"))?;
     let samples = color.samples();
     let pixels = match depth {
         ::png::BitDepth::Sixteen => {

@@ -89,8 +89,7 @@ fn png_gray_alpha_drops_alpha() {
     let (w, h) = (8, 10);
     let gray: Vec<u8> = texture(w * h, 255, 4).into_iter().map(|v| v as u8).collect();
     let interleaved: Vec<u8> = gray.iter().flat_map(|&g| [g, 255 - g]).collect();
-    let bytes =
-        encode_png(w as u32, h as u32, ::png::ColorType::GrayscaleAlpha, ::png::BitDepth::Eight, &interleaved);
+    let bytes = encode_png(w as u32, h as u32, ::png::ColorType::GrayscaleAlpha, ::png::BitDepth::Eight, &interleaved);
     let img = decode(&bytes, &opts()).unwrap();
     assert_eq!(img.channels, 1);
     assert_eq!(img.pixels, PixelBuffer::U8(gray));
@@ -370,9 +369,7 @@ mod dicom_build {
     }
 
     pub fn file_bytes(obj: InMemDicomObject, transfer_syntax: &str) -> Vec<u8> {
-        let file = obj
-            .with_meta(FileMetaTableBuilder::new().transfer_syntax(transfer_syntax))
-            .unwrap();
+        let file = obj.with_meta(FileMetaTableBuilder::new().transfer_syntax(transfer_syntax)).unwrap();
         let mut out = Vec::new();
         file.write_all(&mut out).unwrap();
         out
@@ -445,7 +442,14 @@ fn dicom_rescale_and_signed_samples() {
 fn dicom_8_bit_and_rgb_planar() {
     let n = 10 * 8;
     let gray: Vec<u8> = texture(n, 255, 34).into_iter().map(|v| v as u8).collect();
-    let spec = Spec { rows: 10, cols: 8, bits_allocated: 8, bits_stored: 8, pixel_data: Some(gray.clone()), ..Spec::default() };
+    let spec = Spec {
+        rows: 10,
+        cols: 8,
+        bits_allocated: 8,
+        bits_stored: 8,
+        pixel_data: Some(gray.clone()),
+        ..Spec::default()
+    };
     let img = decode(&build(&spec), &opts()).unwrap();
     assert_eq!(img.pixels, PixelBuffer::U8(gray));
 
@@ -475,7 +479,8 @@ fn dicom_jpeg_baseline_via_dicom_rs() {
     let (rows, cols) = (32u16, 40u16);
     let n = usize::from(rows) * usize::from(cols);
     let gray: Vec<u8> = texture(n, 255, 36).into_iter().map(|v| v as u8).collect();
-    let spec = Spec { rows, cols, bits_allocated: 8, bits_stored: 8, pixel_data: Some(gray.clone()), ..Spec::default() };
+    let spec =
+        Spec { rows, cols, bits_allocated: 8, bits_stored: 8, pixel_data: Some(gray.clone()), ..Spec::default() };
     let mut file = dicom_build::object(&spec)
         .with_meta(dicom_object::FileMetaTableBuilder::new().transfer_syntax(spec.transfer_syntax))
         .unwrap();
@@ -501,11 +506,9 @@ fn dicom_errors_name_the_problem() {
     assert!(err.to_string().contains("truncated"), "{err}");
 
     // Rows x Columns over the pixel limit, refused before any pixel is decoded.
-    let err = decode(
-        &build(&Spec { rows: 60000, cols: 60000, pixel_data: Some(vec![0; 64]), ..Spec::default() }),
-        &opts(),
-    )
-    .unwrap_err();
+    let err =
+        decode(&build(&Spec { rows: 60000, cols: 60000, pixel_data: Some(vec![0; 64]), ..Spec::default() }), &opts())
+            .unwrap_err();
     assert_eq!(err.kind(), "too_large");
 
     // JPEG 2000 has no Rust decoder here: the message names syntax and extra.
@@ -514,7 +517,10 @@ fn dicom_errors_name_the_problem() {
     let err = decode(&bytes, &opts()).unwrap_err();
     assert_eq!(err.kind(), "unsupported_transfer_syntax");
     let msg = err.to_string();
-    assert!(msg.contains("JPEG 2000") && msg.contains("1.2.840.10008.1.2.4.90") && msg.contains("spectral-fast[dicom]"), "{msg}");
+    assert!(
+        msg.contains("JPEG 2000") && msg.contains("1.2.840.10008.1.2.4.90") && msg.contains("spectral-fast[dicom]"),
+        "{msg}"
+    );
 
     // Multi-frame objects are refused rather than silently reduced to frame 0.
     let multi = Spec { frames: Some("2"), pixel_data: Some(vec![0; 16 * 12 * 4]), ..Spec::default() };
@@ -571,4 +577,3 @@ fn real_pngs_all_decode_and_three_are_rgba() {
     }
     assert_eq!((gray, rgba), (195, 3));
 }
-

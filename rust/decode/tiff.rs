@@ -35,10 +35,7 @@ pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedIma
     if bits < 8 {
         return Err(DecodeError::unsupported(Format::Tiff, format!("{bits}-bit samples")));
     }
-    let planar = decoder
-        .find_tag_unsigned::<u16>(Tag::PlanarConfiguration)
-        .map_err(map_error)?
-        .unwrap_or(1);
+    let planar = decoder.find_tag_unsigned::<u16>(Tag::PlanarConfiguration).map_err(map_error)?.unwrap_or(1);
     if planar == 2 && channels > 1 {
         // read_image returns only the first plane of planar images.
         return Err(DecodeError::unsupported(Format::Tiff, "planar (separate-plane) colour images"));

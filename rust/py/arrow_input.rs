@@ -96,7 +96,9 @@ fn pixel_column<'a>(py: Python<'_>, col: &'a ArrayRef, name: &str) -> PyResult<P
         other => {
             return Err(invalid_type(
                 py,
-                format!("images: pixels in column '{name}' must be uint8, uint16, int16, float32 or float64, got {other}"),
+                format!(
+                    "images: pixels in column '{name}' must be uint8, uint16, int16, float32 or float64, got {other}"
+                ),
             ))
         }
     };
@@ -126,7 +128,12 @@ fn int_column(py: Python<'_>, col: &ArrayRef, name: &str) -> PyResult<Vec<Option
 /// One input row: an image to profile, or the error it already has.
 type Row<'a> = Result<ImageView<'a>, ImageError>;
 
-fn rows_of<'a>(py: Python<'_>, batch: &'a RecordBatch, first_row: usize, out: &mut Vec<(Row<'a>, (i64, i64))>) -> PyResult<()> {
+fn rows_of<'a>(
+    py: Python<'_>,
+    batch: &'a RecordBatch,
+    first_row: usize,
+    out: &mut Vec<(Row<'a>, (i64, i64))>,
+) -> PyResult<()> {
     let schema = batch.schema();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     let is_list = |t: &DataType| matches!(t, DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..));
@@ -137,7 +144,10 @@ fn rows_of<'a>(py: Python<'_>, batch: &'a RecordBatch, first_row: usize, out: &m
     let (Some(p), Some(h), Some(w)) =
         (pixels_idx, names.iter().position(|n| *n == "height"), names.iter().position(|n| *n == "width"))
     else {
-        return Err(invalid_input(py, format!("images: an Arrow table needs columns 'pixels', 'height' and 'width', got {names:?}")));
+        return Err(invalid_input(
+            py,
+            format!("images: an Arrow table needs columns 'pixels', 'height' and 'width', got {names:?}"),
+        ));
     };
     let pixels = pixel_column(py, batch.column(p), names[p])?;
     let heights = int_column(py, batch.column(h), "height")?;

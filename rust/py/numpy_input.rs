@@ -42,7 +42,10 @@ fn hold<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, name: &str) -> PyResult<H
     try_dtype!(u8 => U8, u16 => U16, i16 => I16, f32 => F32, f64 => F64);
     Err(invalid_type(
         py,
-        format!("{name} dtype must be one of uint8, uint16, int16, float32, float64 (native byte order), got {}", arr.dtype()),
+        format!(
+            "{name} dtype must be one of uint8, uint16, int16, float32, float64 (native byte order), got {}",
+            arr.dtype()
+        ),
     ))
 }
 
@@ -73,7 +76,8 @@ impl Held<'_> {
 /// (N, H, W) or (N, H, W, C) when stacked.
 fn views_of<'a>(py: Python<'_>, held: &'a Held<'_>, stacked: bool, name: &str) -> PyResult<Vec<ImageView<'a>>> {
     let shape = held.shape();
-    let (n, rest) = if stacked { (shape.first().copied(), &shape[shape.len().min(1)..]) } else { (Some(1), &shape[..]) };
+    let (n, rest) =
+        if stacked { (shape.first().copied(), &shape[shape.len().min(1)..]) } else { (Some(1), &shape[..]) };
     let (h, w, c) = match rest {
         [h, w] => (*h, *w, 1),
         [h, w, c] => (*h, *w, *c),
@@ -86,9 +90,7 @@ fn views_of<'a>(py: Python<'_>, held: &'a Held<'_>, stacked: bool, name: &str) -
     };
     let per = h * w * c;
     let all = held.pixels();
-    Ok((0..n)
-        .map(|i| ImageView::new(all.slice(i * per..(i + 1) * per), h, w, c))
-        .collect())
+    Ok((0..n).map(|i| ImageView::new(all.slice(i * per..(i + 1) * per), h, w, c)).collect())
 }
 
 /// Profile numpy images. `arrays` is a list; with `stacked=False` each item is

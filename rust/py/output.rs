@@ -45,5 +45,8 @@ pub(crate) fn to_python<'py>(
     let height = PyArray1::from_vec(py, dims.iter().map(|d| d.0).collect());
     let width = PyArray1::from_vec(py, dims.iter().map(|d| d.1).collect());
     let errors = PyList::new(py, errors)?;
-    PyTuple::new(py, [bands_arr.into_any(), scalars_arr.into_any(), height.into_any(), width.into_any(), errors.into_any()])
+    PyTuple::new(
+        py,
+        [bands_arr.into_any(), scalars_arr.into_any(), height.into_any(), width.into_any(), errors.into_any()],
+    )
 }

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytest.importorskip("scipy")
 
 
+@pytest.mark.slow
 def test_quick_archive_benchmark(tmp_path):
     cmd = [
         sys.executable,

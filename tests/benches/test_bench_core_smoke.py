@@ -107,6 +107,7 @@ def _check_common(doc: dict, tmp_path: Path) -> None:
     assert "Not a benchmark" in md
 
 
+@pytest.mark.slow
 def test_quick_peers_only(tmp_path: Path) -> None:
     _, doc = _run(tmp_path, "--no-core")
     _check_common(doc, tmp_path)
@@ -115,6 +116,7 @@ def test_quick_peers_only(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not _core_available(), reason="spectral_fast._core is not built")
+@pytest.mark.slow
 def test_quick_with_core(tmp_path: Path) -> None:
     _, doc = _run(tmp_path, "--allow-debug")
     _check_common(doc, tmp_path)

@@ -84,6 +84,7 @@ def test_cli_refuses_a_too_small_demo(tmp_path, capsys):
     assert "n must be an integer >= 100" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_demo_end_to_end(tmp_path, capsys):
     """The README's demo (1800 images, about 55 s on two idle cores): each planted shift found, no clean images.
 

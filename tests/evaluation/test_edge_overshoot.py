@@ -41,6 +41,7 @@ def test_wrong_shapes_are_refused_and_tiny_or_flat_images_give_nan():
     assert np.isnan(edge_overshoot(np.full((64, 64), 7.0)))
 
 
+@pytest.mark.real_data
 @pytest.mark.skipif(not (REAL / "metadata.csv").exists(), reason="needs ../shared/data/cxr-real")
 def test_on_real_chest_xrays_sharpening_raises_it_and_blur_lowers_it():
     import polars as pl

@@ -27,7 +27,9 @@ def _run(args: list[str]) -> subprocess.CompletedProcess:
     return proc
 
 
+@pytest.mark.real_data
 @pytest.mark.skipif(not (REAL / "metadata.csv").exists(), reason="needs ../shared/data/cxr-real")
+@pytest.mark.slow
 def test_quick_planted_benchmark_finds_jpeg_where_intensity_does_not(tmp_path):
     out = tmp_path / "planted"
     _run(
@@ -121,7 +123,9 @@ def test_haloed_clean_images_can_be_left_unscored():
     assert nothing["n_haloed"] == 0 and nothing["precision"]["sharpen"] == pytest.approx((0.4, 0.4))
 
 
+@pytest.mark.real_data
 @pytest.mark.skipif(not (REAL / "metadata.csv").exists(), reason="needs ../shared/data/cxr-real")
+@pytest.mark.slow
 def test_quick_reliability_benchmark_prints_every_scenario(tmp_path):
     proc = _run([str(ROOT / "evaluation" / "reliability_eval.py"), "--quick", "--cache", str(tmp_path / "cache"),
                  "--out", str(tmp_path / "out")])  # fmt: skip
@@ -134,7 +138,9 @@ def test_quick_reliability_benchmark_prints_every_scenario(tmp_path):
     assert not (tmp_path / "out").exists()  # a quick run is a smoke test, never the results
 
 
+@pytest.mark.real_data
 @pytest.mark.skipif(not (REAL / "metadata.csv").exists(), reason="needs ../shared/data/cxr-real")
+@pytest.mark.slow
 def test_supervised_ceiling_sees_a_real_change_and_nothing_in_an_unchanged_copy():
     """The planted benchmark's ceiling on 60 NIH images: JPEG blocks separate, identical profiles do not."""
     import numpy as np

@@ -24,7 +24,10 @@ from spectral_fast.ingest.merge import combine_profiles
 from spectral_fast.profiling.artefacts_oracle import ALL_NAMES as ARTEFACTS
 from spectral_fast.profiling.tables import METADATA_KEY
 
-pytestmark = pytest.mark.skipif(not S.REAL_IMAGES.is_dir(), reason=f"real CXRs not found at {S.REAL_IMAGES}")
+pytestmark = [
+    pytest.mark.real_data,
+    pytest.mark.skipif(not S.REAL_IMAGES.is_dir(), reason=f"real CXRs not found at {S.REAL_IMAGES}"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,10 @@ from spectral_fast.ingest.local import profile_archive
 from spectral_fast.ingest.merge import combine_profiles, profile_files, run_description, scan_profiles
 from spectral_fast.profiling.tables import METADATA_KEY
 
-pytestmark = pytest.mark.skipif(not S.REAL_IMAGES.is_dir(), reason=f"real CXRs not found at {S.REAL_IMAGES}")
+pytestmark = [
+    pytest.mark.real_data,
+    pytest.mark.skipif(not S.REAL_IMAGES.is_dir(), reason=f"real CXRs not found at {S.REAL_IMAGES}"),
+]
 
 #: How the archive is cut into shards: three disjoint runs over the same root, so ids match the full run.
 SHARDS = {"nih": dict(include=["nih__*"]), "mhh": dict(include=["mhh__*"]), "rest": dict(exclude=["nih__*", "mhh__*"])}

@@ -39,7 +39,14 @@ except ImportError as exc:  # pragma: no cover - CI installs the extra
     RAY_MISSING = f"Ray Data is not installed ({exc}); install the extra: pip install '.[ray]'"
 
 needs_ray = pytest.mark.skipif(RAY_MISSING is not None, reason=RAY_MISSING or "")
-needs_data = pytest.mark.skipif(not S.REAL.is_dir(), reason=f"real CXRs not found at {S.REAL}")
+_skip_without_data = pytest.mark.skipif(not S.REAL.is_dir(), reason=f"real CXRs not found at {S.REAL}")
+
+
+def needs_data(test):
+    return pytest.mark.real_data(_skip_without_data(test))
+
+
+pytestmark = pytest.mark.ray
 
 
 @pytest.fixture(scope="module")
@@ -272,6 +279,7 @@ def test_missing_extra_gives_the_install_command(tmp_path):
 
 
 @needs_ray
+@pytest.mark.slow
 def test_benchmark_quick_run(tmp_path):
     """benches/bench_ray.py --quick runs, checks identity and writes its files (no timing asserted)."""
     import json

@@ -29,7 +29,10 @@ CHROMIUM = (
     or shutil.which("chromium-browser")
     or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 )
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium)")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium)"),
+]
 
 ALLOWED_SCHEMES = ("file:", "data:", "about:")
 

@@ -53,7 +53,7 @@ def load_real(name: str) -> np.ndarray:
         return centre_crop(np.asarray(im.convert("L")))
 
 
-IMAGES = ("phantom",) + REAL_FILES
+IMAGES = ("phantom", *(pytest.param(name, marks=pytest.mark.real_data) for name in REAL_FILES))
 
 
 @pytest.fixture(scope="module", params=IMAGES)
