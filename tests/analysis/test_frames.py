@@ -108,3 +108,13 @@ def test_a_pandas_frame_with_object_columns_is_named_by_column(case):
     with pytest.raises(InvalidTypeError, match=r"feature columns must be numeric, got \{'band_03': 'String'\}"):
         SpectralClusters(4, random_state=0).fit(frame)
     assert isinstance(frame, pd.DataFrame) and pa.table(frame).num_rows == table.height
+
+
+def test_the_report_summary_has_exactly_the_keys_of_its_type(case):
+    import typing
+
+    from spectral_fast.analysis.summary_types import ReportSummary
+
+    table, preds = case
+    summary = analyze(table, preds, [Finding("y", score_col="p")], n_perm=19, n_boot=10).summary
+    assert type(summary) is dict and set(summary) == set(typing.get_type_hints(ReportSummary))

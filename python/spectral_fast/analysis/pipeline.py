@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from spectral_fast._version import __version__
+from spectral_fast.analysis.summary_types import ReportSummary
 from spectral_fast.errors import InvalidInputError
 from spectral_fast.profiling.tables import read_profile_options
 
@@ -55,7 +56,7 @@ class Report:
     slices: pl.DataFrame
     blind_spots: pl.DataFrame
     assignments: pl.DataFrame
-    summary: dict
+    summary: ReportSummary
     model: Any
     descriptions: list[dict]
     table: pl.DataFrame = field(repr=False)
@@ -232,7 +233,7 @@ def analyze(
         assignments = assignments.with_columns(pl.Series("probability", proba.max(axis=1)))
 
     profile_options = None if isinstance(profiles, pl.DataFrame) else read_profile_options(profiles)
-    summary = {
+    summary: ReportSummary = {
         "package_version": __version__,
         "profile_options": profile_options,
         "n_profiles": n_input,
