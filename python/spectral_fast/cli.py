@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from spectral_fast._version import __version__
@@ -40,6 +41,8 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spectral-fast",
         description="Spectral profiles of chest X-rays and the blind spots of a classifier.",
+        epilog="example:\n  spectral-fast demo -o demo/\n  spectral-fast COMMAND --help",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -55,21 +58,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Parse once to find the subcommand, then let its module add its own arguments.
     known, _ = parser.parse_known_args(argv)
     module = importlib.import_module(SUBCOMMANDS[known.command][0])
+    prog = f"spectral-fast {known.command}"
     sub_parser = argparse.ArgumentParser(
-        prog=f"spectral-fast {known.command}", description=SUBCOMMANDS[known.command][1]
+        prog=prog,
+        description=SUBCOMMANDS[known.command][1],
+        epilog=module.EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     module.add_arguments(sub_parser)
     args = sub_parser.parse_args(argv[argv.index(known.command) + 1 :])
+    from spectral_fast._shared import progress
     from spectral_fast.errors import SpectralFastError
 
+    progress.set_quiet(getattr(args, "quiet", False))
     try:
-        return int(module.run(args))
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning(prog)
+            return int(module.run(args))
     except (SpectralFastError, FileNotFoundError) as exc:
         print(f"spectral-fast {known.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"spectral-fast {known.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line_warning(prog: str):
+    """``warnings.showwarning`` for the CLI: ``spectral-fast CMD: warning: message``, no source line."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        print(f"{prog}: warning: {text}", file=sys.stderr)
+
+    return show
 
 
 if __name__ == "__main__":

@@ -163,7 +163,7 @@ def test_cli_end_to_end_and_errors(tmp_path, capsys):
     preds.write_csv(tmp_path / "preds.csv")
     out = tmp_path / "out"
     argv = ["report", str(tmp_path / "profiles.parquet"), "--predictions", str(tmp_path / "preds.csv"),
-            "--id-col", "image", "--label-col", "y", "--score-col", "p", "--threshold", "0.5",
+            "--pred-id-col", "image", "--label-col", "y", "--score-col", "p", "--threshold", "0.5",
             "--label-col", "y2", "--pred-col", "hat2", "-o", str(out), "--k", "5", "--seed", "3",
             "--n-perm", "49", "--n-boot", "20", "--images", str(tmp_path / "imgs")]  # fmt: skip
     assert main(argv) == 0
@@ -175,11 +175,11 @@ def test_cli_end_to_end_and_errors(tmp_path, capsys):
     assert summary["options"]["seed"] == 3 and summary["k"] == 5
     assert pl.read_parquet(out / "assignments.parquet").height == 120
 
-    bad = argv.copy()
+    bad = argv + ["--overwrite"]  # out/ holds the first run's report
     bad[bad.index("p")] = "nope"
     assert main(bad) == 2
     assert "['nope'] not found" in capsys.readouterr().err
-    both = argv[:10] + ["--pred-col", "hat2"] + argv[10:]
+    both = argv[:10] + ["--pred-col", "hat2"] + argv[10:] + ["--overwrite"]
     assert main(both) == 2
     assert "exactly one of --score-col or --pred-col" in capsys.readouterr().err
 
@@ -189,7 +189,7 @@ def test_cli_end_to_end_and_errors(tmp_path, capsys):
     capsys.readouterr()
     assert json.loads((tmp_path / "plain" / "summary.json").read_text())["options"]["anatomy_components"] == 0
     assert json.loads((tmp_path / "plain" / "model.json").read_text())["params"]["anatomy_components"] == 0
-    assert main(plain[:-1] + ["-1"]) == 2
+    assert main(plain[:-1] + ["-1", "--overwrite"]) == 2
     assert "anatomy_components must be an integer >= 0" in capsys.readouterr().err
 
 
@@ -198,7 +198,7 @@ def test_group_col_makes_the_reference_hold_out_whole_patients(tmp_path, capsys)
     preds = preds.with_columns(patient=pl.Series([f"p{i // 4}" for i in range(120)]))  # four images per patient
     prof.write_parquet(tmp_path / "profiles.parquet")
     preds.write_csv(tmp_path / "preds.csv")
-    base = ["report", str(tmp_path / "profiles.parquet"), "--predictions", str(tmp_path / "preds.csv"), "--id-col",
+    base = ["report", str(tmp_path / "profiles.parquet"), "--predictions", str(tmp_path / "preds.csv"), "--pred-id-col",
             "image", "--label-col", "y", "--score-col", "p", "--k", "5", "--n-perm", "49", "--n-boot", "20"]  # fmt: skip
     calibration = {}
     for name, extra in (("alone", []), ("grouped", ["--group-col", "patient"])):

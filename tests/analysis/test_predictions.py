@@ -81,3 +81,24 @@ def test_missing_id_column_names_it():
         join_predictions(profiles(["a"]), pl.DataFrame({"id": ["a"]}), id_col="image")
     with pytest.raises(InvalidInputError, match="match must be"):
         join_predictions(profiles(["a"]), pl.DataFrame({"id": ["a"]}), match="fuzzy")
+
+
+def test_partial_match_error_shows_real_ids_of_both_sides_and_only_looser_modes():
+    """All predictions matched but they cover a third of the profiles: their ids are shown, not []."""
+    prof = profiles([f"site/{i}.png" for i in range(9)])
+    pred = pl.DataFrame({"id": ["0.png", "1.png", "2.png"], "y": [0, 1, 0]})
+    with pytest.raises(InvalidInputError) as exc:
+        join_predictions(prof, pred, match="basename")
+    text = str(exc.value)
+    assert "profile ids without a prediction e.g. ['site/3.png', 'site/4.png', 'site/5.png']" in text
+    assert "prediction ids (all 3 matched) e.g. ['0.png', '1.png', '2.png']" in text
+    assert "e.g. []" not in text
+    assert "match='stem'" in text and "match='basename'" not in text
+    assert "accept 33% coverage with min_match_share (CLI: --min-match)" in text
+    with pytest.warns(PartialMatchWarning, match="6 of 9 profiles have no prediction"):
+        assert join_predictions(prof, pred, match="basename", min_match_share=0.3).height == 3
+    with pytest.raises(InvalidInputError, match=r"only 0 of 9.*\(at least 50% needed\)") as exc:
+        join_predictions(prof, pred.with_columns(pl.lit("x.png").alias("id")), match="stem")
+    assert "To go on" not in str(exc.value)  # nothing looser than stem, and no coverage to accept
+    with pytest.raises(InvalidInputError, match=r"min_match_share must be a number in \(0, 1\], got 0"):
+        join_predictions(prof, pred, min_match_share=0)

@@ -31,7 +31,7 @@ def model_dir(tmp_path_factory):
     score = np.where(truth != error, 0.8, 0.2)  # wrong where error, by construction
     pl.DataFrame({"id": table["id"], "y": truth.astype(int), "p": score}).write_csv(tmp / "preds.csv")
     out = tmp / "report"
-    code = main(["report", str(tmp / "ref.parquet"), "--predictions", str(tmp / "preds.csv"), "--id-col", "id",
+    code = main(["report", str(tmp / "ref.parquet"), "--predictions", str(tmp / "preds.csv"), "--pred-id-col", "id",
                  "--label-col", "y", "--score-col", "p", "-o", str(out), "--n-perm", "19", "--n-boot", "10"])  # fmt: skip
     assert code == 0
     assert (out / "reference.json").is_file()
@@ -62,7 +62,9 @@ def test_monitor_cli_and_fail_on(model_dir, tmp_path, capsys):
     assert line.startswith("ALERT:")
     for name in ("monitor.json", "monitor.html", "risk.parquet"):
         assert (tmp_path / "mon" / name).is_file()
-    assert main(args + ["--fail-on", "alert"]) == 1
+    assert main(args + ["--fail-on", "alert"]) == 2  # the folder is not empty: refused without --overwrite
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(args + ["--fail-on", "alert", "--overwrite"]) == 1
     same, _, _ = make_profiles(200, 7, 0.25)
     _write_with_options(same, tmp_path / "same.parquet")
     assert main(["monitor", str(model_dir), str(tmp_path / "same.parquet"), "-o", str(tmp_path / "m2"),

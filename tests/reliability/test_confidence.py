@@ -247,7 +247,7 @@ def test_score_column_override_and_bad_types(scored_dir):
     batch, _, preds = batch_with_scores(30, 9, 0.5)
     res = predict(scored_dir, batch, predictions=preds.rename({"p": "prob"}), score_cols={"y": "prob"})
     assert res.summary["findings"]["y"]["combined"]["score_col"] == "prob"
-    with pytest.raises(InvalidTypeError, match="predictions must be a polars DataFrame or a path"):
+    with pytest.raises(InvalidTypeError, match="predictions must be a file path, a polars or pandas DataFrame"):
         predict(scored_dir, batch, predictions=[0.5] * 30)
 
 

@@ -72,17 +72,19 @@ def hanley_mcneil_interval(truth: np.ndarray, score: np.ndarray) -> tuple[float,
 
 
 def bh_adjust(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (step-up, monotone, capped at 1)."""
+    """Benjamini-Hochberg adjusted p-values (step-up, monotone, capped at 1): ``scipy.stats.false_discovery_control``.
+
+    Any NaN makes every adjusted value NaN (the family is undefined); values a
+    rounding above 1 (e.g. from a survival function) count as 1.
+    """
+    from scipy.stats import false_discovery_control
+
     p = np.asarray(p, dtype=np.float64)
-    m = len(p)
-    if m == 0:
-        return p
-    order = np.argsort(p)
-    scaled = p[order] * m / np.arange(1, m + 1)
-    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
+    if p.size == 0:
+        return p.copy()
+    if np.isnan(p).any():
+        return np.full(p.shape, np.nan)
+    return np.asarray(false_discovery_control(np.clip(p, 0.0, 1.0), method="bh"), dtype=np.float64)
 
 
 def enrichment_p(errors_in: int, n_in: int, errors_total: int, n_total: int) -> float:

@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from spectral_fast._shared.frames import ACCEPTED, is_frame, to_polars
 from spectral_fast._shared.serialize import check_arrays, check_number, read_checksummed, write_checksummed
 from spectral_fast._version import __version__
 from spectral_fast.analysis.cluster_tree import ward_tree
@@ -294,6 +296,20 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         diff = z[:, None, :] - self.cluster_centers_[None, :, :]
         return np.sqrt((diff * diff).sum(axis=2))
 
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the :meth:`transform` columns (distance to each centre): ``spectralclusters0, 1, ..``.
+
+        The scikit-learn convention of clusterers that transform (``KMeans``
+        gives ``kmeans0, ..``); ``input_features`` is accepted for the API
+        and must equal ``feature_names_in_`` when given.
+        """
+        check_is_fitted(self, "cluster_centers_")
+        if input_features is not None and list(input_features) != list(self.features_):
+            raise InvalidInputError(
+                f"input_features {list(input_features)} differ from the features the model was fitted on"
+            )
+        return np.asarray([f"spectralclusters{i}" for i in range(self.n_clusters_)], dtype=object)
+
     def predict(self, X: Any) -> np.ndarray:
         """Cluster of each image (nearest centre, or most probable mixture component)."""
         if self.method == "gmm":
@@ -310,15 +326,20 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
     def _matrix(self, X: Any, fitting: bool = False) -> np.ndarray:
         if not fitting:
             check_is_fitted(self, "cluster_centers_")
-        if hasattr(X, "columns") and hasattr(X, "select"):  # polars DataFrame
+        if is_frame(X):  # polars, pandas, pyarrow, __arrow_c_stream__
+            X = to_polars(X, "X")
+        if isinstance(X, pl.DataFrame):
             names = feature_columns(list(X.columns), self.features) if fitting else list(self.features_)
             missing = [c for c in names if c not in X.columns]
             if missing:
                 raise InvalidInputError(f"X lacks the feature columns {missing} the model was fitted on")
+            bad = {c: str(X.schema[c]) for c in names if not (X.schema[c].is_numeric() or X.schema[c] == pl.Boolean)}
+            if bad:
+                raise InvalidTypeError(f"feature columns must be numeric, got {bad}")
             data = X.select(names).cast({c: float for c in names}).to_numpy()
         else:
             if hasattr(X, "columns") or isinstance(X, (str, bytes)):
-                raise InvalidTypeError(f"X must be a polars DataFrame or a 2-D numeric array, got {type(X).__name__}")
+                raise InvalidTypeError(f"X must be {ACCEPTED}, or a 2-D numeric array; got {type(X).__name__}")
             arr = np.asarray(X) if not hasattr(X, "toarray") else None
             if arr is not None and arr.dtype.kind in "USa":
                 raise InvalidTypeError(f"X must be numeric, got dtype {arr.dtype}")

@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from spectral_fast._version import __version__
+from spectral_fast.analysis.summary_types import ReportSummary
 from spectral_fast.errors import InvalidInputError
 from spectral_fast.profiling.tables import read_profile_options
 
@@ -55,7 +56,7 @@ class Report:
     slices: pl.DataFrame
     blind_spots: pl.DataFrame
     assignments: pl.DataFrame
-    summary: dict
+    summary: ReportSummary
     model: Any
     descriptions: list[dict]
     table: pl.DataFrame = field(repr=False)
@@ -64,13 +65,14 @@ class Report:
 
 
 def analyze(
-    profiles: pl.DataFrame | str | Path,
-    predictions: pl.DataFrame | str | Path,
+    profiles: Any,
+    predictions: Any,
     findings: list[Finding],
     *,
     id_col: str = "id",
     profile_id_col: str = "id",
     match: str = "exact",
+    min_match: float = 0.5,
     n_clusters: int | str = "auto",
     method: str = "gmm",
     features: str | list[str] = "auto",
@@ -88,14 +90,18 @@ def analyze(
 
     Parameters
     ----------
-    profiles : polars.DataFrame or path
-        Profile table (``band_*`` columns, an id column; error rows are dropped and counted).
-    predictions : polars.DataFrame or path
+    profiles : dataframe or path
+        Profile table (``band_*`` columns, an id column; error rows are
+        dropped and counted): a Parquet/CSV file or any dataframe
+        (:mod:`spectral_fast._shared.frames`: polars, pandas, pyarrow, ``__arrow_c_stream__``).
+    predictions : dataframe or path
         One row per image: id, true label(s) and score(s) or predicted label(s).
     findings : list of Finding
         The findings to analyse, each reported separately.
     id_col, profile_id_col, match : str
         How predictions are joined to profiles (:func:`spectral_fast.analysis.predictions.join_predictions`).
+    min_match : float
+        Least share of the profiles that must match a prediction (``min_match_share`` there).
     n_clusters, method, features, anatomy_components : see :class:`spectral_fast.analysis.clustering.SpectralClusters`
     seed : int
         Seed of the clustering, bootstrap and permutations.
@@ -120,6 +126,8 @@ def analyze(
     -------
     Report
     """
+    from spectral_fast._shared.frames import to_polars_or_path
+    from spectral_fast._shared.progress import stage
     from spectral_fast.analysis.blind_spots import analyze_finding, image_errors
     from spectral_fast.analysis.cluster_tree import tree_members
     from spectral_fast.analysis.clustering import SpectralClusters
@@ -139,6 +147,8 @@ def analyze(
     names = [f.title for f in findings]
     if len(set(names)) != len(names):
         raise InvalidInputError(f"findings: names must be distinct, got {names}")
+    profiles = to_polars_or_path(profiles, "profiles")
+    predictions = to_polars_or_path(predictions, "predictions")
     preds = predictions if isinstance(predictions, pl.DataFrame) else read_predictions(predictions)
     needed = [c for f in findings for c in (f.label_col, f.score_col, f.pred_col) if c] + (
         [group_col] if group_col else []
@@ -147,7 +157,9 @@ def analyze(
     table, n_input, excluded = load_usable_profiles(
         profiles, artefacts_from=artefacts_from, id_col=profile_id_col, what="the profile table"
     )
-    joined = join_predictions(table, preds, id_col=id_col, profile_id_col=profile_id_col, match=match)
+    joined = join_predictions(
+        table, preds, id_col=id_col, profile_id_col=profile_id_col, match=match, min_match_share=min_match
+    )
     renamed = {c: f"{c}_prediction" for c in needed if c in table.columns and c != profile_id_col}
 
     groups = None
@@ -165,6 +177,7 @@ def analyze(
             score,
         )
 
+    stage(f"clustering {joined.height} images" if model is None else f"assigning {joined.height} images to clusters")
     if model is None:
         model = SpectralClusters(
             n_clusters, method=method, features=features, anatomy_components=anatomy_components, random_state=seed
@@ -180,6 +193,7 @@ def analyze(
     slice_rows, spot_rows, summaries = [], [], {}
     for f in findings:
         error, loss, truth, score = per_finding[f.title]
+        stage(f"{f.title}: {n_perm} permutations, {n_boot} bootstrap resamples per cluster")
         res = analyze_finding(
             f.title, labels, error, truth, score, members,
             lift_threshold=lift_threshold, alpha=alpha, n_boot=n_boot, n_perm=n_perm, seed=seed,
@@ -219,7 +233,7 @@ def analyze(
         assignments = assignments.with_columns(pl.Series("probability", proba.max(axis=1)))
 
     profile_options = None if isinstance(profiles, pl.DataFrame) else read_profile_options(profiles)
-    summary = {
+    summary: ReportSummary = {
         "package_version": __version__,
         "profile_options": profile_options,
         "n_profiles": n_input,

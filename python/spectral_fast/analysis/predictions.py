@@ -96,13 +96,20 @@ def join_predictions(
     """
     if match not in MATCH_MODES:
         raise InvalidInputError(f"match must be one of {MATCH_MODES}, got {match!r}")
+    if (
+        isinstance(min_match_share, bool)
+        or not isinstance(min_match_share, (int, float))
+        or not (0.0 < min_match_share <= 1.0)
+    ):
+        raise InvalidInputError(f"min_match_share must be a number in (0, 1], got {min_match_share!r}")
     if id_col not in predictions.columns:
         raise InvalidInputError(
-            f"--id-col {id_col!r} is not a column of the predictions; columns are {predictions.columns}"
+            f"the predictions have no id column {id_col!r} (CLI: --pred-id-col); columns are {predictions.columns}"
         )
     if profile_id_col not in profiles.columns:
         raise InvalidInputError(
-            f"the profile table has no id column {profile_id_col!r}; columns are {profiles.columns}"
+            f"the profile table has no id column {profile_id_col!r} (CLI: --profile-id-col); columns are "
+            f"{profiles.columns}"
         )
     if profiles.height == 0:
         raise InvalidInputError("the profile table is empty")
@@ -144,13 +151,10 @@ def join_predictions(
     joined = left.join(right, on=key, how="inner", maintain_order="left")
     matched = joined.height
     if matched == 0 or matched < min_match_share * profiles.height:
-        unmatched_p = left.join(right.select(key), on=key, how="anti")[profile_id_col].head(3).to_list()
-        unmatched_r = right.join(left.select(key), on=key, how="anti")[rename.get(id_col, id_col)].head(3).to_list()
-        hint = "" if match == "stem" else " Try match='basename' or 'stem' (CLI: --match)."
         raise InvalidInputError(
-            f"only {matched} of {profiles.height} profiles matched a prediction by {match} id "
-            f"(profile ids e.g. {unmatched_p}; prediction ids e.g. {unmatched_r}).{hint}"
-        )
+            _too_few_matches(left, right, key, profile_id_col, rename.get(id_col, id_col), matched, match,
+                             profiles.height, min_match_share)
+        )  # fmt: skip
     if matched < profiles.height:
         notes.append(f"{profiles.height - matched} of {profiles.height} profiles have no prediction")
     unused = right.height - matched
@@ -159,6 +163,29 @@ def join_predictions(
     if notes:
         warnings.warn(f"joined {matched} images; " + "; ".join(notes), PartialMatchWarning, stacklevel=2)
     return joined.drop(key)
+
+
+def _too_few_matches(
+    left: pl.DataFrame, right: pl.DataFrame, key: str, left_id: str, right_id: str,
+    matched: int, match: str, n_profiles: int, min_match_share: float,
+) -> str:  # fmt: skip
+    """The error for a join below ``min_match_share``: ids of both sides, the next looser mode, the option."""
+    unmatched_left = left.join(right.select(key), on=key, how="anti")[left_id].cast(pl.Utf8)
+    unmatched_right = right.join(left.select(key), on=key, how="anti")[right_id].cast(pl.Utf8)
+    prediction_ids = unmatched_right if unmatched_right.len() else right[right_id].cast(pl.Utf8)
+    which = "without a profile" if unmatched_right.len() else f"all {right.height} matched"
+    looser = MATCH_MODES[MATCH_MODES.index(match) + 1 :]
+    hints = []
+    if looser:
+        hints.append("compare ids more loosely with match=" + " or ".join(repr(m) for m in looser) + " (CLI: --match)")
+    if matched:
+        hints.append(f"accept {matched / n_profiles:.0%} coverage with min_match_share (CLI: --min-match)")
+    return (
+        f"only {matched} of {n_profiles} profiles matched a prediction by {match} id (at least "
+        f"{min_match_share:.0%} needed); profile ids without a prediction e.g. {unmatched_left.head(3).to_list()}; "
+        f"prediction ids ({which}) e.g. {prediction_ids.head(3).to_list()}."
+        + (" To go on: " + "; or ".join(hints) + "." if hints else "")
+    )
 
 
 def check_columns(table: pl.DataFrame, columns: list[str], what: str = "predictions") -> None:

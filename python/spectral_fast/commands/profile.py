@@ -6,6 +6,9 @@ import argparse
 import sys
 
 HELP = "Profile every image of folders, lists, globs or Parquet/Arrow tables into one Parquet file (resumable)."
+EXAMPLE = """example:
+  spectral-fast profile images/ -o profiles.parquet
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

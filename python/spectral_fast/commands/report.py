@@ -4,7 +4,7 @@ Findings are given in order: each ``--label-col`` starts a finding, and the
 ``--score-col`` (with an optional ``--threshold``) or ``--pred-col`` after it
 belong to that finding::
 
-    spectral-fast report profiles.parquet --predictions preds.csv --id-col path \\
+    spectral-fast report profiles.parquet --predictions preds.csv --pred-id-col path \\
         --label-col pneumonia --score-col p_pneumonia --threshold 0.4 \\
         --label-col effusion --pred-col effusion_hat -o out/
 """
@@ -13,9 +13,19 @@ from __future__ import annotations
 
 import argparse
 
-from spectral_fast.commands import positive_int
+from spectral_fast.commands import (
+    add_id_columns,
+    check_images_dir,
+    check_output_dir,
+    fraction,
+    positive_int,
+)
 
 HELP = "Find, test and explain the spectral clusters where a model's errors concentrate."
+EXAMPLE = """example:
+  spectral-fast report profiles.parquet --predictions preds.csv --pred-id-col image \\
+      --label-col pneumonia --score-col p_pneumonia -o report/ --images images/
+"""
 
 
 class _FindingAction(argparse.Action):
@@ -54,7 +64,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--predictions", required=True, metavar="FILE", help="predictions (CSV or Parquet), one row per image"
     )
-    parser.add_argument("--id-col", required=True, metavar="C", help="image id column of the predictions")
     parser.add_argument("--label-col", dest="label_col", action=_FindingAction, metavar="L", required=True,
                         help="true label column (0/1) of a finding; repeat for more findings")  # fmt: skip
     parser.add_argument("--score-col", dest="score_col", action=_FindingAction, metavar="S",
@@ -70,9 +79,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="adjust the upper bands for the anatomy the lower bands show, with N principal "
                              "components of the lower bands (default 2; 0 turns it off)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed of clustering, bootstrap, permutations (default 0)")
+    add_id_columns(parser, predictions=True, legacy="pred_id_col")
     parser.add_argument("--match", choices=("exact", "basename", "stem"), default="exact",
                         help="how prediction ids are matched to profile ids (default exact)")  # fmt: skip
-    parser.add_argument("--profile-id-col", default="id", help="id column of the profiles (default id)")
+    parser.add_argument("--min-match", type=fraction, default=0.5, metavar="FRACTION",
+                        help="least share of the profiles that must match a prediction (default 0.5)")  # fmt: skip
     parser.add_argument("--group-col", metavar="C",
                         help="patient (or study) column of the predictions: the reference written with the report "
                              "holds out whole patients (cluster risk, combined-risk folds, unknown-territory "
@@ -80,18 +91,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", metavar="ROOT", help="folder the profile ids are relative to, for thumbnails")
     parser.add_argument("--artefacts", action="store_true",
                         help="compute the artefact features (JPEG blocks, grid peaks, histogram combs) from the "
-                             "images under --images when the profiles lack them (about 0.2 s per image)")  # fmt: skip
+                             "images under --images when the profiles lack them (in the Rust core, on every core)")  # fmt: skip
     parser.add_argument("--n-perm", type=int, default=999, help="permutations for the concentration test (default 999)")
     parser.add_argument("--n-boot", type=int, default=500, help="bootstrap resamples for AUROC intervals (default 500)")
+    parser.add_argument("--overwrite", action="store_true", help="write into OUTDIR even when it is not empty")
+    parser.add_argument("--quiet", action="store_true", help="print only errors and the final line")
 
 
 def run(args: argparse.Namespace) -> int:
+    from spectral_fast._shared.progress import stage
     from spectral_fast.analysis.pipeline import Finding, analyze
     from spectral_fast.errors import InvalidInputError
     from spectral_fast.render.folders import write_report
 
     if args.artefacts and not args.images:
         raise InvalidInputError("--artefacts needs --images ROOT (the folder the profile ids are relative to)")
+    check_images_dir(args.images)
+    check_output_dir(args.output, args.overwrite)
     findings = []
     for f in args.findings:
         if ("score_col" in f) == ("pred_col" in f):
@@ -102,13 +118,17 @@ def run(args: argparse.Namespace) -> int:
             raise InvalidInputError(f"finding {f['label_col']!r}: --threshold applies to --score-col only")
         findings.append(Finding(f["label_col"], f.get("score_col"), f.get("pred_col"), f.get("threshold", 0.5)))
     rep = analyze(
-        args.profiles, args.predictions, findings, id_col=args.id_col, profile_id_col=args.profile_id_col,
-        match=args.match, n_clusters=args.k, method=args.method,
+        args.profiles, args.predictions, findings, id_col=args.pred_id_col, profile_id_col=args.profile_id_col,
+        match=args.match, min_match=args.min_match, n_clusters=args.k, method=args.method,
         anatomy_components=args.anatomy_components, seed=args.seed, n_perm=args.n_perm, n_boot=args.n_boot,
         artefacts_from=args.images if args.artefacts else None, group_col=args.group_col,
     )  # fmt: skip
+    stage(f"writing the report to {args.output}")
     paths = write_report(rep, args.output, image_root=args.images)
     s = rep.summary
+    if args.quiet:
+        print(f"wrote {paths['html']}")
+        return 0
     print(
         f"{s['n_analysed']} images ({s['excluded']['error_rows']} profile error rows excluded), k = {s['k']} clusters"
     )

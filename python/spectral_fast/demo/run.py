@@ -112,8 +112,9 @@ def run_demo(
     _cli(argv, quiet)
     timings["profile"] = time.perf_counter() - t
     t = time.perf_counter()
-    argv = ["report", str(profiles), "--predictions", str(predictions), "--id-col", "image", "--label-col", "finding",
-            "--score-col", "score", "-o", str(report_dir), "--images", str(images_dir), "--seed", str(seed)]  # fmt: skip
+    argv = ["report", str(profiles), "--predictions", str(predictions), "--pred-id-col", "image",
+            "--label-col", "finding", "--score-col", "score", "-o", str(report_dir), "--overwrite",
+            "--images", str(images_dir), "--seed", str(seed)] + (["--quiet"] if quiet else [])  # fmt: skip
     say("$ spectral-fast " + " ".join(argv))
     _cli(argv, quiet)
     timings["report"] = time.perf_counter() - t

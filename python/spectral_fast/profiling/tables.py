@@ -20,7 +20,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from spectral_fast import _core
+from spectral_fast._shared.progress import bar, stage
 from spectral_fast.errors import InvalidInputError
+from spectral_fast.profiling.options import ProfileOptions
 
 #: Profile options that must match between the reference and a new batch.
 PROFILE_OPTIONS = ("bands", "spacing", "window", "size")
@@ -142,16 +145,23 @@ def load_profiles(profiles: pl.DataFrame | str | Path) -> pl.DataFrame:
     raise InvalidInputError(f"profiles file {path}: unknown format {path.suffix!r}; use .parquet or .csv")
 
 
-def add_artefacts(table: pl.DataFrame, root: str | Path, *, id_col: str = "id") -> tuple[pl.DataFrame, int]:
+def add_artefacts(
+    table: pl.DataFrame, root: str | Path, *, id_col: str = "id", threads: int | None = None
+) -> tuple[pl.DataFrame, int]:
     """Add the artefact features the table lacks, computed from the images ``root / id``.
 
-    Returns the table and the number of images that could not be read (their
-    features stay null, which the clustering treats as the typical value).
+    The Rust core reads, decodes and profiles the files on its threads
+    (``threads``: None reads ``SPECTRAL_FAST_THREADS``, else every core),
+    64 at a time behind a progress bar; an image the core cannot decode is
+    tried with Pillow and the numpy oracle
+    (:mod:`spectral_fast.profiling.artefacts_oracle`; the core's values equal
+    the oracle's, ``tests/profiling/test_artefacts_core.py``). Colour images
+    become float luma as in ``spectral-fast profile`` (``docs/method.md``),
+    so the features equal the ones a profile run stores. Returns the table and the number
+    of images that could not be read (their features stay null, which the
+    clustering treats as the typical value).
     """
-    from spectral_fast.profiling.artefacts_oracle import (
-        FEATURE_NAMES,
-        artefact_features,
-    )
+    from spectral_fast.profiling.artefacts_oracle import FEATURE_NAMES
 
     missing = [c for c in FEATURE_NAMES if c not in table.columns]
     if not missing:
@@ -161,20 +171,52 @@ def add_artefacts(table: pl.DataFrame, root: str | Path, *, id_col: str = "id") 
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"artefacts: image folder not found: {root}")
+    ids = table[id_col].cast(pl.Utf8).fill_null("").to_list()
+    values: dict[str, list[float | None]] = {c: [] for c in missing}
+    failed = 0
+    stage(f"artefact features of {len(ids)} images")
+    with bar(len(ids), "artefacts", "img") as progress:
+        for start in range(0, len(ids), ARTEFACT_BATCH):
+            chunk = ids[start : start + ARTEFACT_BATCH]
+            paths = pa.array([str(root / i) for i in chunk], pa.string())
+            out = _core.process_batch(
+                pa.record_batch({"id": pa.array(chunk, pa.string()), "path": paths}),
+                options=ProfileOptions(size=PROFILE_SIZE, bands=8, artefacts=True, threads=threads),
+                max_pixels=MAX_PIXELS,
+            )
+            status = out.column("status").to_pylist()
+            columns = {c: out.column(c).to_pylist() for c in missing}
+            for row, image_id in enumerate(chunk):
+                feats = {c: columns[c][row] for c in missing} if status[row] == "ok" else _oracle(root / image_id)
+                failed += feats is None
+                for c in missing:
+                    values[c].append(None if feats is None else feats[c])
+            progress.update(len(chunk))
+    extra = pl.DataFrame(values, schema={c: pl.Float64 for c in missing})
+    return pl.concat([table, extra], how="horizontal"), failed
+
+
+#: Images per core call of :func:`add_artefacts` (one progress step).
+ARTEFACT_BATCH = 64
+#: The core computes the artefact features on the native grid whatever the profile options; the profile
+#: that comes with them is discarded, so it is made on a small grid to cost little.
+PROFILE_SIZE = 64
+#: Larger images are not decoded by the core (decompression-bomb guard, as in ``spectral-fast profile``).
+MAX_PIXELS = 100_000_000
+
+
+def _oracle(path: Path) -> dict[str, float] | None:
+    """Artefact features of an image the core could not decode, via Pillow and numpy; None if unreadable."""
     from PIL import Image
 
-    rows, failed = [], 0
-    for image_id in table[id_col].cast(pl.Utf8):
-        try:
-            with Image.open(root / image_id) as im:
-                arr = np.asarray(im.convert("L") if im.mode in ("RGB", "RGBA", "P", "LA") else im)
-            feats = artefact_features(arr)
-            rows.append({c: feats[c] for c in missing})
-        except (OSError, ValueError, TypeError):
-            failed += 1
-            rows.append({c: None for c in missing})
-    extra = pl.DataFrame(rows, schema={c: pl.Float64 for c in missing}, orient="row")
-    return pl.concat([table, extra], how="horizontal"), failed
+    from spectral_fast.profiling.artefacts_oracle import artefact_features
+
+    try:
+        with Image.open(path) as im:
+            arr = np.asarray(im.convert("L") if im.mode in ("RGB", "RGBA", "P", "LA") else im)
+        return artefact_features(arr)
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def drop_error_rows(table: pl.DataFrame) -> tuple[pl.DataFrame, dict]:

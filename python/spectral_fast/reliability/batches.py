@@ -7,7 +7,8 @@ from typing import Any
 
 import polars as pl
 
-from spectral_fast.errors import InvalidInputError, InvalidTypeError
+from spectral_fast._shared.frames import to_polars_or_path
+from spectral_fast.errors import InvalidInputError
 from spectral_fast.profiling.tables import (
     check_profile_options,
     load_usable_profiles,
@@ -16,7 +17,7 @@ from spectral_fast.profiling.tables import (
 
 
 def prepare_batch(
-    profiles: pl.DataFrame | str | Path,
+    profiles: Any,
     reference: Any,
     *,
     options: dict | None = None,
@@ -27,8 +28,9 @@ def prepare_batch(
 
     Parameters
     ----------
-    profiles : polars.DataFrame or path
-        The batch's profile table.
+    profiles : dataframe or path
+        The batch's profile table: a Parquet/CSV file or any dataframe
+        (:func:`spectral_fast._shared.frames.to_polars`).
     reference : Reference
         What the batch is compared with (its ``profile_options`` and ``features``).
     options : dict, optional
@@ -48,8 +50,7 @@ def prepare_batch(
         ``n_input``, ``error_rows`` (and ``error_examples``), ``artefact_failures``
         when computed, ``options_checked`` and ``options``.
     """
-    if not isinstance(profiles, (pl.DataFrame, str, Path)):
-        raise InvalidTypeError(f"profiles must be a polars DataFrame or a path, got {type(profiles).__name__}")
+    profiles = to_polars_or_path(profiles, "profiles")
     if options is None and not isinstance(profiles, pl.DataFrame):
         options = read_profile_options(profiles)
     table, n_input, excluded = load_usable_profiles(profiles, artefacts_from=artefacts_from, id_col=id_col)

@@ -6,11 +6,12 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import polars as pl
 
+from spectral_fast._shared.progress import stage
 from spectral_fast._shared.stats import Z95
 from spectral_fast._version import __version__
 from spectral_fast.errors import InvalidInputError
@@ -23,6 +24,42 @@ from spectral_fast.reliability.drift import (
 from spectral_fast.reliability.reference_set import UNKNOWN_PERCENTILE, Reference
 from spectral_fast.reliability.risk import Prediction, load_model_dir, predict
 
+#: Above this share of unknown-territory images the batch accuracy is an extrapolation of the reference's rates.
+EXTRAPOLATION_SHARE = 0.5
+
+
+class Reason(TypedDict):
+    """One rule that fired (``summary["reasons"]``): most severe first."""
+
+    rule: str  # unknown_territory, accuracy_drop, blind_spot_share, mix_shift, band_shift
+    level: str  # "alert" or "drift"
+    finding: str | None
+    value: float
+    threshold: float
+    p_value: float
+    sentence: str
+
+
+class MonitorSummary(TypedDict):
+    """``MonitorResult.summary`` (and ``monitor.json`` without its tables); a dict at run time."""
+
+    package_version: str
+    verdict: str
+    verdict_line: str
+    reasons: list[Reason]
+    accuracy_extrapolated: bool
+    n: int
+    n_input: int
+    excluded: dict[str, Any]
+    options_checked: list[str]
+    reference_n: int
+    mix: dict[str, Any]
+    accuracy: dict[str, dict[str, Any]]
+    blind_spots: list[dict[str, Any]]
+    unknown: dict[str, Any]
+    bands: dict[str, Any]
+    settings: dict[str, float]
+
 
 @dataclass
 class MonitorResult:
@@ -30,9 +67,11 @@ class MonitorResult:
 
     Attributes
     ----------
-    summary : dict
+    summary : MonitorSummary
         Everything, JSON-ready: ``verdict`` (``ok``/``drift``/``alert``),
-        ``verdict_line``, mix tests, per-finding accuracy change, blind-spot
+        ``verdict_line`` (starting with the rule that fired), ``reasons``
+        (every rule that fired: rule id, level, measured value, threshold,
+        p-value, sentence), ``accuracy_extrapolated``, mix tests, per-finding accuracy change, blind-spot
         and unknown-territory tests, band test counts.
     mix : polars.DataFrame
         Per cluster: reference and batch share, counts, shrunk error rate per finding.
@@ -42,7 +81,7 @@ class MonitorResult:
         The per-image risks and per-slice expected accuracies of the batch.
     """
 
-    summary: dict
+    summary: MonitorSummary
     mix: pl.DataFrame
     bands: pl.DataFrame
     prediction: Prediction = field(repr=False)
@@ -59,7 +98,7 @@ class MonitorResult:
 
 def monitor(
     model_dir: str | Path | tuple[Any, Reference],
-    profiles: pl.DataFrame | str | Path,
+    profiles: Any,
     *,
     alpha: float = 0.05,
     max_drop: float = 0.02,
@@ -74,8 +113,8 @@ def monitor(
     ----------
     model_dir : path or (SpectralClusters, Reference)
         A report's output folder, or the loaded pair.
-    profiles : polars.DataFrame or path
-        Profiles of the new batch.
+    profiles : dataframe or path
+        Profiles of the new batch (as for :func:`spectral_fast.reliability.risk.predict`).
     alpha : float
         Significance level of every test (after BH where there are several).
     max_drop : float
@@ -89,7 +128,7 @@ def monitor(
     -------
     MonitorResult
     """
-    from scipy.stats import binomtest, fisher_exact
+    from scipy.stats import binomtest, fisher_exact, norm
 
     from spectral_fast._shared.stats import bh_adjust
 
@@ -126,7 +165,8 @@ def monitor(
         sd = math.sqrt(float((dw * dw * var).sum() + risk.var() / n_b + f["risk_var"] / n_r))
         accuracy[name] = {
             "reference": f["expected_accuracy"], "batch": acc_b, "change": delta,
-            "ci_low": delta - Z95 * sd, "ci_high": delta + Z95 * sd,
+            "ci_low": delta - Z95 * sd, "ci_high": delta + Z95 * sd, "se": sd,
+            "p_value": float(norm.cdf(delta / sd)) if sd > 0 else float(delta >= 0),
             "batch_ci_low": pred.summary["findings"][name]["ci_low"],
             "batch_ci_high": pred.summary["findings"][name]["ci_high"],
         }  # fmt: skip
@@ -139,6 +179,7 @@ def monitor(
         for s, q in zip(spots, bh_adjust(np.array([s["p_value"] for s in spots]))):
             s["p_adjusted"] = float(q)
 
+    stage(f"monitor: mix, blind-spot, unknown-territory and {len(reference.features)} feature tests")
     feats = reference.features
     assert pred.table is not None  # predict always returns the rows it used
     batch_values = pred.table.select(feats).cast({c: pl.Float64 for c in feats}).to_numpy()
@@ -154,10 +195,14 @@ def monitor(
     spot_hits = [s for s in spots if s["p_adjusted"] < alpha]
     drift = chi2_p < alpha or significant_bands.height > 0 or bool(spot_hits) or unknown_hit
     verdict = "alert" if alerts else ("drift" if drift else "ok")
+    extrapolated = unknown_share > EXTRAPOLATION_SHARE
+    for a in accuracy.values():
+        a["extrapolated"] = extrapolated
 
-    summary = {
+    summary: MonitorSummary = {  # type: ignore[typeddict-item]  # verdict_line and reasons follow
         "package_version": __version__,
         "verdict": verdict,
+        "accuracy_extrapolated": extrapolated,
         "n": n_b,
         "n_input": pred.summary["n_input"],
         "excluded": pred.summary["excluded"],
@@ -174,30 +219,95 @@ def monitor(
         },
         "settings": {"alpha": alpha, "max_drop": max_drop, "unknown_alert": unknown_alert},
     }
+    summary["reasons"] = reasons(summary, significant_bands)
     summary["verdict_line"] = verdict_line(summary)
     mix = pl.DataFrame(mix_cols).with_columns(pl.col("reference_n", "batch_n").cast(pl.Int64))
     return MonitorResult(summary, mix, bands, pred)
 
 
-def verdict_line(summary: dict) -> str:
-    """One line that says what happened, most important first."""
+def _p(p: float) -> str:
+    return "p < 1e-6" if p < 1e-6 else f"p = {p:.2g}"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f} %"
+
+
+def reasons(summary: MonitorSummary, significant_bands: pl.DataFrame) -> list[Reason]:
+    """Every rule that fired, alerts first, each with its measured value, threshold, p-value and a sentence.
+
+    The rules are those of :func:`monitor` (``docs/method.md#monitoring``):
+    ``unknown_territory`` (alert at ``unknown_alert`` when significant, drift
+    otherwise), ``accuracy_drop`` per finding (alert), ``blind_spot_share``,
+    ``mix_shift`` and ``band_shift`` (drift).
+    """
+    st = summary["settings"]
+    alpha, out = st["alpha"], []
+    u = summary["unknown"]
+    if u["p_value"] < alpha:
+        level = "alert" if u["share"] >= st["unknown_alert"] else "drift"
+        out.append(Reason(
+            rule="unknown_territory", level=level, finding=None, value=u["share"], threshold=st["unknown_alert"],
+            p_value=u["p_value"],
+            sentence=f"{_pct(u['share'])} of the batch is unknown territory (threshold {_pct(st['unknown_alert'])}, "
+            f"expected {_pct(u['expected_share'])}, {_p(u['p_value'])})",
+        ))  # fmt: skip
+    for name, a in summary["accuracy"].items():
+        if a["change"] <= -st["max_drop"] and a["ci_high"] < 0:
+            out.append(Reason(
+                rule="accuracy_drop", level="alert", finding=name, value=a["change"], threshold=-st["max_drop"],
+                p_value=a["p_value"],
+                sentence=f"expected accuracy ({name}) {a['reference']:.3f} -> {a['batch']:.3f} "
+                f"({a['change']:+.3f}, threshold -{st['max_drop']:g}, {_p(a['p_value'])})"
+                + (" is an extrapolation" if a["extrapolated"] else ""),
+            ))  # fmt: skip
+    for b in summary["blind_spots"]:
+        if b["p_adjusted"] < alpha:
+            out.append(Reason(
+                rule="blind_spot_share", level="drift", finding=b["finding"], value=b["batch_share"],
+                threshold=b["reference_share"], p_value=b["p_adjusted"],
+                sentence=f"toward blind spot {b['clusters']} ({b['finding']}): {_pct(b['reference_share'])} -> "
+                f"{_pct(b['batch_share'])} of images ({_p(b['p_adjusted'])}, BH)",
+            ))  # fmt: skip
+    m = summary["mix"]
+    if m["chi2_p"] < alpha:
+        out.append(Reason(
+            rule="mix_shift", level="drift", finding=None, value=m["psi"], threshold=alpha, p_value=m["chi2_p"],
+            sentence=f"cluster mix shifted (PSI {m['psi']:.2f}, chi-square {_p(m['chi2_p'])})",
+        ))  # fmt: skip
+    if significant_bands.height:
+        top = significant_bands["feature"].head(3).to_list()
+        out.append(Reason(
+            rule="band_shift", level="drift", finding=None, value=float(significant_bands.height), threshold=alpha,
+            p_value=float(np.min(significant_bands["p_adjusted"].to_numpy())),
+            sentence=f"{significant_bands.height} of {summary['bands']['tested']} features differ "
+            f"(BH q < {alpha:g}; most: {', '.join(top)})",
+        ))  # fmt: skip
+    out.sort(key=lambda r: r["level"] != "alert")  # stable: alerts first, each group in rule order
+    return out
+
+
+def verdict_line(summary: MonitorSummary) -> str:
+    """One line: the verdict, the rules that fired (most severe first), then the figures."""
     parts = [summary["verdict"].upper() + ":"]
+    fired = [r["sentence"] for r in summary["reasons"]]
+    if summary["accuracy_extrapolated"]:  # said once per finding, after the unknown-territory rule
+        dropped = {r["finding"] for r in summary["reasons"] if r["rule"] == "accuracy_drop"}
+        fired[1:1] = [
+            f"expected accuracy ({name}) {a['reference']:.3f} -> {a['batch']:.3f} is an extrapolation"
+            for name, a in summary["accuracy"].items()
+            if name not in dropped
+        ]
+    parts.append(("; ".join(fired) if fired else "no rule fired") + ".")
     for name, a in summary["accuracy"].items():
         parts.append(
             f"expected accuracy ({name}) {a['reference']:.3f} -> {a['batch']:.3f} "
             f"({a['change']:+.3f}, 95% CI {a['ci_low']:+.3f} to {a['ci_high']:+.3f});"
         )
-    for s in summary["blind_spots"]:
-        if s["p_adjusted"] < summary["settings"]["alpha"]:
-            parts.append(
-                f"toward blind spot {s['clusters']} ({s['finding']}): {s['reference_share']:.0%} -> "
-                f"{s['batch_share']:.0%} of images (p = {s['p_adjusted']:.2g});"
-            )
     m = summary["mix"]
     parts.append(f"cluster mix PSI {m['psi']:.2f}, chi-square p = {m['chi2_p']:.2g};")
     b = summary["bands"]
-    top = f", most: {', '.join(b['top'][:3])}" if b["top"] else ""
-    parts.append(f"{b['significant']} of {b['tested']} features differ (BH q < {summary['settings']['alpha']}){top};")
+    parts.append(f"{b['significant']} of {b['tested']} features differ (BH q < {summary['settings']['alpha']});")
     u = summary["unknown"]
     parts.append(
         f"{u['n']} of {summary['n']} images ({u['share']:.1%}) in unknown territory "

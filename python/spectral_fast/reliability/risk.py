@@ -11,9 +11,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from spectral_fast._shared.frames import to_polars_or_path
+from spectral_fast._shared.progress import stage
 from spectral_fast._shared.serialize import jsonable
 from spectral_fast._version import __version__
-from spectral_fast.errors import InvalidInputError, InvalidTypeError
+from spectral_fast.errors import InvalidInputError
 from spectral_fast.reliability.batches import prepare_batch
 from spectral_fast.reliability.confidence import check_scores, confidence_risk
 from spectral_fast.reliability.rates import expected_accuracy
@@ -87,16 +89,17 @@ class Prediction:
 
 def predict(
     model_dir: str | Path | tuple[Any, Reference],
-    profiles: pl.DataFrame | str | Path,
+    profiles: Any,
     *,
     findings: list[str] | None = None,
     options: dict | None = None,
     id_col: str = "id",
     artefacts_from: str | Path | None = None,
-    predictions: pl.DataFrame | str | Path | None = None,
+    predictions: Any = None,
     score_cols: Mapping[str, str] | None = None,
     prediction_id_col: str = "id",
     match: str = "exact",
+    min_match: float = 0.5,
 ) -> Prediction:
     """Failure risk, expected accuracy and unknown-territory flags for unlabeled images.
 
@@ -104,8 +107,10 @@ def predict(
     ----------
     model_dir : path or (SpectralClusters, Reference)
         A report's output folder (``model.json`` + ``reference.json``), or the loaded pair.
-    profiles : polars.DataFrame or path
-        Profiles of the new images, made with the reference's options.
+    profiles : dataframe or path
+        Profiles of the new images, made with the reference's options: a
+        Parquet/CSV file or any dataframe (polars, pandas, pyarrow,
+        ``__arrow_c_stream__``).
     findings : list of str, optional
         Findings to predict (default: all of the reference's).
     options : dict, optional
@@ -116,7 +121,7 @@ def predict(
     artefacts_from : path, optional
         Image folder the ids are relative to, to compute artefact features the
         model needs and the profiles lack.
-    predictions : polars.DataFrame or path, optional
+    predictions : dataframe or path, optional
         The model's scores for the new images (CSV or Parquet; one row per
         image). With them, each finding whose reference has a confidence
         model (the report was given scores) also gets ``risk_combined_<finding>``
@@ -129,6 +134,8 @@ def predict(
     prediction_id_col, match : str
         Id column of ``predictions`` and how ids are compared
         (:func:`spectral_fast.analysis.predictions.join_predictions`).
+    min_match : float
+        Least share of the images that must match a prediction.
 
     Returns
     -------
@@ -148,6 +155,7 @@ def predict(
     for name in names:
         reference.finding(name)
     table, info = prepare_batch(profiles, reference, options=options, id_col=id_col, artefacts_from=artefacts_from)
+    stage(f"predict: cluster posterior and risk of {table.height} images")
     posterior, dist = cluster_posterior(model, table)
     labels = posterior.argmax(axis=1)
     unknown = dist > reference.distance_threshold
@@ -163,7 +171,9 @@ def predict(
     slice_rows, per_finding = [], {}
     batch_scores = (
         None if predictions is None
-        else _batch_scores(table, id_col, reference, names, predictions, score_cols, prediction_id_col, match)
+        else _batch_scores(
+            table, id_col, reference, names, predictions, score_cols, prediction_id_col, match, min_match
+        )
     )  # fmt: skip
     for name in names:
         rate, var = reference.rates(name)
@@ -227,10 +237,11 @@ def _batch_scores(
     id_col: str,
     reference: Reference,
     names: list[str],
-    predictions: pl.DataFrame | str | Path,
+    predictions: Any,
     score_cols: Mapping[str, str] | None,
     prediction_id_col: str,
     match: str,
+    min_match: float,
 ) -> dict[str, tuple[np.ndarray, str]]:
     """Per finding with a confidence model: the batch's scores in table order (NaN: no prediction) and the column."""
     from spectral_fast.analysis.predictions import (
@@ -240,8 +251,7 @@ def _batch_scores(
         read_predictions,
     )
 
-    if not isinstance(predictions, (pl.DataFrame, str, Path)):
-        raise InvalidTypeError(f"predictions must be a polars DataFrame or a path, got {type(predictions).__name__}")
+    predictions = to_polars_or_path(predictions, "predictions")
     preds = predictions if isinstance(predictions, pl.DataFrame) else read_predictions(predictions)
     models = {n: reference.finding(n).get("confidence_model") for n in names}
     models = {n: m for n, m in models.items() if m}
@@ -263,7 +273,9 @@ def _batch_scores(
     if prediction_id_col in cols.values():
         raise InvalidInputError(f"predictions: the id column {prediction_id_col!r} cannot also be a score column")
     left = table.select(pl.col(id_col).cast(pl.Utf8))
-    joined = join_predictions(left, right, id_col=prediction_id_col, profile_id_col=id_col, match=match)
+    joined = join_predictions(
+        left, right, id_col=prediction_id_col, profile_id_col=id_col, match=match, min_match_share=min_match
+    )
     back = left.join(joined.drop("prediction_id", strict=False), on=id_col, how="left", maintain_order="left")
     scored = back["__sf_scored"].fill_null(False).to_numpy()
     ids = back[id_col].to_list()
