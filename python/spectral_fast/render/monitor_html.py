@@ -15,8 +15,6 @@ from spectral_fast.reliability.reference_set import UNKNOWN_PERCENTILE
 def _plot_mix(result: MonitorResult) -> str:
     import matplotlib.pyplot as plt
 
-    from spectral_fast.render.report_html import _png
-
     mix = result.mix
     k = mix.height
     spot_clusters = {int(c) for s in result.summary["blind_spots"] for c in s["clusters"].split("+")}
@@ -32,13 +30,11 @@ def _plot_mix(result: MonitorResult) -> str:
     ax.set_xlabel("share of images")
     ax.legend(loc="lower right", frameon=False)
     ax.grid(axis="x", alpha=0.3)
-    return _png(fig)
+    return png(fig)
 
 
 def _plot_bands(result: MonitorResult, alpha: float) -> str:
     import matplotlib.pyplot as plt
-
-    from spectral_fast.render.report_html import _png
 
     b = result.bands
     shift = np.nan_to_num(b["shift"].to_numpy(), nan=0.0)
@@ -51,13 +47,11 @@ def _plot_bands(result: MonitorResult, alpha: float) -> str:
     ax.axvline(0, color="#7f8c8d", lw=1)
     ax.set_xlabel(f"median shift of the batch, robust units (red: KS test BH q < {alpha})")
     ax.grid(axis="x", alpha=0.3)
-    return _png(fig)
+    return png(fig)
 
 
 def _plot_distance(result: MonitorResult) -> str:
     import matplotlib.pyplot as plt
-
-    from spectral_fast.render.report_html import _png
 
     d = result.prediction.images["distance"].to_numpy()
     thr = result.summary["unknown"]["threshold"]
@@ -67,7 +61,7 @@ def _plot_distance(result: MonitorResult) -> str:
     ax.set_xlabel("distance to the nearest cluster centre (scaled units)")
     ax.set_ylabel("images")
     ax.legend(frameon=False)
-    return _png(fig)
+    return png(fig)
 
 
 def _records_table(records: list[dict], columns: list[tuple[str, Any]], *, text_cols=(), row_class=None) -> str:
