@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         args.model_dir, args.profiles, alpha=args.alpha, max_drop=args.max_drop,
         unknown_alert=args.unknown_alert, id_col=args.id_col, artefacts_from=args.images,
     )  # fmt: skip
-    paths = write_monitor(result, args.output)
+    paths = write_monitor(result, args.output, image_root=args.images, model_dir=args.model_dir)
     print(result.summary["verdict_line"])
     print(f"wrote {paths['json']}, {paths['html']}, {paths['risk']}")
     order = {"ok": 0, "drift": 1, "alert": 2}

@@ -18,7 +18,7 @@ def spot_colour(i: int) -> str:
     return SPOT_COLOURS[i % len(SPOT_COLOURS)]
 
 
-def _plt():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -29,7 +29,7 @@ def _plt():
 
 def plot_error_rates(rows: list[dict], overall: float, finding: str, colour_of: dict[int, str]) -> str:
     """Forest plot of the clusters' error rates with Wilson intervals, highest first."""
-    plt = _plt()
+    plt = pyplot()
     rows = sorted(rows, key=lambda r: -np.nan_to_num(r["error_rate"], nan=-1.0))
     k = len(rows)
     fig, ax = plt.subplots(figsize=(6.4, 0.28 * k + 1.2))
@@ -62,7 +62,7 @@ def pca_xy(z: np.ndarray) -> np.ndarray:
 def plot_map(xy: np.ndarray, spot_of: np.ndarray, spots: list[tuple[int, str]], error: np.ndarray, finding: str) -> str:
     """Images on two principal components: each blind spot (``spot_of`` = its colour index) in its colour, the rest
     (``-1``) grey, errors ringed; ``spots`` is ``(colour index, legend name)`` per blind spot."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     rest = spot_of < 0
     ax.scatter(xy[rest, 0], xy[rest, 1], s=12, color=REST, alpha=0.7, label="rest", lw=0)
@@ -91,7 +91,7 @@ def plot_ratio(freqs: np.ndarray, bands: np.ndarray, inside: np.ndarray, colour:
     """The group's mean band energy divided by the rest's (1 = same), over frequency, with the named ranges."""
     import warnings
 
-    plt = _plt()
+    plt = pyplot()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         energy = 10.0**bands
@@ -125,7 +125,7 @@ def plot_spectra(freqs: np.ndarray, bands: np.ndarray, labels: np.ndarray, k: in
 
     import matplotlib
 
-    plt = _plt()
+    plt = pyplot()
     cmap = matplotlib.colormaps["tab20"]
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     with warnings.catch_warnings():

@@ -84,7 +84,7 @@ def figure(uri: str, caption: str, cls: str = "figure") -> str:
 
 def details(summary: str, body: str, *, open_: bool = False) -> str:
     """A collapsed section (``summary`` is HTML)."""
-    return f'<details{" open" if open_ else ""}><summary>{summary}</summary>{body}</details>'
+    return f"<details{' open' if open_ else ''}><summary>{summary}</summary>{body}</details>"
 
 
 def stylesheet() -> str:

@@ -102,7 +102,10 @@ def _cluster_section(report, title: str, root: Path | None, spot_rank: dict[int,
     ]  # fmt: skip
     headers = ["cluster", "n", "share", "error rate [95% CI]", "lift", "AUROC [95% CI]", "sensitivity",
                "specificity", "share of errors", "p (BH)", "blind spot"]  # fmt: skip
-    classes = ["blind" if r["blind_spot"] else "" for r in sorted(rows_f, key=lambda r: -np.nan_to_num(r["error_rate"], nan=-1.0))]
+    classes = [
+        "blind" if r["blind_spot"] else ""
+        for r in sorted(rows_f, key=lambda r: -np.nan_to_num(r["error_rate"], nan=-1.0))
+    ]
     return table(headers, table_rows, classes)
 
 
@@ -121,7 +124,9 @@ def _descriptions(report, root: Path | None, blind_clusters: set[int]) -> str:
             img = thumb_img(image_id, root, error=err) or '<div class="muted small">(image not found)</div>'
             thumbs.append(f"<figure>{img}<figcaption>{esc(image_id)}</figcaption></figure>")
         tag = ' <span class="tag">blind spot</span>' if c in blind_clusters else ""
-        words = "; ".join(t + (f" (z {z:+.1f})" if z is not None else "") for t, z in split_description(d["description"]))
+        words = "; ".join(
+            t + (f" (z {z:+.1f})" if z is not None else "") for t, z in split_description(d["description"])
+        )
         parts.append(
             f'<div class="cluster{" blind" if c in blind_clusters else ""}"><h3>Cluster {c}{tag} · '
             f"n = {int((labels == c).sum())}</h3><p>{esc(words or d['description'])}</p>"
@@ -159,11 +164,13 @@ def render_body(report, *, image_root: str | Path | None = None) -> str:
             outside = ~np.any([sp.inside for sp in mine], axis=0) if mine else np.ones(len(labels), bool)
             rest_rows = typical_rest(report, outside, 4) if root is not None else []
             for sp in mine:
-                ratio = plots.plot_ratio(freqs, bands, sp.inside, plots.spot_colour(sp.index), mm) if band_cols else None
+                ratio = (
+                    plots.plot_ratio(freqs, bands, sp.inside, plots.spot_colour(sp.index), mm) if band_cols else None
+                )
                 cards.append(card(sp, report, root, ratio, rest_rows))
         parts.append(f'<div class="cards">{"".join(cards)}</div>')
         parts.append(
-            '<p class="small">Spectrum plots: the blind spot\'s mean band energy divided by the rest\'s '
+            "<p class=\"small\">Spectrum plots: the blind spot's mean band energy divided by the rest's "
             "(1 = the same; above 1 more energy at that scale, e.g. sharpening or noise; below, blur or smoothing).</p>"
         )
 
@@ -193,7 +200,9 @@ def render_body(report, *, image_root: str | Path | None = None) -> str:
     blind_clusters = {c for sp in spots for c in sp.clusters}
     for title in titles:
         parts.append(details(f"Per cluster: {esc(title)} ({k} clusters)", _cluster_section(report, title, root, {})))
-    parts.append(details("What each cluster is (descriptions and exemplars)", _descriptions(report, root, blind_clusters)))
+    parts.append(
+        details("What each cluster is (descriptions and exemplars)", _descriptions(report, root, blind_clusters))
+    )
     if band_cols:
         parts.append(details("Spectra of every cluster", figure(
             plots.plot_spectra(freqs, bands, labels, k),

@@ -121,7 +121,9 @@ def exemplar_ids(report, clusters: list[int], inside: np.ndarray, n: int) -> lis
 def typical_rest(report, outside: np.ndarray, n: int) -> list[int]:
     """Images of the rest nearest their centre, from its largest clusters in turn."""
     labels = report.assignments["cluster"].to_numpy()
-    rest_clusters = [int(c) for c, _ in sorted(zip(*np.unique(labels[outside], return_counts=True)), key=lambda t: -t[1])]
+    rest_clusters = [
+        int(c) for c, _ in sorted(zip(*np.unique(labels[outside], return_counts=True)), key=lambda t: -t[1])
+    ]
     return exemplar_ids(report, rest_clusters[:n], outside, n)
 
 
@@ -174,7 +176,7 @@ def card(spot: Spot, report, root: Path | None, ratio_uri: str | None, rest_rows
     ratio = (f'<div class="ratio"><img src="{ratio_uri}" alt="mean spectrum of the blind spot divided by the rest">'
              "</div>" if ratio_uri else "")  # fmt: skip
     return (f'<div class="card" style="--spot: {spot_colour(spot.index)}">{title}{rates}'
-            f'<div class="small">{small}</div><ul class="desc">{desc}</ul>{comp_html}{strip}{ratio}</div>')  # fmt: skip
+            f'<div class="small">{small}</div><ul class="desc">{desc}</ul>{comp_html}<div class="visual">{strip}{ratio}</div></div>')  # fmt: skip
 
 
 def _skip_columns(report) -> set[str]:
