@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from spectral_fast._shared.display import NotebookView
 from spectral_fast._shared.stats import Z95
 from spectral_fast._version import __version__
 from spectral_fast.errors import InvalidInputError
@@ -25,7 +26,7 @@ from spectral_fast.reliability.risk import Prediction, load_model_dir, predict
 
 
 @dataclass
-class MonitorResult:
+class MonitorResult(NotebookView):
     """Result of :func:`monitor`.
 
     Attributes

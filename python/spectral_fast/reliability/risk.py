@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from spectral_fast._shared.display import NotebookView
 from spectral_fast._shared.serialize import jsonable
 from spectral_fast._version import __version__
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
@@ -44,7 +45,7 @@ def load_model_dir(model_dir: str | Path) -> tuple[Any, Reference]:
 
 # --------------------------------------------------------------------- predict
 @dataclass
-class Prediction:
+class Prediction(NotebookView):
     """Result of :func:`predict`.
 
     Attributes
