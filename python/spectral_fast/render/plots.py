@@ -112,6 +112,11 @@ def plot_ratio(freqs: np.ndarray, bands: np.ndarray, inside: np.ndarray, colour:
         top = min(float(np.max(np.abs(np.log10(finite)))), 3.0)  # symmetric about 1, at least 0.7x-1.4x
         ax.set_ylim(10 ** -(max(top, 0.12) * 1.3), 10 ** (max(top, 0.12) * 1.3))
     ax.set_xlim(float(np.nanmin(freqs)), 0.5)
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.tick_params(labelsize=7)
     ax.set_ylabel("energy vs rest", fontsize=7.5)
     ax.set_xlabel("cycles/px" + (f" (1 cycle/px = {1 / mm:.1f} cycles/mm)" if mm else ""), fontsize=7.5)

@@ -15,7 +15,7 @@ import numpy as np
 
 from spectral_fast.render import plots
 from spectral_fast.render.primitives import details, esc, figure, fmt, page, pct, table
-from spectral_fast.render.spots import Spot, card, rates_by_kind, typical_rest
+from spectral_fast.render.spots import Spot, card, error_kind, rates_by_kind, typical_rest
 from spectral_fast.render.thumbs import thumb_img
 from spectral_fast.render.words import pixel_spacing_mm, short_phrase, split_description
 
@@ -29,7 +29,8 @@ def _spots(report) -> list[Spot]:
     for i, row in enumerate(report.blind_spots.iter_rows(named=True)):
         clusters = [int(c) for c in str(row["clusters"]).split("+")]
         error = report.assignments[f"error_{row['finding']}"].to_numpy().astype(bool)
-        out.append(Spot(row["finding"], row, i, np.isin(labels, clusters), error))
+        several = report.blind_spots["finding"].n_unique() > 1
+        out.append(Spot(row["finding"], row, i, np.isin(labels, clusters), error, several))
     return out
 
 
@@ -57,11 +58,14 @@ def verdict(report, title: str, spots: list[Spot], alpha: float) -> str:
                f"than on the rest ({pct(rate_in)} vs {pct(rate_out)} errors):")  # fmt: skip
         items = []
         for sp in spots:
-            e = rates_by_kind(report, title, sp.inside, error)[0]["spot"]
+            kinds = rates_by_kind(report, title, sp.inside, error)
+            e = kinds[0]["spot"]
+            direction = sp.row.get("direction") or error_kind(kinds)
             items.append(
                 f'<li><span class="swatch" style="--spot: {plots.spot_colour(sp.index)}"></span> '
                 f"<b>{int(sp.row['n'])} images</b>: {esc(short_phrase(sp.row.get('description', '')))}; "
-                f"<b>{pct(e['rate'])} errors</b> <span class=small>[{pct(e['lo'])}-{pct(e['hi'])}]</span></li>"
+                f"<b>{pct(e['rate'])} errors</b> <span class=small>[{pct(e['lo'])}-{pct(e['hi'])}]</span>"
+                f"{', ' + esc(direction) if direction else ''}</li>"
             )
         body, cls = f'<div class="say">{say}</div><ol>{"".join(items)}</ol>', "yes"
     else:

@@ -37,6 +37,7 @@ class Spot:
     index: int  # colour index, page-wide
     inside: np.ndarray
     error: np.ndarray
+    several_findings: bool = False
 
     @property
     def clusters(self) -> list[int]:
@@ -132,14 +133,17 @@ def card(spot: Spot, report, root: Path | None, ratio_uri: str | None, rest_rows
     r = spot.row
     ids = report.assignments["id"].to_list()
     n_all = len(spot.inside)
-    title = (f'<h3><span class="swatch"></span> #{esc(r["rank"])} · {esc(spot.finding)} · '
-             f'{int(r["n"])} images ({pct(r["n"] / n_all)}) · cluster{"s" if "+" in str(r["clusters"]) else ""} '
-             f'{esc(r["clusters"])}</h3>')  # fmt: skip
+    several = "+" in str(r["clusters"])
+    label = f" · {esc(spot.finding)}" if spot.several_findings else ""
+    title = (
+        f'<h3><span class="swatch"></span> #{esc(r["rank"])}{label} · {int(r["n"])} images ({pct(r["n"] / n_all)}) '
+        f'<span class="small">cluster{"s" if several else ""} {esc(r["clusters"])}</span></h3>'
+    )
     kinds = rates_by_kind(report, spot.finding, spot.inside, spot.error)
     e = kinds[0]
     rates = (f'<div class="rates"><span><span class="big">{pct(e["spot"]["rate"])}</span> errors '
              f'<span class="small">[{pct(e["spot"]["lo"])}-{pct(e["spot"]["hi"])}]</span> vs '
-             f'<b>{pct(e["rest"]["rate"])}</b> in the rest · <b>{_lift(e)}</b></span></div>')  # fmt: skip
+             f'<b>{pct(e["rest"]["rate"])}</b> in all other images · <b>{_lift(e)}</b></span></div>')  # fmt: skip
     detail = [
         f"{k['kind']} {pct(k['spot']['rate'])} [{pct(k['spot']['lo'])}-{pct(k['spot']['hi'])}] "
         f"vs {pct(k['rest']['rate'])}"
@@ -147,7 +151,7 @@ def card(spot: Spot, report, root: Path | None, ratio_uri: str | None, rest_rows
         if k["spot"]["n"]
     ]
     extra = []
-    if r.get("direction"):
+    if r.get("direction"):  # the analysis' own reading of the error direction, when it gives one
         extra.append(esc(r["direction"]))
     stability = r.get("stability")
     if isinstance(stability, (int, float)) and np.isfinite(stability):
@@ -200,7 +204,7 @@ def _composition_items(comp: Any) -> list[str]:
 
 def _lift(e: dict) -> str:
     a, b = e["spot"]["rate"], e["rest"]["rate"]
-    return f"{a / b:.1f}× the rest" if b and np.isfinite(a) and np.isfinite(b) else "no errors in the rest"
+    return f"{a / b:.1f}×" if b and np.isfinite(a) and np.isfinite(b) else "no errors in the rest"
 
 
 def _p(p: Any) -> str:
@@ -209,3 +213,15 @@ def _p(p: Any) -> str:
     except (TypeError, ValueError):
         return "–"
     return f"{v:.2g}" if np.isfinite(v) else "–"
+
+
+def error_kind(kinds: list[dict]) -> str:
+    """``"mostly false alarms"`` / ``"mostly misses"`` when three quarters of the spot's errors are of one kind."""
+    if len(kinds) < 3 or not kinds[0]["spot"]["k"]:
+        return ""
+    misses, alarms, total = kinds[1]["spot"]["k"], kinds[2]["spot"]["k"], kinds[0]["spot"]["k"]
+    if misses >= 0.75 * total:
+        return "mostly misses"
+    if alarms >= 0.75 * total:
+        return "mostly false alarms"
+    return "misses and false alarms"
