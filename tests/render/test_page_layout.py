@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+
 from helpers.browser import ALLOWED_SCHEMES, CHROMIUM, LAYOUT_JS, VIEWPORT, load_page
 from helpers.report_cases import make_case
 
@@ -74,7 +75,7 @@ def test_report_verdict_and_cards_above_the_fold(pages):
 
 
 def test_report_leads_with_the_label_and_the_plain_verdict(pages):
-    rep, _, report_html, _ = pages
+    _, _, report_html, _ = pages
     text = report_html.read_text()
     verdict = text.index('class="verdict')
     assert text.index('<div class="title">y</div>') > verdict

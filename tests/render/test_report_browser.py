@@ -14,9 +14,8 @@ tests skip with that reason.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+
 from helpers.browser import ALLOWED_SCHEMES, CHROMIUM, load_page
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium)")
