@@ -91,6 +91,8 @@ def plot_ratio(freqs: np.ndarray, bands: np.ndarray, inside: np.ndarray, colour:
     """The group's mean band energy divided by the rest's (1 = same), over frequency, with the named ranges."""
     import warnings
 
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
     plt = pyplot()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -108,12 +110,12 @@ def plot_ratio(freqs: np.ndarray, bands: np.ndarray, inside: np.ndarray, colour:
     ax.set_xscale("log")
     ax.set_yscale("log")
     finite = ratio[np.isfinite(ratio) & (ratio > 0)]
-    if finite.size:
-        top = min(float(np.max(np.abs(np.log10(finite)))), 3.0)  # symmetric about 1, at least 0.7x-1.4x
-        ax.set_ylim(10 ** -(max(top, 0.12) * 1.3), 10 ** (max(top, 0.12) * 1.3))
+    # symmetric about 1, at least 0.7x-1.4x, at most 1/1000x-1000x
+    top = min(float(np.max(np.abs(np.log10(finite)))), 3.0) if finite.size else 0.0
+    top = max(top, 0.12) * 1.3
+    ax.set_ylim(10**-top, 10**top)
     ax.set_xlim(float(np.nanmin(freqs)), 0.5)
-    from matplotlib.ticker import FuncFormatter, NullFormatter
-
+    ax.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0) if top < 1.0 else (1.0,)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))

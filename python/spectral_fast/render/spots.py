@@ -143,7 +143,7 @@ def card(spot: Spot, report, root: Path | None, ratio_uri: str | None, rest_rows
     e = kinds[0]
     rates = (f'<div class="rates"><span><span class="big">{pct(e["spot"]["rate"])}</span> errors '
              f'<span class="small">[{pct(e["spot"]["lo"])}-{pct(e["spot"]["hi"])}]</span> vs '
-             f'<b>{pct(e["rest"]["rate"])}</b> in all other images · <b>{_lift(e)}</b></span></div>')  # fmt: skip
+             f'<b>{pct(e["rest"]["rate"])}</b> elsewhere (<b>{_lift(e)}</b>)</span></div>')  # fmt: skip
     detail = [
         f"{k['kind']} {pct(k['spot']['rate'])} [{pct(k['spot']['lo'])}-{pct(k['spot']['hi'])}] "
         f"vs {pct(k['rest']['rate'])}"
