@@ -93,8 +93,11 @@ def _spot_table(report) -> str:
     return table(headers, rows, text_cols=(1, 2, 10))
 
 
-def _cluster_section(report, title: str, root: Path | None, spot_rank: dict[int, int]) -> str:
-    rows_f = [r for r in report.slices.iter_rows(named=True) if r["finding"] == title]
+def _cluster_section(report, title: str) -> str:
+    rows_f = sorted(
+        (r for r in report.slices.iter_rows(named=True) if r["finding"] == title),
+        key=lambda r: -np.nan_to_num(r["error_rate"], nan=-1.0),
+    )
     table_rows = [
         [fmt(r["cluster"]), fmt(r["n"]), fmt(r["share"]),
          f"{fmt(r['error_rate'])} [{fmt(r['error_ci_low'])}, {fmt(r['error_ci_high'])}]", fmt(r["lift"]),
@@ -102,15 +105,11 @@ def _cluster_section(report, title: str, root: Path | None, spot_rank: dict[int,
           else esc(r["auroc_note"])),
          fmt(r["sensitivity"]), fmt(r["specificity"]), fmt(r["error_share"]), fmt(r["p_adjusted"]),
          ('<span class="tag">#' + fmt(r["rank"]) + "</span>") if r["blind_spot"] else ""]
-        for r in sorted(rows_f, key=lambda r: -np.nan_to_num(r["error_rate"], nan=-1.0))
+        for r in rows_f
     ]  # fmt: skip
     headers = ["cluster", "n", "share", "error rate [95% CI]", "lift", "AUROC [95% CI]", "sensitivity",
                "specificity", "share of errors", "p (BH)", "blind spot"]  # fmt: skip
-    classes = [
-        "blind" if r["blind_spot"] else ""
-        for r in sorted(rows_f, key=lambda r: -np.nan_to_num(r["error_rate"], nan=-1.0))
-    ]
-    return table(headers, table_rows, classes)
+    return table(headers, table_rows, ["blind" if r["blind_spot"] else "" for r in rows_f])
 
 
 def _descriptions(report, root: Path | None, blind_clusters: set[int]) -> str:
@@ -203,7 +202,7 @@ def render_body(report, *, image_root: str | Path | None = None) -> str:
         parts.append(details("All blind spots: statistics", _spot_table(report)))
     blind_clusters = {c for sp in spots for c in sp.clusters}
     for title in titles:
-        parts.append(details(f"Per cluster: {esc(title)} ({k} clusters)", _cluster_section(report, title, root, {})))
+        parts.append(details(f"Per cluster: {esc(title)} ({k} clusters)", _cluster_section(report, title)))
     parts.append(
         details("What each cluster is (descriptions and exemplars)", _descriptions(report, root, blind_clusters))
     )
