@@ -217,8 +217,8 @@ def _p(p: Any) -> str:
 
 def error_kind(kinds: list[dict]) -> str:
     """``"mostly false alarms"`` / ``"mostly misses"`` when three quarters of the spot's errors are of one kind."""
-    if len(kinds) < 3 or not kinds[0]["spot"]["k"]:
-        return ""
+    if len(kinds) < 3 or not kinds[0]["spot"]["k"] or kinds[1]["spot"]["k"] + kinds[2]["spot"]["k"] == 0:
+        return ""  # no errors, or labels that are not 0/1
     misses, alarms, total = kinds[1]["spot"]["k"], kinds[2]["spot"]["k"], kinds[0]["spot"]["k"]
     if misses >= 0.75 * total:
         return "mostly misses"
