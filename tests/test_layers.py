@@ -6,7 +6,7 @@ A module may import from its own subpackage and from any layer below it, never
 from one above. The top layer (the entry points) may import anything.
 ``simulate`` (phantoms, acquisition changes) stands apart: it may use
 ``_shared``, ``profiling`` and ``errors``, and no layer below the entry points
-may import it. ``errors``, the compiled ``_core`` and the top-level
+may import it. ``errors``, ``_version``, the compiled ``_core`` and the top-level
 ``__init__`` (lazy public names) are base modules that everyone may import.
 
 Every import counts: module level, inside functions, under ``TYPE_CHECKING``.
@@ -29,7 +29,7 @@ RANK = {"_shared": 0, "profiling": 1, "ingest": 2, "analysis": 3, "reliability":
 #: Entry points: may import anything.
 TOP = {"commands", "cli", "demo", "__main__"}
 #: Importable by every module.
-BASE = {"errors", "_core", ""}  # "" = the top-level package itself
+BASE = {"errors", "_core", "_version", ""}  # "" = the top-level package itself
 #: What simulate may import besides itself and BASE.
 SIMULATE_MAY_IMPORT = {"_shared", "profiling"}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from spectral_fast._shared import display as _display
 from spectral_fast._version import __version__
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from spectral_fast.ingest import ArchiveSummary, combine_profiles, process_batch, profile_archive
     from spectral_fast.profiling import ProfileOptions, band_edges, feature_matrix, profile
     from spectral_fast.reliability import MonitorResult, Prediction, monitor, predict
-    from spectral_fast.render import write_monitor, write_report
+    from spectral_fast.render import show, write_monitor, write_report
 
 # public name -> subpackage that exports it
 _PUBLIC = {
@@ -40,6 +41,7 @@ _PUBLIC = {
     "MonitorResult": "spectral_fast.reliability",
     "write_report": "spectral_fast.render",
     "write_monitor": "spectral_fast.render",
+    "show": "spectral_fast.render",
     "SpectralFastError": "spectral_fast.errors",
     "InvalidInputError": "spectral_fast.errors",
     "InvalidTypeError": "spectral_fast.errors",
@@ -68,9 +70,22 @@ __all__ = [
     "process_batch",
     "profile",
     "profile_archive",
+    "show",
     "write_monitor",
     "write_report",
 ]
+
+
+def _render_html(obj: object) -> str | None:
+    """Notebook HTML of a result object, loading the rendering layer on first use (see ``_shared.display``)."""
+    from spectral_fast.render.notebook import repr_html
+
+    return repr_html(obj)
+
+
+# The package root may import every layer; installing the renderer here lets Report, Prediction and
+# MonitorResult render in Jupyter while analysis and reliability never import render.
+_display.set_renderer(_render_html)
 
 
 def __getattr__(name: str) -> Any:

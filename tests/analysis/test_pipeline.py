@@ -103,7 +103,7 @@ def test_html_is_offline_and_escaped(tmp_path):
     assert "http://" not in page and "https://" not in page
     assert page.count('src="data:image/png;base64,') >= 5  # plots + thumbnails
     assert "(image not found)" in page
-    assert "errors are concentrated" in page
+    assert "The model errs" in page and "more often on 1 group of images" in page  # the planted slice, in words
 
 
 def test_error_rows_are_excluded_and_counted():

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from spectral_fast._shared.display import NotebookView
 from spectral_fast._version import __version__
 from spectral_fast.analysis.summary_types import ReportSummary
 from spectral_fast.errors import InvalidInputError
@@ -50,7 +51,7 @@ class Finding:
 
 
 @dataclass
-class Report:
+class Report(NotebookView):
     """Result of :func:`analyze`; :func:`spectral_fast.render.write_report` puts it on disk."""
 
     slices: pl.DataFrame

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         unknown_alert=args.unknown_alert, id_col=args.profile_id_col, artefacts_from=args.images,
     )  # fmt: skip
     stage(f"writing monitor.json, monitor.html and risk.parquet to {args.output}")
-    paths = write_monitor(result, args.output)
+    paths = write_monitor(result, args.output, image_root=args.images, model_dir=args.model_dir)
     print(result.summary["verdict_line"])
     if not args.quiet:
         print(f"wrote {paths['json']}, {paths['html']}, {paths['risk']}")

@@ -11,6 +11,7 @@ from typing import Any, TypedDict
 import numpy as np
 import polars as pl
 
+from spectral_fast._shared.display import NotebookView
 from spectral_fast._shared.progress import stage
 from spectral_fast._shared.stats import Z95
 from spectral_fast._version import __version__
@@ -62,7 +63,7 @@ class MonitorSummary(TypedDict):
 
 
 @dataclass
-class MonitorResult:
+class MonitorResult(NotebookView):
     """Result of :func:`monitor`.
 
     Attributes

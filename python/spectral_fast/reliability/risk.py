@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from spectral_fast._shared.display import NotebookView
 from spectral_fast._shared.frames import to_polars_or_path
 from spectral_fast._shared.progress import stage
 from spectral_fast._shared.serialize import jsonable
@@ -46,7 +47,7 @@ def load_model_dir(model_dir: str | Path) -> tuple[Any, Reference]:
 
 # --------------------------------------------------------------------- predict
 @dataclass
-class Prediction:
+class Prediction(NotebookView):
     """Result of :func:`predict`.
 
     Attributes

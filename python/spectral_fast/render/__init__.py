@@ -1,5 +1,6 @@
-"""What people read: the self-contained report and monitor pages, and the output folders that hold them."""
+"""What people read: the self-contained report and monitor pages, their notebook view, and the output folders."""
 
 from spectral_fast.render.folders import write_monitor, write_report
+from spectral_fast.render.notebook import show, to_html
 
-__all__ = ["write_monitor", "write_report"]
+__all__ = ["show", "to_html", "write_monitor", "write_report"]

@@ -46,12 +46,41 @@ def write_report(report: Report, outdir: str | Path, *, image_root: str | Path |
     return paths
 
 
-def write_monitor(result: MonitorResult, outdir: str | Path) -> dict[str, Path]:
-    """Write ``monitor.json``, ``monitor.html`` and the per-image ``risk.parquet`` into ``outdir``."""
+def write_monitor(
+    result: MonitorResult,
+    outdir: str | Path,
+    *,
+    image_root: str | Path | None = None,
+    model_dir: str | Path | None = None,
+    reference_root: str | Path | None = None,
+) -> dict[str, Path]:
+    """Write ``monitor.json``, ``monitor.html`` and the per-image ``risk.parquet`` into ``outdir``.
+
+    ``image_root`` (the batch's image folder) lets the page show the farthest
+    images; with ``model_dir`` (the report's folder) it shows the reference
+    exemplars of their nearest clusters beside them, read under
+    ``reference_root`` (default ``image_root``).
+    """
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "monitor.json", "html": out / "monitor.html", "risk": out / "risk.parquet"}
     paths["json"].write_text(result.to_json())
-    paths["html"].write_text(render_monitor_html(result), encoding="utf-8")
+    html = render_monitor_html(result, image_root=image_root, reference_exemplars=reference_exemplars(model_dir),
+                               reference_root=reference_root)  # fmt: skip
+    paths["html"].write_text(html, encoding="utf-8")
     result.prediction.write(paths["risk"])
     return paths
+
+
+def reference_exemplars(model_dir: str | Path | None) -> dict[int, list[str]]:
+    """Exemplar image ids of each cluster, from a report folder's ``slices.csv`` (empty when there is none)."""
+    import polars as pl
+
+    path = Path(model_dir) / "slices.csv" if model_dir else None
+    if path is None or not path.is_file():
+        return {}
+    slices = pl.read_csv(path, columns=["cluster", "exemplars"], schema_overrides={"exemplars": pl.Utf8})
+    out: dict[int, list[str]] = {}
+    for row in slices.unique("cluster", keep="first").iter_rows(named=True):
+        out[int(row["cluster"])] = [i for i in (row["exemplars"] or "").split(" | ") if i]
+    return out

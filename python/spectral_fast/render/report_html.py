@@ -1,309 +1,247 @@
-"""The self-contained HTML report: text, tables and matplotlib PNGs inlined as data URIs.
+"""The self-contained HTML report: the verdict and one card per blind spot first, the detail collapsed below.
 
 Nothing in the page refers to the network (no scripts, fonts or stylesheets
 from elsewhere; a Content-Security-Policy forbids any), so it opens offline
-and from e-mail. Every value that comes from the user's data (ids, column
-names, descriptions) goes through :func:`html.escape`.
+and from e-mail; figures and thumbnails are PNG data URIs. Every value that
+comes from the user's data goes through :func:`~spectral_fast.render.primitives.esc`.
+What the page shows and why: ``docs/guides/reporting.md``.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
-from importlib import resources
 from pathlib import Path
-from string import Template
-from typing import Any
 
 import numpy as np
 
-#: Cluster colours (tab20 has enough distinct hues for the auto k up to 20).
-_CMAP = "tab20"
-_THUMB = 128
+from spectral_fast.render import plots
+from spectral_fast.render.primitives import details, esc, figure, fmt, page, pct, table
+from spectral_fast.render.spots import Spot, card, error_kind, rates_by_kind, typical_rest
+from spectral_fast.render.thumbs import thumb_img
+from spectral_fast.render.words import pixel_spacing_mm, short_phrase, split_description
+
+TITLE = "spectral_fast blind-spot report"
 
 
-def esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+def _spots(report) -> list[Spot]:
+    """Every blind spot of every finding, in the order of the table (finding, then rank)."""
+    labels = report.assignments["cluster"].to_numpy()
+    out = []
+    for i, row in enumerate(report.blind_spots.iter_rows(named=True)):
+        clusters = [int(c) for c in str(row["clusters"]).split("+")]
+        error = report.assignments[f"error_{row['finding']}"].to_numpy().astype(bool)
+        several = report.blind_spots["finding"].n_unique() > 1
+        out.append(Spot(row["finding"], row, i, np.isin(labels, clusters), error, several))
+    return out
 
 
-def fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return esc(value)
-    if not np.isfinite(v):
-        return "–"
-    if v != 0 and abs(v) < 10**-digits:
-        return f"{v:.1e}"
-    if abs(v) >= 1000:
-        return f"{v:,.0f}"
-    return f"{v:.{digits}g}"
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _colours(k: int):
-    import matplotlib
-
-    cmap = matplotlib.colormaps[_CMAP]
-    return [cmap(i % cmap.N) for i in range(k)]
-
-
-def plot_error_rates(rows: list[dict], overall: float, finding: str) -> str:
-    import matplotlib.pyplot as plt
-
-    k = len(rows)
-    fig, ax = plt.subplots(figsize=(7.5, 0.35 * k + 1.4))
-    y = np.arange(k)
-    rate = np.array([r["error_rate"] for r in rows], dtype=float)
-    lo = np.array([r["error_ci_low"] for r in rows], dtype=float)
-    hi = np.array([r["error_ci_high"] for r in rows], dtype=float)
-    colours = ["#c0392b" if r["blind_spot"] else "#34495e" for r in rows]
-    # clip: at a rate of 0 or 1 the interval edge equals the rate up to rounding
-    below, above = np.nan_to_num(np.maximum(rate - lo, 0.0)), np.nan_to_num(np.maximum(hi - rate, 0.0))
-    ax.errorbar(rate, y, xerr=[below, above], fmt="none", ecolor="#95a5a6", capsize=3)
-    ax.scatter(rate, y, c=colours, zorder=3)
-    ax.axvline(overall, color="#7f8c8d", ls="--", lw=1, label=f"overall {overall:.1%}")
-    ax.set_yticks(y, [f"cluster {r['cluster']} (n={r['n']})" for r in rows])
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xlabel(f"error rate, {finding} (Wilson 95% interval; red = blind spot)")
-    ax.legend(loc="lower right", frameon=False)
-    ax.grid(axis="x", alpha=0.3)
-    return _png(fig)
-
-
-def plot_spectra(table, labels: np.ndarray, k: int) -> str:
-    import warnings
-
-    import matplotlib.pyplot as plt
-
-    warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
-
-    from spectral_fast.analysis.describe import band_frequencies
-
-    band_cols = sorted(c for c in table.columns if c.startswith("band_"))
-    freqs = band_frequencies(table, band_cols)
-    bands = table.select(band_cols).to_numpy().astype(float)
-    # A band with no coefficient sits at the log floor (1e-12) for small images: leave it out of the means.
-    bands = np.where(bands <= -11.5, np.nan, bands)
-    fig, ax = plt.subplots(figsize=(7.5, 4.6))
-    for c, colour in zip(range(k), _colours(k)):
-        inside = labels == c
-        if inside.any():
-            ax.plot(
-                freqs,
-                10 ** np.nanmean(bands[inside], axis=0),
-                color=colour,
-                lw=1.4,
-                label=f"cluster {c} (n={inside.sum()})",
+def verdict(report, title: str, spots: list[Spot], alpha: float) -> str:
+    """The finding's verdict in plain words, the statistics below in small type."""
+    s = report.summary["findings"][title]
+    error = report.assignments[f"error_{title}"].to_numpy().astype(bool)
+    n = len(error)
+    p_perm = s.get("perm_p_mutual_information")
+    stats = (
+        f"{s['errors']} errors in {s['n']} images ({pct(s['error_rate'])}). Errors against random partitions of the "
+        f"same sizes: permutation p = {fmt(p_perm)} (mutual information), p = {fmt(s.get('perm_p_max_lift'))} "
+        f"(largest lift); chi-square p = {fmt(s.get('chi2_p'))} (dof {esc(s.get('chi2_dof'))}). The worst clusters "
+        f"covering 10 % / 20 % of the images hold {pct(s.get('worst_share_10'))} / {pct(s.get('worst_share_20'))} "
+        f"of the errors. Blind spot: lift ≥ {fmt(report.summary['options']['lift_threshold'])} and tree-scan "
+        f"p &lt; {fmt(alpha)}."
+    )
+    if spots:
+        union = np.any([sp.inside for sp in spots], axis=0)
+        rate_in = error[union].mean()
+        rate_out = error[~union].mean() if (~union).any() else float("nan")
+        times = f"{rate_in / rate_out:.1f}× more often" if rate_out > 0 else "far more often"
+        groups = f"{len(spots)} group{'s' if len(spots) > 1 else ''} of images"
+        say = (f"The model errs {times} on {groups} ({int(union.sum())} of {n}, {pct(union.mean())}) "
+               f"than on the rest ({pct(rate_in)} vs {pct(rate_out)} errors):")  # fmt: skip
+        items = []
+        for sp in spots:
+            kinds = rates_by_kind(report, title, sp.inside, error)
+            e = kinds[0]["spot"]
+            direction = sp.row.get("direction") or error_kind(kinds)
+            items.append(
+                f'<li><span class="swatch" style="--spot: {plots.spot_colour(sp.index)}"></span> '
+                f"<b>{int(sp.row['n'])} images</b>: {esc(short_phrase(sp.row.get('description', '')))}; "
+                f"<b>{pct(e['rate'])} errors</b> <span class=small>[{pct(e['lo'])}-{pct(e['hi'])}]</span>"
+                f"{', ' + esc(direction) if direction else ''}</li>"
             )
-    ax.plot(freqs, 10 ** np.nanmean(bands, axis=0), color="black", lw=2.6, label="all images")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("radial frequency (cycles/pixel)")
-    ax.set_ylabel("share of spectral energy per band (geometric mean)")
-    ax.grid(which="both", alpha=0.25)
-    ax.legend(fontsize=8, ncol=2, frameon=False)
-    return _png(fig)
+        body, cls = f'<div class="say">{say}</div><ol>{"".join(items)}</ol>', "yes"
+    else:
+        concentrated = p_perm is not None and np.isfinite(p_perm) and p_perm < alpha
+        if concentrated:
+            say = ("No blind spot: the errors lean towards some acquisition clusters more than chance allows, but no "
+                   "cluster or group of similar clusters stands out on its own.")  # fmt: skip
+        else:
+            say = f"No blind spot: the model's errors ({pct(s['error_rate'])}) are spread evenly over the acquisition clusters."
+        body, cls = f'<div class="say">{say}</div>', "warn" if concentrated else "no"
+    return f'<div class="verdict {cls}"><div class="title">{esc(title)}</div>{body}<p class="stats">{stats}</p></div>'
 
 
-def plot_map(z: np.ndarray, labels: np.ndarray, error: np.ndarray, k: int, finding: str) -> str:
-    import matplotlib.pyplot as plt
+def _spot_table(report) -> str:
+    label = "finding" if report.blind_spots["finding"].n_unique() != 1 else report.blind_spots["finding"][0]
+    rows = [
+        [fmt(r["rank"]), esc(r["finding"]), esc(r["clusters"]), fmt(r["n"]), fmt(r["share"]),
+         f"{fmt(r['error_rate'])} [{fmt(r['error_ci_low'])}, {fmt(r['error_ci_high'])}]", fmt(r["lift"]),
+         fmt(r["excess_errors"], 2), fmt(r["p_scan"]), fmt(r["p_adjusted"]),
+         esc("; ".join(t for t, _ in split_description(r["description"])))]
+        for r in report.blind_spots.iter_rows(named=True)
+    ]  # fmt: skip
+    headers = ["rank", "label" if label == "finding" else esc(label), "clusters", "n", "share", "error rate [95% CI]",
+               "lift", "excess errors", "p (tree scan)", "p (BH)", "what is different"]  # fmt: skip
+    return table(headers, rows, text_cols=(1, 2, 10))
 
-    # Clip so one extreme image (another resolution, a broken file) does not
-    # squeeze everyone else into a corner of the map.
-    z = np.clip(z, -8.0, 8.0)
-    centred = z - z.mean(axis=0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    xy = centred @ vt[:2].T if vt.shape[0] >= 2 else np.c_[centred[:, 0], np.zeros(len(z))]
-    fig, ax = plt.subplots(figsize=(8.5, 5.2))
-    colours = _colours(k)
-    for c in range(k):
-        inside = labels == c
-        if inside.any():
-            ax.scatter(xy[inside, 0], xy[inside, 1], s=18, color=colours[c], label=f"cluster {c}", alpha=0.85)
-    ax.scatter(
-        xy[error, 0], xy[error, 1], s=42, facecolors="none", edgecolors="black", lw=1.0, label=f"error ({finding})"
+
+def _cluster_section(report, title: str) -> str:
+    rows_f = sorted(
+        (r for r in report.slices.iter_rows(named=True) if r["finding"] == title),
+        key=lambda r: -np.nan_to_num(r["error_rate"], nan=-1.0),
     )
-    ax.set_xlabel("principal component 1 of the scaled features (clipped at ±8)")
-    ax.set_ylabel("principal component 2")
-    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: never hides points
-    ax.grid(alpha=0.25)
-    return _png(fig)
+    table_rows = [
+        [fmt(r["cluster"]), fmt(r["n"]), fmt(r["share"]),
+         f"{fmt(r['error_rate'])} [{fmt(r['error_ci_low'])}, {fmt(r['error_ci_high'])}]", fmt(r["lift"]),
+         (f"{fmt(r['auroc'])} [{fmt(r['auroc_ci_low'])}, {fmt(r['auroc_ci_high'])}]" if r["auroc"] == r["auroc"]
+          else esc(r["auroc_note"])),
+         fmt(r["sensitivity"]), fmt(r["specificity"]), fmt(r["error_share"]), fmt(r["p_adjusted"]),
+         ('<span class="tag">#' + fmt(r["rank"]) + "</span>") if r["blind_spot"] else ""]
+        for r in rows_f
+    ]  # fmt: skip
+    headers = ["cluster", "n", "share", "error rate [95% CI]", "lift", "AUROC [95% CI]", "sensitivity",
+               "specificity", "share of errors", "p (BH)", "blind spot"]  # fmt: skip
+    return table(headers, table_rows, ["blind" if r["blind_spot"] else "" for r in rows_f])
 
 
-def thumbnail(path: Path) -> str | None:
-    """PNG data URI of a small gray thumbnail, or None if the file cannot be read as an image."""
-    try:
-        from PIL import Image
-
-        with Image.open(path) as im:
-            im = im.convert("L") if im.mode not in ("L", "I;16", "I") else im
-            arr = np.asarray(im, dtype=np.float64)
-    except Exception:
-        return None
-    lo, hi = np.percentile(arr, [0.5, 99.5])
-    arr = np.clip((arr - lo) / (hi - lo if hi > lo else 1.0) * 255.0, 0, 255).astype(np.uint8)
-    from PIL import Image
-
-    im = Image.fromarray(arr)
-    im.thumbnail((_THUMB, _THUMB))
-    buf = io.BytesIO()
-    im.save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def resolve_image(image_id: str, root: Path | None) -> Path | None:
-    candidates = [Path(image_id)] if root is None else [root / image_id, Path(image_id)]
-    for p in candidates:
-        if p.is_file():
-            return p
-    return None
+def _descriptions(report, root: Path | None, blind_clusters: set[int]) -> str:
+    labels = report.assignments["cluster"].to_numpy()
+    error_cols = [c for c in report.assignments.columns if c.startswith("error_")]
+    any_error = np.any([report.assignments[c].to_numpy().astype(bool) for c in error_cols], axis=0)
+    ids = report.assignments["id"].to_list()
+    index = {i: n for n, i in enumerate(ids)}
+    parts = []
+    for d in report.descriptions:
+        c = d["cluster"]
+        thumbs = []
+        for image_id in d["exemplars"]:
+            err = bool(any_error[index[image_id]]) if image_id in index else False
+            img = thumb_img(image_id, root, error=err) or '<div class="muted small">(image not found)</div>'
+            thumbs.append(f"<figure>{img}<figcaption>{esc(image_id)}</figcaption></figure>")
+        tag = ' <span class="tag">blind spot</span>' if c in blind_clusters else ""
+        words = "; ".join(
+            t + (f" (z {z:+.1f})" if z is not None else "") for t, z in split_description(d["description"])
+        )
+        parts.append(
+            f'<div class="cluster{" blind" if c in blind_clusters else ""}"><h3>Cluster {c}{tag} · '
+            f"n = {int((labels == c).sum())}</h3><p>{esc(words or d['description'])}</p>"
+            f'<div class="thumbs">{"".join(thumbs)}</div></div>'
+        )
+    return "".join(parts)
 
 
-def _headline(title: str, s: dict, alpha: float) -> str:
-    p_perm, p_chi = s.get("perm_p_mutual_information"), s.get("chi2_p")
-    concentrated = p_perm is not None and np.isfinite(p_perm) and p_perm < alpha
-    verdict = "are concentrated" if concentrated else "are not concentrated"
-    spots = s.get("blind_spots", 0)
-    return (
-        f'<div class="headline {"yes" if concentrated else "no"}"><strong>{esc(title)}: errors {verdict} '
-        f"in spectral clusters</strong>"
-        f"<p>{s['errors']} errors in {s['n']} images ({fmt(s['error_rate'])}). "
-        f"Permutation test against random partitions of the same sizes: p = {fmt(p_perm)} (mutual information), "
-        f"p = {fmt(s.get('perm_p_max_lift'))} (largest lift); chi-square p = {fmt(p_chi)} "
-        f"(dof {s.get('chi2_dof')}). The worst clusters covering 10% / 20% of the images hold "
-        f"{fmt(s.get('worst_share_10'))} / {fmt(s.get('worst_share_20'))} of the errors. "
-        f"{spots} blind spot{'s' if spots != 1 else ''} (lift ≥ threshold, tree-scan p &lt; {alpha}).</p></div>"
-    )
-
-
-def _table(headers: list[str], rows: list[list[str]], classes: list[str] | None = None, text_cols=()) -> str:
-    head = "".join(f'<th class="{"text" if i in text_cols else ""}">{esc(h)}</th>' for i, h in enumerate(headers))
-    body = []
-    for r, row in enumerate(rows):
-        cls = f' class="{classes[r]}"' if classes and classes[r] else ""
-        cells = "".join(f'<td class="{"text" if i in text_cols else ""}">{c}</td>' for i, c in enumerate(row))
-        body.append(f"<tr{cls}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def render_html(report, *, image_root: str | Path | None = None) -> str:
-    """The whole report page as a string."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
+def render_body(report, *, image_root: str | Path | None = None) -> str:
+    """The report's markup (no page around it): what the HTML file and the notebook show."""
     summary, model = report.summary, report.model
     labels = report.assignments["cluster"].to_numpy()
     k = int(model.n_clusters_)
     alpha = summary["options"]["alpha"]
     root = Path(image_root) if image_root else None
+    titles = list(summary["findings"])
+    spots = _spots(report)
+    band_cols, bands = plots.band_matrix(report.table)
+    spacing = (summary.get("profile_options") or {}).get("spacing") or "log"
+    freqs = _freqs(report.table, band_cols, spacing)
+    mm = pixel_spacing_mm(report.table)
+
     parts = [
-        "<h1>Where the model fails: spectral blind spots</h1>",
+        f"<h1>Where the model fails: {esc(', '.join(titles))}</h1>",
         f'<p class="sub">spectral_fast {esc(summary["package_version"])} · {summary["n_analysed"]} images analysed '
-        f"({summary['excluded']['error_rows']} profile error rows excluded) · k = {k} clusters "
+        f"({summary['excluded']['error_rows']} profile error rows excluded) · k = {k} acquisition clusters "
         f"({esc(summary['k_selection'].get('rule'))})</p>",
     ]
-    for title, s in summary["findings"].items():
-        parts.append(_headline(title, s, alpha))
+    for title in titles:
+        parts.append(verdict(report, title, [sp for sp in spots if sp.finding == title], alpha))
+    if spots:
+        cards = []
+        for title in titles:
+            mine = [sp for sp in spots if sp.finding == title]
+            outside = ~np.any([sp.inside for sp in mine], axis=0) if mine else np.ones(len(labels), bool)
+            rest_rows = typical_rest(report, outside, 4) if root is not None else []
+            for sp in mine:
+                ratio = (
+                    plots.plot_ratio(freqs, bands, sp.inside, plots.spot_colour(sp.index), mm) if band_cols else None
+                )
+                cards.append(card(sp, report, root, ratio, rest_rows))
+        parts.append(f'<div class="cards">{"".join(cards)}</div>')
+        parts.append(
+            "<p class=\"small\">Spectrum plots: the blind spot's mean band energy divided by the rest's "
+            "(1 = the same; above 1 more energy at that scale, e.g. sharpening or noise; below, blur or smoothing).</p>"
+        )
 
-    parts.append("<h2>Blind spots</h2>")
-    if report.blind_spots.height:
-        rows = [
-            [fmt(r["rank"]), esc(r["finding"]), esc(r["clusters"]), fmt(r["n"]), fmt(r["share"]),
-             f"{fmt(r['error_rate'])} [{fmt(r['error_ci_low'])}, {fmt(r['error_ci_high'])}]", fmt(r["lift"]),
-             fmt(r["excess_errors"], 2), fmt(r["p_scan"]), fmt(r["p_adjusted"]), esc(r["description"])]
-            for r in report.blind_spots.iter_rows(named=True)
-        ]  # fmt: skip
-        headers = ["rank", "finding", "clusters", "n", "share", "error rate [95% CI]", "lift", "excess errors",
-                   "p (tree scan)", "p (BH)", "what is different"]  # fmt: skip
-        parts.append(_table(headers, rows, text_cols=(1, 2, 10)))
-    else:
-        parts.append("<p>No cluster or union of sibling clusters has a significantly elevated error rate.</p>")
-
-    z = model.embed(report.table)
-    for title, s in summary["findings"].items():
+    xy = plots.pca_xy(model.embed(report.table))
+    parts.append("<h2>Where the errors are</h2>")
+    for title in titles:
+        mine = [sp for sp in spots if sp.finding == title]
+        spot_of = np.full(len(labels), -1)
+        for sp in mine:
+            spot_of[sp.inside & (spot_of < 0)] = sp.index
+        colour_of = {c: plots.spot_colour(sp.index) for sp in mine for c in sp.clusters}
+        error = report.assignments[f"error_{title}"].to_numpy().astype(bool)
         rows_f = [r for r in report.slices.iter_rows(named=True) if r["finding"] == title]
-        parts.append(f"<h2>Clusters: {esc(title)}</h2>")
-        table_rows = [
-            [fmt(r["cluster"]), fmt(r["n"]), fmt(r["share"]),
-             f"{fmt(r['error_rate'])} [{fmt(r['error_ci_low'])}, {fmt(r['error_ci_high'])}]", fmt(r["lift"]),
-             (f"{fmt(r['auroc'])} [{fmt(r['auroc_ci_low'])}, {fmt(r['auroc_ci_high'])}]" if r["auroc"] == r["auroc"]
-              else esc(r["auroc_note"])),
-             fmt(r["sensitivity"]), fmt(r["specificity"]), fmt(r["error_share"]), fmt(r["p_adjusted"]),
-             ('<span class="tag">#' + fmt(r["rank"]) + "</span>") if r["blind_spot"] else ""]
-            for r in rows_f
-        ]  # fmt: skip
-        headers = ["cluster", "n", "share", "error rate [95% CI]", "lift", "AUROC [95% CI]", "sensitivity",
-                   "specificity", "share of errors", "p (BH)", "blind spot"]  # fmt: skip
-        parts.append(_table(headers, table_rows, ["blind" if r["blind_spot"] else "" for r in rows_f]))
-        parts.append(_figure(plot_error_rates(rows_f, s["error_rate"], title), f"Error rate per cluster, {title}."))
-        error = report.assignments[f"error_{title}"].to_numpy()
+        names = [(sp.index, f"#{sp.row['rank']}: clusters {sp.row['clusters']}") for sp in mine]
+        parts.append(f"<h3>{esc(title)}</h3>")
         parts.append(
-            _figure(
-                plot_map(z, labels, error, k, title),
-                f"Images on the first two principal components of the clustering features, coloured by cluster; "
-                f"circled: the model's errors on {title}.",
-            )
-        )
-    parts.append("<h2>Spectra</h2>")
+            '<div class="figs">'
+            + figure(plots.plot_map(xy, spot_of, names, error, title),
+                     f"Images on the first two principal components of the clustering features: blind spots in "
+                     f"colour, the rest grey; circled: the model's errors on {title}.")
+            + figure(plots.plot_error_rates(rows_f, summary["findings"][title]["error_rate"], title, colour_of),
+                     f"Error rate per cluster, {title}, highest first.")
+            + "</div>"
+        )  # fmt: skip
+    if spots:
+        parts.append(details("All blind spots: statistics", _spot_table(report)))
+    blind_clusters = {c for sp in spots for c in sp.clusters}
+    for title in titles:
+        parts.append(details(f"Per cluster: {esc(title)} ({k} clusters)", _cluster_section(report, title)))
     parts.append(
-        _figure(
-            plot_spectra(report.table, labels, k),
-            "Mean spectral profile of each cluster against the whole set (log-log). Bands below the black line "
-            "at high frequency mean blur or upsampling; above it, noise or sharpening.",
-        )
+        details("What each cluster is (descriptions and exemplars)", _descriptions(report, root, blind_clusters))
     )
-    parts.append("<h2>What each cluster is</h2>")
-    blind_clusters = {int(c) for r in report.slices.iter_rows(named=True) if r["blind_spot"] for c in [r["cluster"]]}
-    for d in report.descriptions:
-        c = d["cluster"]
-        thumbs = []
-        for image_id in d["exemplars"]:
-            path = resolve_image(image_id, root)
-            uri = thumbnail(path) if path else None
-            img = f'<img src="{uri}" alt="{esc(image_id)}">' if uri else '<div class="muted">(image not found)</div>'
-            thumbs.append(f"<figure>{img}<figcaption>{esc(image_id)}</figcaption></figure>")
-        tag = ' <span class="tag">blind spot</span>' if c in blind_clusters else ""
-        parts.append(
-            f'<div class="cluster{" blind" if c in blind_clusters else ""}"><h3>Cluster {c}{tag} · '
-            f"n = {int((labels == c).sum())}</h3><p>{esc(d['description'])}</p>"
-            f'<div class="thumbs">{"".join(thumbs)}</div></div>'
-        )
-    parts.append("<h2>Settings</h2>")
+    if band_cols:
+        parts.append(details("Spectra of every cluster", figure(
+            plots.plot_spectra(freqs, bands, labels, k),
+            "Mean spectral profile of each cluster against the whole set (log-log). Bands below the black line at "
+            "high frequency mean blur or upsampling; above it, noise or sharpening.")))  # fmt: skip
+    parts.append(details("Settings and method", _settings(summary)))
+    return "\n".join(parts)
+
+
+def render_html(report, *, image_root: str | Path | None = None) -> str:
+    """The whole report page as a string."""
+    return page(TITLE, render_body(report, image_root=image_root))
+
+
+def _freqs(table, band_cols: list[str], spacing: str) -> np.ndarray:
+    from spectral_fast.profiling.oracle import band_centres, band_edges
+    from spectral_fast.render.words import typical_side
+
+    if not band_cols:
+        return np.zeros(0)
+    side = typical_side(table)
+    return band_centres(band_edges(side, side, len(band_cols), spacing), spacing)
+
+
+def _settings(summary: dict) -> str:
     opts = dict(summary["options"])
     opts.pop("findings", None)
-    setting_rows = [[esc(k_), f'<span class="mono">{esc(v)}</span>'] for k_, v in opts.items()]
-    setting_rows.append(["features", f'<span class="mono">{esc(", ".join(summary["features"]))}</span>'])
-    setting_rows.append(["k selection", f'<span class="mono">{esc(summary["k_selection"])}</span>'])
-    setting_rows.append(["excluded profile rows", f'<span class="mono">{esc(summary["excluded"])}</span>'])
+    rows = [[esc(k_), f'<span class="mono">{esc(v)}</span>'] for k_, v in opts.items()]
+    rows.append(["features", f'<span class="mono">{esc(", ".join(summary["features"]))}</span>'])
+    rows.append(["k selection", f'<span class="mono">{esc(summary["k_selection"])}</span>'])
+    rows.append(["excluded profile rows", f'<span class="mono">{esc(summary["excluded"])}</span>'])
     for f in summary["options"]["findings"]:
-        setting_rows.append([f"finding {esc(f['name'] or f['label_col'])}", f'<span class="mono">{esc(f)}</span>'])
-    parts.append(_table(["setting", "value"], setting_rows, text_cols=(0, 1)))
-    parts.append(
+        rows.append([f"finding {esc(f['name'] or f['label_col'])}", f'<span class="mono">{esc(f)}</span>'])
+    return table(["setting", "value"], rows, text_cols=(0, 1)) + (
         '<p class="muted">Method: spectral profiles (radial band energies of the 2-D FFT, Hann window, native grid) '
         "plus artefact features, robust scaling, clustering, per-cluster error statistics with Wilson and bootstrap "
-        "intervals, one-sided hypergeometric tests with Benjamini-Hochberg correction, and a permutation test "
-        "against random partitions of the same sizes.</p>"
+        "intervals, one-sided hypergeometric tests with Benjamini-Hochberg correction, a tree scan for blind spots "
+        "and a permutation test against random partitions of the same sizes (docs/method.md).</p>"
     )
-    template = Template(resources.files("spectral_fast.render").joinpath("report_template.html").read_text("utf-8"))
-    return template.substitute(title="spectral_fast blind-spot report", body="\n".join(parts))
-
-
-def _figure(uri: str, caption: str) -> str:
-    return f'<div class="figure"><img src="{uri}" alt="{esc(caption)}"><div class="caption">{esc(caption)}</div></div>'
