@@ -254,6 +254,7 @@ def oracle(test: pl.DataFrame, error: np.ndarray, alpha: float = 0.05) -> dict[s
                 cands.append({"variable": var, "value": str(v), "n": n, "errors": a, "p": float(p), "excess": excess})
         for c, q in zip(cands, _bh([c["p"] for c in cands])):
             c["q"] = float(q)
+        cands.sort(key=lambda c: c["p"])
         sig = [c for c in cands if c["q"] < alpha]
         if not sig:
             out[direction] = None
@@ -272,6 +273,7 @@ def oracle(test: pl.DataFrame, error: np.ndarray, alpha: float = 0.05) -> dict[s
             rate=best["errors"] / best["n"],
             rate_rest=float(err[of & ~members].sum() / max((of & ~members).sum(), 1)),
             aliases=sorted(set(aliases)),
+            runners_up=[{k: c[k] for k in ("variable", "value", "n", "errors", "q")} for c in cands[:6]],
         )
         best["target"] = err & members
         out[direction] = best
@@ -580,7 +582,7 @@ def publish(md: str, label: str, date: str, docs: Path) -> None:
         intro = (
             f"{parent}\n\nReal classifiers, real failures (`evaluation/real_world.py`; the protocol is its "
             "docstring). Each run is a labelled subsection; `today` is the baseline before issue 16's finder "
-            "changes.\n\n"
+            "changes.\n"
         )
         marker = "\n## Known misses"
         text = text.replace(marker, "\n" + intro + marker, 1) if marker in text else text + "\n" + intro
