@@ -305,8 +305,8 @@ def run_report(profiles: pl.DataFrame, test: pl.DataFrame, score: np.ndarray, se
         )
 
 
-def spots_of(report, ids: list[str]) -> list[dict]:
-    """Declared blind spots in rank order: their image mask (in ``ids`` order) and description."""
+def spots_of(report, ids: list[str]) -> tuple[list[dict], np.ndarray]:
+    """Declared blind spots in rank order (image mask in ``ids`` order, description) and each image's cluster."""
     assign = dict(zip(report.assignments["id"].to_list(), report.assignments["cluster"].to_list()))
     cluster = np.array([assign.get(i, -1) for i in ids])
     out = []
