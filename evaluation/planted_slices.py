@@ -34,6 +34,8 @@ Run from the repository root::
     python evaluation/planted_slices.py                     # NIH part of ../shared/data/cxr-real, 20 seeds
     python evaluation/planted_slices.py --images DIR --labels labels.csv   # your own images
     python evaluation/planted_slices.py --quick             # 1 seed, 3 changes (smoke test)
+    python evaluation/planted_slices.py --dataset nih-all --out evaluation/results/planted_nih_all
+                                                            # + the 346 NIH images of ../shared/data/nih-extra
 
 ``--ablations`` adds the k-selection and feature comparisons (error model a)
 that decided the defaults. Results go to ``evaluation/results/planted.{json,md}``.
@@ -64,6 +66,7 @@ from spectral_fast.simulate import acquire
 CHANGES = ("blur", "noise", "sharpen", "jpeg", "resample", "grid", "gamma")
 INTENSITY = ("int_brightness", "int_contrast", "int_blur_laplacian", "int_entropy")
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cxr-real"
+EXTRA_DATA = ROOT.parent / "shared" / "data" / "nih-extra"
 #: Bumped whenever profile or feature maths change, so stale caches are not reused.
 FEATURE_VERSION = 4
 
@@ -83,11 +86,15 @@ def load_images(args) -> tuple[list[np.ndarray], list[str], np.ndarray]:
             mapping = dict(zip(lab[lab.columns[0]].cast(pl.Utf8), lab[lab.columns[1]]))
             labels = np.array([int(mapping.get(i, -1)) for i in ids])
     else:
+        # nih-all: the NIH images of cxr-real and the 346 of nih-extra (other patients, same source).
+        roots = [DEFAULT_DATA] + ([EXTRA_DATA] if args.dataset == "nih-all" else [])
+        wanted = "nih-cxr14" if args.dataset == "nih-all" else args.dataset
+        metas = [pl.read_csv(r / "metadata.csv").filter(pl.col("dataset") == wanted).select("file", "task_label")
+                 for r in roots]  # fmt: skip
+        files = [r / f for r, m in zip(roots, metas) for f in m["file"]]
+        ids = [f for m in metas for f in m["file"]]
+        labels = np.concatenate([(m["task_label"] != "normal").cast(pl.Int64).to_numpy() for m in metas])
         root = DEFAULT_DATA
-        meta = pl.read_csv(root / "metadata.csv").filter(pl.col("dataset") == args.dataset)
-        files = [root / f for f in meta["file"]]
-        ids = meta["file"].to_list()
-        labels = (meta["task_label"] != "normal").cast(pl.Int64).to_numpy()
     images = []
     for p in files:
         with Image.open(p) as im:
@@ -554,7 +561,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", help="folder of images (default: the NIH part of ../shared/data/cxr-real)")
     parser.add_argument("--labels", help="CSV of id,label (0/1) for the classifier error model, with --images")
-    parser.add_argument("--dataset", default="nih-cxr14", help="dataset of ../shared/data/cxr-real to use")
+    parser.add_argument(
+        "--dataset",
+        default="nih-cxr14",
+        help="dataset of ../shared/data/cxr-real to use; nih-all: its NIH images and ../shared/data/nih-extra",
+    )
     parser.add_argument("--changes", nargs="+", default=list(CHANGES), choices=list(acquire.CHANGES))
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--share", type=float, default=0.2, help="share of images in the planted slice")

@@ -3,6 +3,7 @@
 //! Rows are converted straight into the buffer the FFT reads, so no full-size
 //! f64 copy of the image is made unless it is resized.
 
+use crate::decode::PixelBuffer;
 use crate::image::{ImageView, Pixels};
 
 /// A pixel sample that converts exactly to f64 (every supported dtype does).
@@ -31,6 +32,38 @@ fn row_of<T: Sample>(src: &[T], channels: usize, width: usize, r: usize, out: &m
             *o = LUMA[0] * px[0].f() + LUMA[1] * px[1].f() + LUMA[2] * px[2].f();
         }
     }
+}
+
+/// A colour image whose R, G and B samples are exactly equal in every pixel
+/// (a gray image stored as RGB(A), common in exports), as its one gray channel;
+/// `None` for gray images and real colour. Luma of such a pixel is not exactly
+/// its value (0.299 + 0.587 + 0.114 rounds), so without this the image would
+/// lose its integer values and ``hist_comb``; with it, the profile is the gray
+/// image's, bit for bit. Alpha is ignored, as in luma. `Err` if the copy cannot
+/// be allocated.
+pub(crate) fn equal_channels_as_gray(img: &ImageView) -> Result<Option<PixelBuffer>, ()> {
+    if img.channels == 1 {
+        return Ok(None);
+    }
+    let c = img.channels;
+    Ok(match img.pixels {
+        Pixels::U8(s) => first_channel(s, c)?.map(PixelBuffer::U8),
+        Pixels::U16(s) => first_channel(s, c)?.map(PixelBuffer::U16),
+        Pixels::I16(s) => first_channel(s, c)?.map(PixelBuffer::I16),
+        Pixels::F32(s) => first_channel(s, c)?.map(PixelBuffer::F32),
+        Pixels::F64(s) => first_channel(s, c)?.map(PixelBuffer::F64),
+    })
+}
+
+/// Channel 0 of `s` when channels 0, 1 and 2 agree in every pixel (NaN never does).
+fn first_channel<T: Copy + PartialEq>(s: &[T], channels: usize) -> Result<Option<Vec<T>>, ()> {
+    if !s.chunks_exact(channels).all(|px| px[0] == px[1] && px[0] == px[2]) {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    out.try_reserve_exact(s.len() / channels).map_err(|_| ())?;
+    out.extend(s.chunks_exact(channels).map(|px| px[0]));
+    Ok(Some(out))
 }
 
 /// Write row `r` of `img` as f64 gray into `out[..img.width]`.
@@ -251,6 +284,19 @@ mod tests {
         gray_row(&img, 0, &mut out);
         assert_eq!(out[0], 0.299 * 10.0 + 0.587 * 20.0 + 0.114 * 30.0);
         assert_eq!(out[1], 0.0);
+    }
+
+    #[test]
+    fn equal_channels_become_the_gray_channel() {
+        let rgba: Vec<u16> = vec![10, 10, 10, 255, 7, 7, 7, 0];
+        let img = ImageView::new(Pixels::U16(&rgba), 1, 2, 4);
+        assert_eq!(equal_channels_as_gray(&img), Ok(Some(PixelBuffer::U16(vec![10, 7]))));
+        let rgb: Vec<u8> = vec![10, 10, 10, 7, 7, 8];
+        assert_eq!(equal_channels_as_gray(&ImageView::new(Pixels::U8(&rgb), 1, 2, 3)), Ok(None));
+        let nan = [f32::NAN; 3];
+        assert_eq!(equal_channels_as_gray(&ImageView::new(Pixels::F32(&nan), 1, 1, 3)), Ok(None));
+        let gray = [1u8, 2];
+        assert_eq!(equal_channels_as_gray(&ImageView::new(Pixels::U8(&gray), 1, 2, 1)), Ok(None));
     }
 
     #[test]

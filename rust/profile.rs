@@ -144,6 +144,10 @@ pub fn profile_with(image: &ImageView, opts: &ProfileOptions, ws: &mut Workspace
     if height * width > MAX_PIXELS {
         return Err(ImageError::TooLarge { height, width });
     }
+    // A gray image stored as RGB(A) is profiled as the gray image it is.
+    let gray_copy = gray::equal_channels_as_gray(image).map_err(|_| ImageError::OutOfMemory { height, width })?;
+    let gray_view = gray_copy.as_ref().map(|b| ImageView::new(b.as_pixels(), height, width, 1));
+    let image = gray_view.as_ref().unwrap_or(image);
     crate::fft2::grow(&mut ws.row, width, 0.0).map_err(oom)?;
     let stats = gray::stats(image, &mut ws.row);
     if !stats.finite {
@@ -363,6 +367,19 @@ mod tests {
             },
         ] {
             assert_eq!(profile_one(&view, &opts).unwrap().artefacts, default, "{opts:?}");
+        }
+    }
+
+    #[test]
+    fn gray_stored_as_rgb_is_profiled_as_gray() {
+        let (h, w) = (45, 38);
+        let x: Vec<u8> = noise(h, w).iter().map(|v| (v * 200.0) as u8).collect();
+        let gray = profile_one(&ImageView::new(Pixels::U8(&x), h, w, 1), &ProfileOptions::default()).unwrap();
+        assert!(gray.artefacts.hist_comb.is_finite());
+        for channels in [3, 4] {
+            let rgb: Vec<u8> = x.iter().flat_map(|&v| std::iter::repeat(v).take(channels)).collect();
+            let view = ImageView::new(Pixels::U8(&rgb), h, w, channels);
+            assert_eq!(profile_one(&view, &ProfileOptions::default()).unwrap(), gray, "{channels} channels");
         }
     }
 

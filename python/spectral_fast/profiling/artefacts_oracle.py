@@ -7,8 +7,8 @@ the maths written out so the Rust core can port them one to one.
 
 The maths
 ---------
-``x`` is the native float64 gray image (H, W) (RGB(A) converted to luma as in
-``oracle.to_float_gray``); no resizing.
+``x`` is the native float64 gray image (H, W) (RGB(A) converted to luma, a gray
+image stored as colour to its one channel, as in ``oracle.to_float_gray``); no resizing.
 
 ``jpeg_block`` -- 8x8 block boundaries (JPEG, MPEG-style codecs).
     ``d_h[i, j] = |x[i, j + 1] - x[i, j]|`` for ``j = 0 .. W - 2``. Column

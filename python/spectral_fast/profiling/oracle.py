@@ -10,7 +10,9 @@ The maths (``docs/method.md#spectral-profile``)
 Given an image ``x`` of shape (H, W):
 
 1. Convert to float64. RGB(A) images, shape (H, W, 3|4), become luma
-   ``0.299 R + 0.587 G + 0.114 B``; alpha is dropped.
+   ``0.299 R + 0.587 G + 0.114 B``; alpha is dropped. A gray image stored as
+   colour (R = G = B exactly in every pixel) is taken as its one channel
+   instead, so it keeps its integer values and gets the gray image's profile.
 2. ``mean`` and ``std`` (population, ddof=0) of this native float image are
    recorded, together with the native ``height`` and ``width``.
 3. Optional resize to ``size`` x ``size``: centre-crop to a square on the
@@ -127,13 +129,15 @@ def band_centres(edges: np.ndarray, spacing: str) -> np.ndarray:
 
 
 def to_float_gray(image: np.ndarray) -> np.ndarray:
-    """Convert a 2-D gray or (H, W, 3|4) colour image to a float64 gray image."""
+    """Convert a 2-D gray or (H, W, 3|4) colour image to a float64 gray image (equal channels: the one channel)."""
     image = np.asarray(image)
     if image.dtype.type not in SUPPORTED_DTYPES:
         raise InvalidTypeError(f"image dtype must be one of uint8, uint16, int16, float32, float64, got {image.dtype}")
     x = image.astype(np.float64)
     if x.ndim == 3 and x.shape[2] in (3, 4):
-        x = LUMA[0] * x[..., 0] + LUMA[1] * x[..., 1] + LUMA[2] * x[..., 2]
+        r, g, b = x[..., 0], x[..., 1], x[..., 2]
+        equal = np.array_equal(r, g) and np.array_equal(r, b)  # gray stored as colour
+        x = r.copy() if equal else LUMA[0] * r + LUMA[1] * g + LUMA[2] * b
     elif x.ndim != 2:
         raise InvalidInputError(f"image must be 2-D (H, W) or (H, W, 3|4), got shape {image.shape}")
     return x
