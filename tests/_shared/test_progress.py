@@ -34,7 +34,8 @@ def test_artefacts_show_a_stage_line_and_a_bar_on_a_terminal(cxr_real_dir, termi
     add_artefacts(_table(cxr_real_dir), cxr_real_dir, threads=1)
     text = terminal.getvalue()
     assert text.startswith("spectral-fast: artefact features of 3 images\n")
-    assert "artefacts:" in text and "/3 " in text  # the bar with its description and total (it clears itself when done, so its last count depends on refresh timing)
+    # The bar with its description and total: it clears itself when done, so its last count depends on refresh timing.
+    assert "artefacts:" in text and "/3 " in text
 
 
 def test_quiet_and_pipes_show_nothing(cxr_real_dir, terminal, monkeypatch):
