@@ -227,12 +227,15 @@ def render_html(report, *, image_root: str | Path | None = None) -> str:
         rows = [
             [fmt(r["rank"]), esc(r["finding"]), esc(r["clusters"]), fmt(r["n"]), fmt(r["share"]),
              f"{fmt(r['error_rate'])} [{fmt(r['error_ci_low'])}, {fmt(r['error_ci_high'])}]", fmt(r["lift"]),
-             fmt(r["excess_errors"], 2), fmt(r["p_scan"]), fmt(r["p_adjusted"]), esc(r["description"])]
+             fmt(r["excess_errors"], 2), fmt(r["p_scan"]), fmt(r["p_adjusted"]), esc(r["description"]),
+             esc(_direction(r)), fmt(r.get("stability")) + ("" if r.get("stable") is not False else " (unstable)"),
+             esc(r.get("metadata") or "")]
             for r in report.blind_spots.iter_rows(named=True)
         ]  # fmt: skip
         headers = ["rank", "finding", "clusters", "n", "share", "error rate [95% CI]", "lift", "excess errors",
-                   "p (tree scan)", "p (BH)", "what is different"]  # fmt: skip
-        parts.append(_table(headers, rows, text_cols=(1, 2, 10)))
+                   "p (tree scan)", "p (BH)", "what is different from the rest", "errors", "stability",
+                   "acquisition"]  # fmt: skip
+        parts.append(_table(headers, rows, text_cols=(1, 2, 10, 11, 13)))
     else:
         parts.append("<p>No cluster or union of sibling clusters has a significantly elevated error rate.</p>")
 
@@ -307,3 +310,10 @@ def render_html(report, *, image_root: str | Path | None = None) -> str:
 
 def _figure(uri: str, caption: str) -> str:
     return f'<div class="figure"><img src="{uri}" alt="{esc(caption)}"><div class="caption">{esc(caption)}</div></div>'
+
+
+def _direction(row: dict) -> str:
+    """Which errors a blind spot holds, e.g. ``misses (label 1 only)``."""
+    words = {"misses": "misses", "false_alarms": "false alarms", "both": "misses and false alarms"}
+    text = words.get(row.get("direction") or "", "errors")
+    return f"{text} ({row['label_pure']})" if row.get("label_pure") else text
