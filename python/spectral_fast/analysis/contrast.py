@@ -76,8 +76,13 @@ def _numeric(name: str, x: np.ndarray, inside: np.ndarray) -> dict | None:
 def _categorical(name: str, values: pl.Series, inside: np.ndarray) -> dict | None:
     from scipy.stats import chi2_contingency, fisher_exact
 
-    v = values.cast(pl.Utf8).to_numpy()
     ok = values.is_not_null().to_numpy()
+    if values.dtype.is_numeric():  # 640.0 -> "640", 0.168 -> "0.168"
+        raw = values.cast(pl.Float64).fill_null(float("nan")).to_numpy()
+        ok &= np.isfinite(raw)
+        v = np.array([_num(x) if np.isfinite(x) else "" for x in raw], dtype=object)
+    else:
+        v = values.cast(pl.Utf8).to_numpy()
     levels = sorted(set(v[ok].tolist()))
     if len(levels) < 2 or not (inside & ok).any() or not (~inside & ok).any():
         return None
@@ -127,13 +132,16 @@ def sentence(row: dict) -> str:
     """One comparison in words, e.g. ``format PNG: 96 % of the spot vs 12 % of the rest (p 1e-09)``."""
     p = f"q {row['p_adjusted']:.1g}"
     name = row["variable"]
+    unit = {"short_side": " px", "pixel_spacing_mm": " mm"}.get(name, "")
     if row["kind"] == "categorical":
-        return f"{name} {row['level']}: {100 * row['spot']:.0f} % of the spot vs {100 * row['rest']:.0f} % of the rest ({p})"
+        return (
+            f"{name} {row['level']}{unit}: {100 * row['spot']:.0f} % of the spot vs {100 * row['rest']:.0f} % "
+            f"of the rest ({p})"
+        )
     if name in _FEATURE_WORDS:
         what, causes = _FEATURE_WORDS[name]
         more = "more" if row["effect"] > 0 else "less"
         return f"{more} {what} than the rest (Cliff's delta {row['effect']:+.2f}, {p}; {causes})"
-    unit = {"short_side": " px", "pixel_spacing_mm": " mm"}.get(name, "")
     return f"{name} median {_num(row['spot'])}{unit} in the spot vs {_num(row['rest'])}{unit} in the rest " \
         f"(Cliff's delta {row['effect']:+.2f}, {p})"  # fmt: skip
 
