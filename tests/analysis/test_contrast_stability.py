@@ -81,14 +81,14 @@ def test_best_jaccard_respects_direction():
     assert np.isnan(stability_scores([(a, "misses")], [])[0])
 
 
-def test_refits_use_bootstrap_rows_and_their_own_seeds():
+def test_refits_use_half_samples_and_their_own_seeds():
     seen = []
 
     def fit_assign(rows, seed):
-        seen.append((len(rows), rows.max() < 10, seed))
+        seen.append((len(rows), len(set(rows.tolist())) == 5 and rows.max() < 10, seed))
         return np.zeros(10, int), [[0]], np.zeros((1, 1))
 
     out = refit_spots(fit_assign, lambda lab, m, c: [(lab == 0, "misses")], 10, 3, seed=5)
-    assert len(out) == 3 and [s[2] for s in seen] == [6, 7, 8] and all(s[0] == 10 and s[1] for s in seen)
+    assert len(out) == 3 and [s[2] for s in seen] == [6, 7, 8] and all(s[0] == 5 and s[1] for s in seen)
     with pytest.raises(InvalidInputError, match="n_refits"):
         refit_spots(fit_assign, lambda *a: [], 10, -1, seed=0)

@@ -139,7 +139,7 @@ def analyze(
         is optimistic when patients have several images. Missing values
         count as patients of their own.
     n_refits : int
-        Bootstrap refits of the clustering that measure each blind spot's
+        Refits of the clustering on random halves that measure each blind spot's
         stability (:mod:`spectral_fast.analysis.stability`); 0 skips it
         (``stability`` is then NaN). Each refit costs one clustering fit.
     metadata : polars.DataFrame or path, optional
@@ -327,7 +327,7 @@ REFIT_PERM = 199
 
 
 def _stability(model, table, finding, spots, labels, n_refits, n_perm, spot_args) -> list[float]:
-    """Stability of each blind spot of one finding over bootstrap refits of the clustering (NaN when skipped)."""
+    """Stability of each blind spot of one finding over refits of the clustering on half-samples (NaN when skipped)."""
     from sklearn.base import clone
 
     from spectral_fast.analysis.blind_spots import find_blind_spots
@@ -339,7 +339,7 @@ def _stability(model, table, finding, spots, labels, n_refits, n_perm, spot_args
     error, _, truth, _ = finding
 
     def fit_assign(rows, seed):
-        refit = clone(model).set_params(n_clusters=int(model.n_clusters_), random_state=seed)
+        refit = clone(model).set_params(n_clusters=int(model.n_clusters_), random_state=seed, n_init=1)
         refit.fit(table[rows])
         return refit.predict(table), tree_members(refit.tree_, refit.n_clusters_), refit.cluster_centers_
 

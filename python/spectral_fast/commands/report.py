@@ -84,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-perm", type=int, default=999, help="permutations for the concentration test (default 999)")
     parser.add_argument("--n-boot", type=int, default=500, help="bootstrap resamples for AUROC intervals (default 500)")
     parser.add_argument("--refits", type=int, default=10, metavar="B",
-                        help="bootstrap refits of the clustering that score each blind spot's stability "
+                        help="refits of the clustering on random halves that score each blind spot's stability "
                              "(default 10; 0 skips it)")  # fmt: skip
     parser.add_argument("--metadata", metavar="FILE",
                         help="per-image acquisition metadata (CSV or Parquet), joined by id like the predictions; "
