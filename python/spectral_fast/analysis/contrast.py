@@ -29,22 +29,21 @@ from spectral_fast._shared.stats import bh_adjust
 MIN_EFFECT = 0.33
 #: Numeric columns with at most this many distinct values are treated as categories.
 MAX_LEVELS = 6
-#: Words of the profile features: what more / less of each means.
+#: Words of the profile features: what each is, and the usual causes of more and of less of it.
 _FEATURE_WORDS = {
-    "low": ("large-scale contrast (below 0.05 cycles/px)", "exposure, collimation, patient size or view"),
-    "mid": ("fine detail (0.05-0.2 cycles/px)", "sharpening or edge enhancement if more, smoothing if less"),
-    "high": (
-        "high-frequency energy (above 0.2 cycles/px)",
-        "noise or a finer detector if more, blur, denoising or upsampling if less",
-    ),
-    "jpeg_block": ("8-pixel block pattern", "JPEG or video compression"),
-    "peak_max": ("narrow periodic spectral peak", "grid lines, detector stripes or resampling"),
-    "axis_mid": ("mid-frequency energy on the frequency axes", "stripes or line patterns"),
-    "axis_high": ("high-frequency energy on the frequency axes", "line artefacts, block coding"),
-    "hist_comb": ("comb-like intensity histogram", "LUT remapping or bit-depth reduction"),
-    "mean": ("brightness", "windowing or exposure"),
-    "std": ("global contrast", "windowing or exposure"),
-}
+    "low": ("large-scale contrast (below 0.05 cycles/px)", "exposure, collimation, patient size or view",
+            "exposure, collimation, patient size or view"),
+    "mid": ("fine detail (0.05-0.2 cycles/px)", "sharpening or edge enhancement", "smoothing or a softer system"),
+    "high": ("high-frequency energy (above 0.2 cycles/px)", "noise, sharpening or a finer pixel grid",
+             "blur, heavy denoising or upsampling"),
+    "jpeg_block": ("8-pixel block pattern", "JPEG or video compression", ""),
+    "peak_max": ("narrow periodic spectral peak", "grid lines, stripes or resampling", ""),
+    "axis_mid": ("mid-frequency energy on the frequency axes", "stripes or line patterns", ""),
+    "axis_high": ("high-frequency energy on the frequency axes", "line artefacts or block coding", ""),
+    "hist_comb": ("comb-like intensity histogram", "LUT remapping or bit-depth reduction", ""),
+    "mean": ("brightness", "windowing or exposure", "windowing or exposure"),
+    "std": ("global contrast", "windowing or exposure", "windowing or exposure"),
+}  # fmt: skip
 
 
 def is_categorical(values: pl.Series) -> bool:
@@ -139,9 +138,10 @@ def sentence(row: dict) -> str:
             f"of the rest ({p})"
         )
     if name in _FEATURE_WORDS:
-        what, causes = _FEATURE_WORDS[name]
-        more = "more" if row["effect"] > 0 else "less"
-        return f"{more} {what} than the rest (Cliff's delta {row['effect']:+.2f}, {p}; {causes})"
+        what, if_more, if_less = _FEATURE_WORDS[name]
+        more, causes = ("more", if_more) if row["effect"] > 0 else ("less", if_less)
+        tail = f"; {causes}" if causes else ""
+        return f"{more} {what} than the rest (Cliff's delta {row['effect']:+.2f}, {p}{tail})"
     return f"{name} median {_num(row['spot'])}{unit} in the spot vs {_num(row['rest'])}{unit} in the rest " \
         f"(Cliff's delta {row['effect']:+.2f}, {p})"  # fmt: skip
 
