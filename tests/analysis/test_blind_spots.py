@@ -199,8 +199,9 @@ def test_physically_different_siblings_stay_separate_blind_spots():
     labels, error, centres, members = _two_shifts(similar=True)
     assert [s["clusters"] for s in find_blind_spots(labels, error, members, centers=centres)] == [[0, 1]]
     # analyze_finding passes the centres on; a wrong shape is a clear error
-    res = analyze_finding("f", labels, error, error, None, members, centers=centres, n_boot=20, n_perm=99)
-    assert [s["clusters"] for s in res.blind_spots] == [[0, 1]]
+    truth = np.arange(len(labels)) % 2 == 0  # errors fall on both labels alike
+    res = analyze_finding("f", labels, error, truth, None, members, centers=centres, n_boot=20, n_perm=99)
+    assert [(s["clusters"], s["direction"]) for s in res.blind_spots] == [([0, 1], "both")]
     with pytest.raises(InvalidInputError, match="one row per cluster"):
         find_blind_spots(labels, error, members, centers=centres[:3])
 
@@ -214,3 +215,53 @@ def test_large_clusters_use_the_normal_interval_and_agree_with_bootstrap():
     lo_b, hi_b = bootstrap_auroc(t, s, rng, n_boot=300)
     lo_h, hi_h = hanley_mcneil_interval(t, s)
     assert lo_h == pytest.approx(lo_b, abs=0.01) and hi_h == pytest.approx(hi_b, abs=0.01)
+
+
+TREE6 = np.array([[0, 1, 1, 0], [2, 3, 2, 0], [4, 5, 3, 0], [7, 8, 4, 0], [6, 9, 5, 0]], float)
+
+
+def _labelled(sizes, pos, misses, false_alarms):
+    """Clusters of given sizes with ``pos`` label-1 images each, the first misses / false alarms wrong."""
+    labels, truth, error = [], [], []
+    for c, (n, p, m, f) in enumerate(zip(sizes, pos, misses, false_alarms)):
+        labels += [c] * n
+        truth += [True] * p + [False] * (n - p)
+        error += [i < m for i in range(p)] + [i < f for i in range(n - p)]
+    return np.array(labels), np.array(error), np.array(truth)
+
+
+def test_a_miss_cluster_and_a_false_alarm_sibling_are_two_blind_spots():
+    # clusters 0 and 1 are tree siblings; 0 misses half its positives, 1 raises false alarms on half its negatives
+    sizes, pos = [40, 40, 60, 60, 60, 60], [20, 20, 30, 30, 30, 30]
+    labels, error, truth = _labelled(sizes, pos, [10, 1, 3, 3, 3, 3], [1, 10, 3, 3, 3, 3])
+    members = tree_members(TREE6, 6)
+    # without labels the union of the siblings is one blind spot: the merge this rule forbids
+    assert [s["clusters"] for s in find_blind_spots(labels, error, members)] == [[0, 1]]
+    spots = find_blind_spots(labels, error, members, truth=truth)
+    assert sorted((s["clusters"], s["direction"]) for s in spots) == [([0], "misses"), ([1], "false_alarms")]
+    miss = next(s for s in spots if s["direction"] == "misses")
+    assert miss["errors"] == 10 and miss["population"] == 20 and miss["misses"] == 10 and miss["false_alarms"] == 1
+    assert miss["expected_errors"] == pytest.approx(20 * error[truth].mean())
+    assert miss["label_pure"] == ""
+
+
+def test_label_pure_cluster_at_the_labels_own_miss_rate_is_not_a_blind_spot():
+    # cluster 0 holds only positives, missed at the overall miss rate (40 %); negatives are 5 % wrong.
+    # Its error rate is twice the overall one, but the label mix explains it.
+    sizes, pos = [30, 50, 50, 50, 50, 50], [30, 20, 20, 20, 20, 0]
+    labels, error, truth = _labelled(sizes, pos, [12, 8, 8, 8, 8, 0], [0, 2, 2, 2, 2, 3])
+    members = tree_members(TREE6, 6)
+    assert [s["clusters"] for s in find_blind_spots(labels, error, members)] == [[0]]  # overall rate: a false spot
+    assert find_blind_spots(labels, error, members, truth=truth) == []
+    # the same cluster missed at twice its label's rate is one, flagged as label-pure
+    labels, error, truth = _labelled(sizes, pos, [24, 2, 2, 2, 2, 0], [0, 2, 2, 2, 2, 3])
+    spots = find_blind_spots(labels, error, members, truth=truth)
+    assert [(s["clusters"], s["direction"], s["label_pure"]) for s in spots] == [([0], "misses", "label 1 only")]
+
+
+def test_a_cluster_elevated_both_ways_is_one_spot_of_both_directions():
+    sizes, pos = [40, 40, 60, 60, 60, 60], [20, 20, 30, 30, 30, 30]
+    labels, error, truth = _labelled(sizes, pos, [11, 1, 3, 3, 3, 3], [11, 1, 3, 3, 3, 3])
+    spots = find_blind_spots(labels, error, tree_members(TREE6, 6), truth=truth)
+    assert [(s["clusters"], s["direction"]) for s in spots] == [([0], "both")]
+    assert spots[0]["errors"] == 22 and spots[0]["misses"] == 11 and spots[0]["false_alarms"] == 11

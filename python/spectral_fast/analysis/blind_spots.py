@@ -10,11 +10,14 @@ are blind spots.
 
 Blind spots are nodes of the tree over clusters (a cluster or a union of
 sibling clusters) with lift >= ``lift_threshold`` and a family-wise p-value
-below ``alpha`` under the tree-based scan statistic (:func:`scan_p_values`),
-taken greedily by log-likelihood ratio, grown into siblings whose error rate
-is at least ``grow_lift`` times the overall rate, kept apart where two
-qualifying groups have centres less similar than ``min_similarity``, and
-ranked by excess errors. The rules and their reasons:
+below ``alpha`` under the tree-based scan statistic, taken greedily by
+log-likelihood ratio, grown into siblings whose lift is at least
+``grow_lift``, kept apart where two qualifying groups have centres less
+similar than ``min_similarity`` or fail in opposite directions, and ranked
+by excess errors. With true labels, misses and false alarms are scanned
+apart and all errors are measured against what the node's label mix
+predicts (:mod:`spectral_fast.analysis.error_directions`); lift is then
+observed over expected errors. The rules and their reasons:
 ``docs/method.md#blind-spots``.
 """
 
@@ -26,7 +29,6 @@ import numpy as np
 
 from spectral_fast._shared.stats import (
     auroc,
-    bernoulli_llr,
     bh_adjust,
     bootstrap_auroc,
     enrichment_p,
@@ -180,6 +182,8 @@ def analyze_finding(
     lo, hi = wilson_interval(errs, sizes)
     p_leaf = np.array([enrichment_p(int(errs[c]), int(sizes[c]), total_err, n) for c in range(k)])
     p_leaf_adj = bh_adjust(p_leaf)
+    miss_rate = float(error[truth].mean()) if truth.any() else 0.0
+    fa_rate = float(error[~truth].mean()) if (~truth).any() else 0.0
     rows = []
     for c in range(k):
         inside = labels == c
@@ -196,6 +200,9 @@ def analyze_finding(
             "error_ci_high": float(hi[c]),
             "lift": (errs[c] / sizes[c]) / overall if sizes[c] and overall > 0 else float("nan"),
             "excess_errors": float(errs[c] - sizes[c] * overall),
+            "misses": int(e[t].sum()),
+            "false_alarms": int(e[~t].sum()),
+            "expected_errors": float(pos * miss_rate + neg * fa_rate),
             "error_share": errs[c] / total_err if total_err else float("nan"),
             "sensitivity": float((~e[t]).sum() / pos) if pos else float("nan"),
             "specificity": float((~e[~t]).sum() / neg) if neg else float("nan"),
@@ -216,9 +223,9 @@ def analyze_finding(
             row["auroc_note"] = "undefined: predicted labels, no scores"
         rows.append(row)
 
-    spots = find_blind_spots(
+    spots, p_scan = scan_blind_spots(
         labels, error, members, lift_threshold=lift_threshold, grow_lift=grow_lift, alpha=alpha, n_perm=n_perm,
-        seed=seed, centers=centers, min_similarity=min_similarity,
+        seed=seed, centers=centers, min_similarity=min_similarity, truth=truth,
     )  # fmt: skip
     for row in rows:
         row["blind_spot"], row["rank"], row["group"] = False, None, ""
@@ -234,6 +241,7 @@ def analyze_finding(
         error_rate=overall,
         auroc=auroc(truth, score) if score is not None else float("nan"),
         blind_spots=len(spots),
+        scan_p=p_scan,
     )
     return FindingResult(finding, rows, spots, summary)
 
@@ -250,79 +258,133 @@ def find_blind_spots(
     seed: int | None = 0,
     centers: np.ndarray | None = None,
     min_similarity: float = 0.8,
+    truth: np.ndarray | None = None,
 ) -> list[dict]:
     """Blind spots among the tree's nodes (module docstring), ranked by excess errors.
 
-    Each node carries ``p_value`` (one-sided hypergeometric), ``p_adjusted``
-    (Benjamini-Hochberg over the ``2k - 1`` nodes, reported) and ``p_scan``
-    (the tree scan's family-wise p-value, which decides). ``centers`` and
-    ``min_similarity`` as in :func:`analyze_finding`.
+    Each spot carries ``direction`` (``misses``, ``false_alarms`` or ``both``
+    with ``truth``; ``errors`` without), its counts against the label-mix
+    expectation (:mod:`spectral_fast.analysis.error_directions`), ``p_value``
+    (one-sided, hypergeometric within the direction's label; Poisson for
+    ``both``), ``p_adjusted`` (Benjamini-Hochberg over all node-directions,
+    reported) and ``p_scan`` (the tree scan's family-wise p-value, which
+    decides). A node whose two children are blind spots of opposite
+    directions is never a blind spot. ``centers`` and ``min_similarity`` as
+    in :func:`analyze_finding`.
     """
+    return scan_blind_spots(
+        labels, error, members, lift_threshold=lift_threshold, grow_lift=grow_lift, alpha=alpha, n_perm=n_perm,
+        seed=seed, centers=centers, min_similarity=min_similarity, truth=truth,
+    )[0]  # fmt: skip
+
+
+def scan_blind_spots(
+    labels: np.ndarray,
+    error: np.ndarray,
+    members: list[list[int]],
+    *,
+    lift_threshold: float = 1.5,
+    grow_lift: float = 1.25,
+    alpha: float = 0.05,
+    n_perm: int = 999,
+    seed: int | None = 0,
+    centers: np.ndarray | None = None,
+    min_similarity: float = 0.8,
+    truth: np.ndarray | None = None,
+) -> tuple[list[dict], float]:
+    """:func:`find_blind_spots` and the scan's global p-value (that of the largest LLR over all node-directions)."""
+    from spectral_fast.analysis.error_directions import DirectionCounts
+
     labels = np.asarray(labels, dtype=np.int64)
     error = np.asarray(error, dtype=bool)
     n, total = len(labels), int(error.sum())
     if n == 0 or total == 0 or total == n:
-        return []  # no errors, or nothing but errors: nothing can stand out
-    k = len(members) - (len(members) - 1) // 2
+        return [], float("nan")  # no errors, or nothing but errors: nothing can stand out
+    if truth is not None and len(truth) != n:
+        raise InvalidInputError("truth must have one label per image")
+    counts = DirectionCounts(labels, error, truth, members)
+    k = counts.k
     sizes = np.bincount(labels, minlength=k)
-    errs = np.bincount(labels, weights=error.astype(np.float64), minlength=k)
-    overall = total / n
-    nodes = []
-    for node, clusters in enumerate(members):
-        n_in = int(sizes[clusters].sum())
-        e_in = int(round(errs[clusters].sum()))
-        nodes.append(
-            {
-                "node": node,
-                "clusters": list(clusters),
-                "n": n_in,
-                "errors": e_in,
-                "error_rate": e_in / n_in if n_in else float("nan"),
-                "lift": (e_in / n_in) / overall if n_in else float("nan"),
-                "excess_errors": e_in - n_in * overall,
-                "p_value": enrichment_p(e_in, n_in, total, n),
-                "llr": bernoulli_llr(e_in, n_in, total, n),
-            }
-        )
-    p_adj = bh_adjust(np.array([x["p_value"] for x in nodes]))
-    p_scan = scan_p_values(labels, error, members, np.array([x["llr"] for x in nodes]), n_perm=n_perm, seed=seed)
-    for x, q, ps in zip(nodes, p_adj, p_scan):
-        x["p_adjusted"], x["p_scan"] = float(q), float(ps)
-    qualifying = [x for x in nodes if x["n"] and x["lift"] >= lift_threshold and x["p_scan"] < alpha]
+    nodes = {d: counts.nodes(d) for d in counts.directions}
+    p_scan = counts.scan_p_values({d: np.array([x["llr"] for x in nodes[d]]) for d in nodes}, n_perm, seed)
+    flat = [x for d in nodes for x in nodes[d]]
+    for x, q in zip(flat, bh_adjust(np.array([x["p_value"] for x in flat]))):
+        x["p_adjusted"] = float(q)
+    for d in nodes:
+        for x, ps in zip(nodes[d], p_scan[d]):
+            x["p_scan"] = float(ps)
+    qualifying = {
+        d: [x for x in nodes[d] if x["population"] and x["lift"] >= lift_threshold and x["p_scan"] < alpha]
+        for d in nodes
+    }
+    if "both" in qualifying:  # all errors count as one direction only where both directions are elevated
+        qualifying["both"] = [x for x in qualifying["both"] if _both_ways(nodes, x["node"], grow_lift)]
     parent = {}
     for node, clusters in enumerate(members[k:], start=k):
         children = [c for c in range(node) if c not in parent and set(members[c]) < set(clusters)]
         for c in children:
             parent[c] = node
     sibling = {c: next(o for o in parent if parent[o] == p and o != c) for c, p in parent.items()}
-    distinct = _distinct_merges(members, parent, nodes, qualifying, sizes, centers, min_similarity)
-    # A union of two physically different blind spots is not one blind spot:
+    distinct = set()
+    for d in nodes:
+        distinct |= _distinct_merges(members, parent, nodes[d], qualifying[d], sizes, centers, min_similarity)
+    distinct |= _opposite_merges(parent, qualifying)
+    # A union of two different blind spots is not one blind spot:
     # neither a candidate itself nor a node a candidate grows into.
     mixed = {node for node in range(k, len(members)) if any(set(members[d]) <= set(members[node]) for d in distinct)}
-    qualifying = [x for x in qualifying if x["node"] not in mixed]
+    candidates = [x for d in nodes for x in qualifying[d] if x["node"] not in mixed]
     chosen: list[dict] = []
     taken: set[int] = set()
-    for x in sorted(qualifying, key=lambda x: (-x["llr"], x["node"])):
+    for x in sorted(candidates, key=lambda x: (-x["llr"], x["node"])):
         # Grow toward the root while the sibling group is itself elevated: with
         # few images a cluster of the slice can draw a low error count by
         # chance, and the spectral tree says it belongs with its sibling.
-        node = x["node"]
-        while node in parent and parent[node] not in mixed and nodes[parent[node]]["p_scan"] < alpha:
-            sib = nodes[sibling[node]]
-            if not sib["n"] or sib["error_rate"] < grow_lift * overall:
+        d, node = x["direction"], x["node"]
+        if d != "both" and "both" in nodes and _both_ways(nodes, node, grow_lift):
+            d = "both"  # a group wrong both ways is one spot of all its errors
+        while node in parent and parent[node] not in mixed and nodes[d][parent[node]]["p_scan"] < alpha:
+            sib = nodes[d][sibling[node]]
+            if not sib["population"] or not sib["lift"] >= grow_lift:
                 break
             node = parent[node]
-        x = nodes[node]
+        x = nodes[d][node]
         if taken.isdisjoint(x["clusters"]):
             chosen.append(x)
             taken.update(x["clusters"])
     chosen.sort(key=lambda x: (-x["excess_errors"], x["node"]))
+    by_node = {d: {x["node"]: x for x in nodes[d]} for d in nodes}
     for rank, x in enumerate(chosen, start=1):
         x["rank"] = rank
         x["share"] = x["n"] / n
-        x["error_ci_low"], x["error_ci_high"] = (float(v) for v in wilson_interval(x["errors"], x["n"]))
+        x["error_ci_low"], x["error_ci_high"] = (float(v) for v in wilson_interval(x["errors"], x["population"]))
         x["name"] = "+".join(str(c) for c in x["clusters"])
-    return chosen
+        if truth is not None:
+            x["misses"] = by_node["misses"][x["node"]]["errors"]
+            x["false_alarms"] = by_node["false_alarms"][x["node"]]["errors"]
+            x["label_pure"] = "label 1 only" if x["n_negative"] == 0 else "label 0 only" if x["n_positive"] == 0 else ""
+        else:
+            x["misses"] = x["false_alarms"] = None
+            x["label_pure"] = ""
+    return chosen, float(min(p.min() for p in p_scan.values()))
+
+
+def _both_ways(nodes: dict[str, list[dict]], node: int, grow_lift: float) -> bool:
+    """Misses and false alarms both at least ``grow_lift`` times their label's overall rate in this node."""
+    return all(nodes[d][node]["lift"] >= grow_lift for d in ("misses", "false_alarms"))
+
+
+def _opposite_merges(parent: dict[int, int], qualifying: dict[str, list[dict]]) -> set[int]:
+    """Tree merges whose children are blind spots of opposite directions (misses on one side, false alarms on the other)."""
+    if "misses" not in qualifying:
+        return set()
+    miss = {x["node"] for x in qualifying["misses"]}
+    fa = {x["node"] for x in qualifying["false_alarms"]}
+    out = set()
+    for node in set(parent.values()):
+        a, b = (c for c in parent if parent[c] == node)
+        if (a in miss - fa and b in fa - miss) or (b in miss - fa and a in fa - miss):
+            out.add(node)
+    return out
 
 
 def _distinct_merges(

@@ -23,6 +23,7 @@ import polars as pl
 
 from spectral_fast._shared.display import NotebookView
 from spectral_fast._version import __version__
+from spectral_fast.analysis.stability import STABLE
 from spectral_fast.analysis.summary_types import ReportSummary
 from spectral_fast.errors import InvalidInputError
 from spectral_fast.profiling.tables import read_profile_options
@@ -32,7 +33,23 @@ SLICE_COLUMNS = [
     "finding", "cluster", "n", "share", "errors", "error_rate", "error_ci_low", "error_ci_high", "lift",
     "excess_errors", "error_share", "auroc", "auroc_ci_low", "auroc_ci_high", "auroc_note", "sensitivity",
     "specificity", "p_value", "p_adjusted", "blind_spot", "rank", "group", "description", "exemplars",
+    "misses", "false_alarms", "expected_errors",
 ]  # fmt: skip
+
+
+#: Blind-spot columns that say which errors a spot holds and what its label mix predicts.
+SPOT_DIRECTION_COLUMNS = (
+    "direction", "population", "expected_errors", "misses", "false_alarms", "n_positive", "n_negative", "label_pure",
+    "stability", "stable",
+)  # fmt: skip
+
+
+#: Columns of ``Report.spot_evidence`` (``spot_evidence.csv``).
+EVIDENCE_SCHEMA = {
+    "finding": pl.Utf8, "rank": pl.Int64, "source": pl.Utf8, "variable": pl.Utf8, "kind": pl.Utf8,
+    "level": pl.Utf8, "spot": pl.Float64, "rest": pl.Float64, "effect": pl.Float64, "p_value": pl.Float64,
+    "p_adjusted": pl.Float64,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -63,6 +80,8 @@ class Report(NotebookView):
     table: pl.DataFrame = field(repr=False)
     #: Patient (or study) of each analysed image, from ``group_col``; None: each image its own.
     groups: np.ndarray | None = field(default=None, repr=False)
+    #: Each blind spot against the rest, one row per variable (:mod:`spectral_fast.analysis.contrast`).
+    spot_evidence: pl.DataFrame | None = field(default=None, repr=False)
 
 
 def analyze(
@@ -86,6 +105,10 @@ def analyze(
     n_perm: int = 999,
     artefacts_from: str | Path | None = None,
     group_col: str | None = None,
+    n_refits: int = 10,
+    metadata: pl.DataFrame | str | Path | None = None,
+    metadata_cols: list[str] | None = None,
+    metadata_id_col: str | None = None,
 ) -> Report:
     """Find, test and describe the clusters where a model's errors concentrate.
 
@@ -122,6 +145,17 @@ def analyze(
         threshold; without it every image counts as its own patient, which
         is optimistic when patients have several images. Missing values
         count as patients of their own.
+    n_refits : int
+        Refits of the clustering on random halves that measure each blind spot's
+        stability (:mod:`spectral_fast.analysis.stability`); 0 skips it
+        (``stability`` is then NaN). Each refit costs one clustering fit.
+    metadata : polars.DataFrame or path, optional
+        Per-image acquisition metadata (site, scanner, view, ...), joined by
+        id like the predictions; ``metadata_cols`` name the columns to use
+        and ``metadata_id_col`` its id column (default ``id_col``). With the
+        profile's own acquisition columns they are compared between each
+        blind spot and the rest (:mod:`spectral_fast.analysis.contrast`);
+        they do not enter the clustering.
 
     Returns
     -------
@@ -132,7 +166,9 @@ def analyze(
     from spectral_fast.analysis.blind_spots import analyze_finding, image_errors
     from spectral_fast.analysis.cluster_tree import tree_members
     from spectral_fast.analysis.clustering import SpectralClusters
+    from spectral_fast.analysis.contrast import compare, describe_against_rest, named, profile_variables, sentence
     from spectral_fast.analysis.describe import ProfileFeatures, describe_clusters
+    from spectral_fast.analysis.metadata import align_metadata, metadata_variables
     from spectral_fast.analysis.predictions import (
         as_numeric,
         check_columns,
@@ -145,6 +181,8 @@ def analyze(
         raise InvalidInputError(
             "findings: give at least one finding (a label column with a score or prediction column)"
         )
+    if isinstance(n_refits, bool) or not isinstance(n_refits, (int, np.integer)) or n_refits < 0:
+        raise InvalidInputError(f"n_refits must be an integer >= 0, got {n_refits!r}")
     names = [f.title for f in findings]
     if len(set(names)) != len(names):
         raise InvalidInputError(f"findings: names must be distinct, got {names}")
@@ -190,7 +228,17 @@ def analyze(
     members = tree_members(model.tree_, model.n_clusters_)
     describer = ProfileFeatures(joined)
     descriptions = describe_clusters(describer, labels, distances, id_col=profile_id_col)
+    aligned = None
+    if metadata is not None or metadata_cols:
+        if metadata is None:
+            raise InvalidInputError("metadata_cols: give the metadata table too (metadata=... / --metadata FILE)")
+        aligned = align_metadata(joined, metadata, list(metadata_cols or []), id_col=metadata_id_col or id_col,
+                                 profile_id_col=profile_id_col, match=match)  # fmt: skip
+    acquisition = metadata_variables(joined, aligned)
+    feature_vars = profile_variables(joined, describer.band_cols, describer.freqs)
+    evidence_rows: list[dict] = []
 
+    spot_args = {"lift_threshold": lift_threshold, "alpha": alpha, "seed": seed}
     slice_rows, spot_rows, summaries = [], [], {}
     for f in findings:
         error, loss, truth, score = per_finding[f.title]
@@ -205,8 +253,20 @@ def analyze(
             row["description"] = d["description"]
             row["exemplars"] = " | ".join(d["exemplars"])
             slice_rows.append(row)
-        for spot in res.blind_spots:
-            spot_rows.append(_spot_row(f.title, spot, describer.describe(np.isin(labels, spot["clusters"]))))
+        stability = _stability(model, joined, per_finding[f.title], res.blind_spots, labels, n_refits, n_perm,
+                               spot_args)  # fmt: skip
+        for spot, stab in zip(res.blind_spots, stability):
+            spot["stability"], spot["stable"] = stab, bool(stab >= STABLE) if np.isfinite(stab) else None
+            inside = np.isin(labels, spot["clusters"])
+            meta_rows, feature_rows = compare(acquisition, inside), compare(feature_vars, inside)
+            spot["description"] = describe_against_rest(
+                sorted(meta_rows + feature_rows, key=lambda r: -abs(r["effect"]))
+            )
+            spot["metadata"] = "; ".join(sentence(r) for r in named(meta_rows)) or "no acquisition variable differs"
+            for group, rows in (("metadata", meta_rows), ("profile", feature_rows)):
+                evidence_rows += [{"finding": f.title, "rank": spot["rank"], "source": group, **r} for r in rows]
+            spot_rows.append(_spot_row(f.title, spot))
+        res.summary["stable_blind_spots"] = sum(bool(s["stable"]) for s in res.blind_spots)
         res.summary["mean_loss"] = float(np.mean(loss))
         res.summary["threshold"] = f.threshold if f.score_col else None
         summaries[f.title] = res.summary
@@ -217,6 +277,9 @@ def analyze(
         "errors": pl.Int64, "error_rate": pl.Float64, "error_ci_low": pl.Float64, "error_ci_high": pl.Float64,
         "lift": pl.Float64, "excess_errors": pl.Float64, "p_value": pl.Float64, "p_adjusted": pl.Float64,
         "p_scan": pl.Float64, "llr": pl.Float64, "description": pl.Utf8,
+        "direction": pl.Utf8, "population": pl.Int64, "expected_errors": pl.Float64, "misses": pl.Int64,
+        "false_alarms": pl.Int64, "n_positive": pl.Int64, "n_negative": pl.Int64, "label_pure": pl.Utf8,
+        "stability": pl.Float64, "stable": pl.Boolean, "metadata": pl.Utf8,
     }  # fmt: skip
     blind = pl.DataFrame(spot_rows, schema=spot_schema, orient="row") if spot_rows else pl.DataFrame(schema=spot_schema)
 
@@ -250,19 +313,55 @@ def analyze(
             "lower_bands": model.lower_bands,
             "seed": seed, "match": match, "id_col": id_col, "group_col": group_col,
             "lift_threshold": lift_threshold, "alpha": alpha,
-            "n_boot": n_boot, "n_perm": n_perm, "findings": [asdict(f) for f in findings],
+            "n_boot": n_boot, "n_perm": n_perm, "n_refits": n_refits, "findings": [asdict(f) for f in findings],
+            "metadata_cols": list(metadata_cols or []),
         },
     }  # fmt: skip
-    return Report(slices, blind, assignments, summary, model, descriptions, joined, groups)
+    evidence = (
+        pl.DataFrame(evidence_rows, schema=EVIDENCE_SCHEMA) if evidence_rows else pl.DataFrame(schema=EVIDENCE_SCHEMA)
+    )
+    return Report(slices, blind, assignments, summary, model, descriptions, joined, groups, evidence)
 
 
-def _spot_row(finding: str, spot: dict, description: dict) -> dict:
-    """A blind spot's row; its images are described as one group (per-cluster texts stay in slices.csv)."""
+def _spot_row(finding: str, spot: dict) -> dict:
+    """A blind spot's row; its images are described against the rest (per-cluster texts stay in slices.csv)."""
     return {
         "finding": finding,
         "rank": spot["rank"],
         "clusters": spot["name"],
         **{k: spot[k] for k in ("n", "share", "errors", "error_rate", "error_ci_low", "error_ci_high", "lift")},
         **{k: spot[k] for k in ("excess_errors", "p_value", "p_adjusted", "p_scan", "llr")},
-        "description": description["description"],
+        "description": spot["description"],
+        **{k: spot[k] for k in SPOT_DIRECTION_COLUMNS},
+        "metadata": spot["metadata"],
     }
+
+
+#: Permutations of the scan in each stability refit: the refit only has to name the spots, not test them finely.
+REFIT_PERM = 199
+
+
+def _stability(model, table, finding, spots, labels, n_refits, n_perm, spot_args) -> list[float]:
+    """Stability of each blind spot of one finding over refits of the clustering on half-samples (NaN when skipped)."""
+    from sklearn.base import clone
+
+    from spectral_fast.analysis.blind_spots import find_blind_spots
+    from spectral_fast.analysis.cluster_tree import tree_members
+    from spectral_fast.analysis.stability import refit_spots, stability_scores
+
+    if not spots or n_refits == 0:
+        return [float("nan")] * len(spots)
+    error, _, truth, _ = finding
+
+    def fit_assign(rows, seed):
+        refit = clone(model).set_params(n_clusters=int(model.n_clusters_), random_state=seed, n_init=1)
+        refit.fit(table[rows])
+        return refit.predict(table), tree_members(refit.tree_, refit.n_clusters_), refit.cluster_centers_
+
+    def find(lab, members, centres):
+        found = find_blind_spots(lab, error, members, truth=truth, centers=centres, n_perm=min(n_perm, REFIT_PERM),
+                                 **spot_args)  # fmt: skip
+        return [(np.isin(lab, s["clusters"]), s["direction"]) for s in found]
+
+    refits = refit_spots(fit_assign, find, len(labels), n_refits, spot_args["seed"])
+    return stability_scores([(np.isin(labels, s["clusters"]), s["direction"]) for s in spots], refits)

@@ -96,6 +96,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-boot", type=int, default=500, help="bootstrap resamples for AUROC intervals (default 500)")
     parser.add_argument("--overwrite", action="store_true", help="write into OUTDIR even when it is not empty")
     parser.add_argument("--quiet", action="store_true", help="print only errors and the final line")
+    parser.add_argument("--refits", type=int, default=10, metavar="B",
+                        help="refits of the clustering on random halves that score each blind spot's stability "
+                             "(default 10; 0 skips it)")  # fmt: skip
+    parser.add_argument("--metadata", metavar="FILE",
+                        help="per-image acquisition metadata (CSV or Parquet), joined by id like the predictions; "
+                             "compared between each blind spot and the rest")  # fmt: skip
+    parser.add_argument("--metadata-cols", metavar="A,B", type=lambda v: [c for c in v.split(",") if c],
+                        help="columns of --metadata to use, comma-separated")  # fmt: skip
+    parser.add_argument("--metadata-id-col", metavar="C", help="id column of --metadata (default --pred-id-col)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
         args.profiles, args.predictions, findings, id_col=args.pred_id_col, profile_id_col=args.profile_id_col,
         match=args.match, min_match=args.min_match, n_clusters=args.k, method=args.method,
         anatomy_components=args.anatomy_components, seed=args.seed, n_perm=args.n_perm, n_boot=args.n_boot,
-        artefacts_from=args.images if args.artefacts else None, group_col=args.group_col,
+        artefacts_from=args.images if args.artefacts else None, group_col=args.group_col, n_refits=args.refits,
+        metadata=args.metadata, metadata_cols=args.metadata_cols, metadata_id_col=args.metadata_id_col,
     )  # fmt: skip
     stage(f"writing the report to {args.output}")
     paths = write_report(rep, args.output, image_root=args.images)
@@ -135,8 +145,9 @@ def run(args: argparse.Namespace) -> int:
     for title, f in s["findings"].items():
         verdict = "concentrated" if (f["perm_p_mutual_information"] or 1.0) < 0.05 else "not concentrated"
         print(
-            f"{title}: errors {verdict} (permutation p = {f['perm_p_mutual_information']:.3g}, "
-            f"chi-square p = {f['chi2_p']:.3g}); {f['blind_spots']} blind spot(s)"
+            f"{title}: errors {verdict} (concentration permutation p = {f['perm_p_mutual_information']:.3g}, "
+            f"chi-square p = {f['chi2_p']:.3g}; tree-scan permutation p = {f['scan_p']:.3g}); "
+            f"{f['blind_spots']} blind spot(s), {f['stable_blind_spots']} stable"
         )
     print(f"wrote {paths['html']} and tables in {args.output}")
     return 0

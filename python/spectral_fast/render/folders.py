@@ -21,7 +21,8 @@ from spectral_fast.render.report_html import render_html
 def write_report(report: Report, outdir: str | Path, *, image_root: str | Path | None = None) -> dict[str, Path]:
     """Write every output file of ``report`` into ``outdir`` (created) and return their paths.
 
-    ``slices.csv``, ``blind_spots.csv``, ``assignments.parquet``, ``summary.json``,
+    ``slices.csv``, ``blind_spots.csv``, ``spot_evidence.csv`` (each blind spot against
+    the rest, per variable), ``assignments.parquet``, ``summary.json``,
     ``model.json`` (+ arrays), ``report.html`` and the reliability reference
     (``reference.json`` + arrays) that ``predict`` and ``monitor`` read.
     ``image_root`` lets the page show exemplar thumbnails.
@@ -38,6 +39,9 @@ def write_report(report: Report, outdir: str | Path, *, image_root: str | Path |
     # Ids, descriptions and exemplars come from user data: no cell may start a spreadsheet formula.
     write_csv_safe(report.slices, paths["slices"])
     write_csv_safe(report.blind_spots, paths["blind_spots"])
+    if report.spot_evidence is not None:
+        paths["spot_evidence"] = out / "spot_evidence.csv"
+        write_csv_safe(report.spot_evidence, paths["spot_evidence"])
     report.assignments.write_parquet(paths["assignments"])
     paths["summary"].write_text(json.dumps(jsonable(report.summary), indent=2) + "\n")
     paths["model"], paths["model_arrays"] = report.model.save(out / "model.json")

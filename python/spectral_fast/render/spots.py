@@ -152,10 +152,13 @@ def card(spot: Spot, report, root: Path | None, ratio_uri: str | None, rest_rows
     ]
     extra = []
     if r.get("direction"):  # the analysis' own reading of the error direction, when it gives one
-        extra.append(esc(r["direction"]))
+        words = {"misses": "misses", "false_alarms": "false alarms", "both": "misses and false alarms"}
+        label_pure = f" ({r['label_pure']})" if r.get("label_pure") else ""
+        extra.append(esc(words.get(r["direction"], r["direction"]) + label_pure))
     stability = r.get("stability")
     if isinstance(stability, (int, float)) and np.isfinite(stability):
-        extra.append(f"found in {pct(stability)} of resamples")
+        unstable = " (unstable: check before acting)" if r.get("stable") is False else ""
+        extra.append(f"stability {stability:.2f} over refits{unstable}")
     elif stability:
         extra.append(esc(stability))
     small = " · ".join([esc(d) for d in detail] + extra + [f"tree-scan p = {esc(_p(r.get('p_scan')))}"])
