@@ -343,7 +343,7 @@ def _finding(fmt: str, kind: str, detail: str, kept: list[str], origin: dict, pe
     }
 
 
-def fuzz(n: int, seed: int, batch_size: int, keep: Path, formats=FORMATS, use_real=True, **opts):
+def fuzz(n: int, seed: int, batch_size: int, keep: Path, formats=FORMATS, use_real=True, on_batch=None, **opts):
     rng = random.Random(seed)
     seeds = make_seeds(use_real)
     tallies = {f: Tally() for f in formats}
@@ -389,7 +389,11 @@ def fuzz(n: int, seed: int, batch_size: int, keep: Path, formats=FORMATS, use_re
                             kept.append(f.name)
                         findings.append(_finding(fmt, result.kind, result.detail, kept, origin, result.peak_rss))
                 shutil.rmtree(folder, ignore_errors=True)
-            t.seconds = time.monotonic() - started
+                t.seconds = time.monotonic() - started
+                if on_batch is not None:
+                    on_batch(tallies, findings)
+                if t.batches % 10 == 0:
+                    print(f"{fmt}: {t.inputs}/{n} inputs, {t.seconds:.0f} s", file=sys.stderr, flush=True)
     return tallies, findings
 
 
@@ -438,11 +442,39 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", type=Path, default=Path(tempfile.gettempdir()) / "fuzz_archive_findings")
     ap.add_argument("--no-real", action="store_true", help="generated seeds only")
     ap.add_argument("--quick", action="store_true", help="50 mutants per format, one batch each")
-    ap.add_argument("--json", type=Path, help="also write the tallies and findings as JSON")
+    ap.add_argument("--json", type=Path, help="also write the tallies and findings as JSON (after every batch)")
+    ap.add_argument("--from-json", type=Path, nargs="+", help="print the report of saved --json files and exit")
     args = ap.parse_args(argv)
+    if args.from_json:
+        tallies, findings = {}, []
+        for path in args.from_json:
+            doc = json.loads(path.read_text())
+            for fmt, t in doc["tallies"].items():
+                tallies[fmt] = Tally(**{**t, **{k: Counter(t[k]) for k in ("statuses", "kinds", "failures")}})
+            findings += doc["findings"]
+        print(report(tallies, findings, args.keep))
+        return 1 if findings else 0
     n, batch = (50, 50) if args.quick else (args.n, args.batch_size)
     formats = tuple(f for f in args.formats.split(",") if f)
     started = time.monotonic()
+
+    def save(tallies: dict[str, Tally], findings: list[dict]) -> None:
+        # After every batch, so a long run that is stopped still has its figures.
+        if args.json:
+            doc = {
+                "tallies": {
+                    f: {
+                        **t.__dict__,
+                        "statuses": dict(t.statuses),
+                        "kinds": dict(t.kinds),
+                        "failures": dict(t.failures),
+                    }
+                    for f, t in tallies.items()
+                },
+                "findings": findings,
+            }
+            args.json.write_text(json.dumps(doc, indent=2) + "\n")
+
     tallies, findings = fuzz(
         n,
         args.seed,
@@ -453,18 +485,11 @@ def main(argv: list[str] | None = None) -> int:
         timeout=args.timeout,
         rss_limit=args.rss_limit_mib << 20,
         mem_flag=args.mem_flag_mib << 20,
+        on_batch=save,
     )
     print(report(tallies, findings, args.keep))
     print(f"\n{sum(t.inputs for t in tallies.values())} inputs in {time.monotonic() - started:.0f} s")
-    if args.json:
-        doc = {
-            "tallies": {
-                f: {**t.__dict__, "statuses": dict(t.statuses), "kinds": dict(t.kinds), "failures": dict(t.failures)}
-                for f, t in tallies.items()
-            },
-            "findings": findings,
-        }
-        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+    save(tallies, findings)
     return 1 if findings else 0
 
 
