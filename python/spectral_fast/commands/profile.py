@@ -120,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+    if not args.quiet and summary.memory is not None:
+        print(summary.memory.line())
     if summary.total_ok == 0:
         print(
             f"spectral-fast profile: error: no image could be profiled ({summary.errors} errors; "
@@ -128,7 +130,5 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     if not args.quiet:
-        if summary.memory is not None:
-            print(summary.memory.line())
         print(summary.line())
     return 0
