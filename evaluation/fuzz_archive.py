@@ -397,6 +397,18 @@ def fuzz(n: int, seed: int, batch_size: int, keep: Path, formats=FORMATS, use_re
     return tallies, findings
 
 
+def write_mutants(folder: Path, n: int, seed: int, formats=FORMATS, use_real=True) -> None:
+    """``n`` mutants per format into ``folder``, mutated as :func:`fuzz` does (same ``seed``, other order)."""
+    rng = random.Random(seed)
+    seeds = make_seeds(use_real)
+    folder.mkdir(parents=True, exist_ok=True)
+    for fmt in formats:
+        for i in range(n):
+            _, data = rng.choice(seeds[fmt])
+            mutant, _ = mutate(rng, data, rng.choice(seeds[fmt])[1], fmt)
+            (folder / f"{fmt}_{i:06d}{SUFFIX[fmt]}").write_bytes(mutant)
+
+
 def report(tallies: dict[str, Tally], findings: list[dict], keep: Path) -> str:
     lines = [
         "| format | inputs | batches | ok rows | error rows | error kinds | crashes | hangs | escaped | memory | wrong rows "
@@ -443,6 +455,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-real", action="store_true", help="generated seeds only")
     ap.add_argument("--quick", action="store_true", help="50 mutants per format, one batch each")
     ap.add_argument("--json", type=Path, help="also write the tallies and findings as JSON (after every batch)")
+    ap.add_argument(
+        "--write-only",
+        type=Path,
+        metavar="DIR",
+        help="write the --n mutants of every format into DIR (for a CLI run over a mix) and exit",
+    )
     ap.add_argument("--from-json", type=Path, nargs="+", help="print the report of saved --json files and exit")
     args = ap.parse_args(argv)
     if args.from_json:
@@ -456,6 +474,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if findings else 0
     n, batch = (50, 50) if args.quick else (args.n, args.batch_size)
     formats = tuple(f for f in args.formats.split(",") if f)
+    if args.write_only:
+        write_mutants(args.write_only, n, args.seed, formats, use_real=not args.no_real)
+        return 0
     started = time.monotonic()
 
     def save(tallies: dict[str, Tally], findings: list[dict]) -> None:
