@@ -275,7 +275,15 @@ fn scan_data_set(body: &[u8], start: usize, syntax: Syntax) -> Result<(), Decode
                         }
                     }
                 }
-                _ => {} // stray delimiter: dicom-rs judges
+                (0xE00D | 0xE0DD, _) => {} // stray delimiter: dicom-rs judges
+                // Any other (FFFE,xxxx): dicom-rs reads it as an element of
+                // VR UN and skips its value, so the scan must skip it too.
+                _ => {
+                    if len == UNDEFINED {
+                        return Err(corrupt(format!("{} of undefined length", tag_name(group, element))));
+                    }
+                    pos += check_length(group, element, "element", len, pos, total)?;
+                }
             }
             continue;
         }

@@ -592,3 +592,58 @@ fn dicom_binary_element_of_a_partial_value_is_refused() {
     assert!(err.to_string().contains("(0028,0011) (US) has 1 bytes, not a whole number of 2-byte values"), "{err}");
     assert!(peak < 1 << 20, "{peak} bytes of heap");
 }
+
+#[test]
+fn dicom_rle_segment_offset_past_the_fragment_is_an_error_not_a_panic() {
+    // 16-bit RLE: two segments (high bytes, low bytes) of Rows x Columns each.
+    // The Python fuzzer's finding: one byte of the second offset set to 0x7F
+    // (0x000009CE -> 0x7F0009CE) made the RLE check slice past the fragment.
+    let (rows, cols) = (4u16, 6u16);
+    let n = usize::from(rows) * usize::from(cols);
+    let segment: Vec<u8> = std::iter::once((n - 1) as u8).chain((0..n).map(|i| i as u8)).collect();
+    for second in [64 + segment.len() as u32, 0x7F00_0000 | (64 + segment.len() as u32)] {
+        let mut rle = vec![0u8; 64];
+        rle[0..4].copy_from_slice(&2u32.to_le_bytes());
+        rle[4..8].copy_from_slice(&64u32.to_le_bytes());
+        rle[8..12].copy_from_slice(&second.to_le_bytes());
+        rle.extend(&segment);
+        rle.extend(&segment);
+        let bytes = part10("1.2.840.10008.1.2.5", &image_elements(true, rows, cols, 16, &rle, true));
+        let result = decode(&bytes, &DecodeOptions::default());
+        if second < 0x7F00_0000 {
+            let img = result.unwrap_or_else(|e| panic!("the valid RLE frame must decode: {e}"));
+            assert_eq!((img.height, img.width), (4, 6));
+        } else {
+            let err = result.unwrap_err();
+            assert_eq!(err.kind(), "corrupt", "{err}");
+            assert!(err.to_string().contains("RLE frame: segment 0 at bytes 64..2130706521 of"), "{err}");
+        }
+    }
+}
+
+/// Found at 20,000 mutants per format (seed 18, #15515 and #16651): an item
+/// delimiter mutated to (FFFE,FF0D) or (FFFE,FFFF) with a length of 255.
+/// dicom-rs reads such a tag as an element of VR UN and skips 255 bytes; the
+/// scan skipped 8, lost its place and missed a 2.5 GB length further on.
+#[test]
+fn dicom_unknown_fffe_tags_are_skipped_as_dicom_rs_skips_them() {
+    let options = DecodeOptions { max_pixels: 1 << 20 };
+    let all = all_seeds();
+    let seeds = dicom_seeds();
+    let inputs: Vec<Vec<u8>> = mutants(Format::Dicom, &seeds, &all, 18).take(16652).collect();
+    for i in [15515, 16651] {
+        let (result, peak) = peak_during(|| decode(&inputs[i], &options));
+        assert!(result.is_err(), "DICOM #{i} is not an image");
+        assert!(peak < 1 << 20, "DICOM #{i}: {peak} bytes of heap for {} bytes", inputs[i].len());
+    }
+    // By hand: (FFFE,FF0D) of 8 bytes whose value hides an element header
+    // declaring 0xFFFF_FFF0 bytes; read as dicom-rs reads it, the value is
+    // skipped and the following element is what counts.
+    let mut d = Vec::new();
+    d.extend([0xFE, 0xFF, 0x0D, 0xFF, 8, 0, 0, 0]);
+    d.extend([0x09, 0x00, 0x10, 0x00, b'O', b'B', 0, 0]);
+    d.extend([0x09, 0x00, 0x12, 0x00, b'O', b'B', 0, 0, 0xF0, 0xFF, 0xFF, 0xFF]);
+    d.extend([0u8; 16]);
+    let err = decode(&part10("1.2.840.10008.1.2.1", &d), &options).unwrap_err();
+    assert!(err.to_string().contains("(0009,0012) declares 4294967280 bytes"), "{err}");
+}
