@@ -36,8 +36,13 @@ def test_parse_size_refuses(bad):
         parse_size(bad)
 
 
-def test_default_budget_is_half_the_available_memory_at_most_4_gib():
+def test_default_budget_is_half_the_available_memory_at_most_4_gib(monkeypatch):
     assert 0 < default_budget() <= 4 * GIB
+    from spectral_fast.ingest import budget
+
+    for available, expected in [(3 * GIB + 5, 1536 << 20), (3 * GIB - 5, GIB), (64 * GIB, 4 * GIB), (100, 512 << 20)]:
+        monkeypatch.setattr(budget, "available_memory", lambda a=available: a)
+        assert default_budget() == expected, available
 
 
 def test_derived_limit_fills_each_threads_share():

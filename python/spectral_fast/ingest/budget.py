@@ -75,9 +75,17 @@ def available_memory() -> int | None:
 
 
 def default_budget() -> int:
-    """Half the available memory, at most 4 GiB (4 GiB when the available memory is unknown)."""
+    """Half the available memory, at most 4 GiB (4 GiB when the available memory is unknown).
+
+    Rounded down to a multiple of 512 MiB (at least 512 MiB), so that runs a
+    moment apart (a run and its resume, two runs to merge) choose the same
+    image limit although the free memory moves a little.
+    """
     available = available_memory()
-    return DEFAULT_CAP if available is None else min(available // 2, DEFAULT_CAP)
+    if available is None:
+        return DEFAULT_CAP
+    step = 512 << 20
+    return max(step, min(available // 2, DEFAULT_CAP) // step * step)
 
 
 @dataclass(frozen=True)
