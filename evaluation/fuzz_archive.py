@@ -11,11 +11,14 @@ seeds.
 
 Mutants are written in batches to a temporary folder; each batch runs
 through :func:`spectral_fast.ingest.batch.process_batch` (``id`` + ``path``,
-as the CLI builds it, DICOM fallback on) in a child process, watched for
+as the CLI builds it, DICOM fallback on, threads and pixel limit from the
+default memory budget) in a child process, watched for
 its exit signal, a timeout and its resident memory. A failing batch (the
 child died of a signal, hung, let an exception escape, returned the wrong
 number of rows, or went over ``--mem-flag``) is bisected until the single
-input that fails alone is found; its bytes are kept in ``--keep``.
+input that fails alone is found; its bytes are kept in ``--keep``. An input
+whose row says ``decoder_panic`` (a panic the core caught: the batch is fine,
+the decoder is not) is kept there too. Mutants depend only on ``--seed``.
 
     python evaluation/fuzz_archive.py --n 2000 --seed 0
     python evaluation/fuzz_archive.py --quick
@@ -74,7 +77,10 @@ def _dicom(arr: np.ndarray, *, photometric="MONOCHROME2", bits_stored=None, synt
 
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = ComputedRadiographyImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
+    # A UID derived from the pixels and options, not a random one: the same
+    # --seed must give the same mutants, byte for byte, to reproduce a finding.
+    entropy = [arr.tobytes().hex()[:64], str(arr.shape), photometric, str(bits_stored), str(syntax)]
+    meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=entropy)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds = Dataset()
     ds.file_meta = meta
@@ -92,7 +98,7 @@ def _dicom(arr: np.ndarray, *, photometric="MONOCHROME2", bits_stored=None, synt
     ds.PixelData = np.ascontiguousarray(arr).tobytes()
     if syntax is not None:
         plugin = {"1.2.840.10008.1.2.5": "pydicom", "1.2.840.10008.1.2.4.90": "pylibjpeg"}.get(syntax, "")
-        ds.compress(syntax, encoding_plugin=plugin)
+        ds.compress(syntax, encoding_plugin=plugin, generate_instance_uid=False)
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
     return buf.getvalue()
@@ -212,12 +218,16 @@ def mutate(rng: random.Random, data: bytes, other: bytes, fmt: str = "") -> tupl
 WORKER = r"""
 import json, os, resource, sys
 import pyarrow as pa
-from spectral_fast.ingest.batch import process_batch
+from spectral_fast.ingest.batch import DEFAULT_MAX_PIXELS, process_batch
+from spectral_fast.ingest.budget import default_budget, plan_memory
 folder, out = sys.argv[1], sys.argv[2]
 names = sorted(os.listdir(folder))
 batch = pa.record_batch({"id": pa.array(names, pa.string()),
                          "path": pa.array([os.path.join(folder, n) for n in names], pa.string())})
-res = process_batch(batch, threads=int(os.environ.get("FUZZ_THREADS", "2")))
+# As `spectral-fast profile --threads 2` with the default memory budget.
+plan = plan_memory(default_budget(), threads=int(os.environ.get("FUZZ_THREADS", "2")), max_pixels=None,
+                   default_max_pixels=DEFAULT_MAX_PIXELS)
+res = process_batch(batch, threads=plan.threads, max_pixels=plan.max_pixels)
 rows = [{"id": i, "status": s, "kind": k} for i, s, k in zip(
     res.column("id").to_pylist(), res.column("status").to_pylist(), res.column("error_kind").to_pylist())]
 with open(out, "w") as fh:
@@ -322,7 +332,18 @@ class Tally:
     seconds: float = 0.0
 
 
-def fuzz(n: int, seed: int, batch_size: int, keep: Path, formats=FORMATS, use_real=True, **opts):
+def _finding(fmt: str, kind: str, detail: str, kept: list[str], origin: dict, peak_rss: int) -> dict:
+    return {
+        "format": fmt,
+        "kind": kind,
+        "detail": detail,
+        "inputs": kept,
+        "mutation": origin.get(kept[0], "?") if len(kept) == 1 else f"{len(kept)} inputs",
+        "peak_rss_mib": peak_rss >> 20,
+    }
+
+
+def fuzz(n: int, seed: int, batch_size: int, keep: Path, formats=FORMATS, use_real=True, on_batch=None, **opts):
     rng = random.Random(seed)
     seeds = make_seeds(use_real)
     tallies = {f: Tally() for f in formats}
@@ -351,6 +372,13 @@ def fuzz(n: int, seed: int, batch_size: int, keep: Path, formats=FORMATS, use_re
                     t.statuses[r["status"]] += 1
                     if r["kind"]:
                         t.kinds[r["kind"]] += 1
+                    if r["kind"] == "decoder_panic":
+                        # Caught, so the batch succeeded, but a panic is still
+                        # a decoder bug: keep the input that caused it.
+                        t.failures["panic"] += 1
+                        keep.mkdir(parents=True, exist_ok=True)
+                        shutil.copyfile(folder / r["id"], keep / r["id"])
+                        findings.append(_finding(fmt, "panic", "decoder_panic row", [r["id"]], origin, 0))
                 if outcome.failed:
                     for culprit, result, group in bisect(files, work, **opts):
                         t.failures[result.kind] += 1
@@ -359,32 +387,41 @@ def fuzz(n: int, seed: int, batch_size: int, keep: Path, formats=FORMATS, use_re
                         for f in [culprit] if culprit else group:
                             shutil.copyfile(f, keep / f.name)
                             kept.append(f.name)
-                        findings.append(
-                            {
-                                "format": fmt,
-                                "kind": result.kind,
-                                "detail": result.detail,
-                                "inputs": kept,
-                                "mutation": origin.get(kept[0], "?") if len(kept) == 1 else f"{len(kept)} inputs",
-                                "peak_rss_mib": result.peak_rss >> 20,
-                            }
-                        )
+                        findings.append(_finding(fmt, result.kind, result.detail, kept, origin, result.peak_rss))
                 shutil.rmtree(folder, ignore_errors=True)
-            t.seconds = time.monotonic() - started
+                t.seconds = time.monotonic() - started
+                if on_batch is not None:
+                    on_batch(tallies, findings)
+                if t.batches % 10 == 0:
+                    print(f"{fmt}: {t.inputs}/{n} inputs, {t.seconds:.0f} s", file=sys.stderr, flush=True)
     return tallies, findings
+
+
+def write_mutants(folder: Path, n: int, seed: int, formats=FORMATS, use_real=True) -> None:
+    """``n`` mutants per format into ``folder``, mutated as :func:`fuzz` does (same ``seed``, other order)."""
+    rng = random.Random(seed)
+    seeds = make_seeds(use_real)
+    folder.mkdir(parents=True, exist_ok=True)
+    for fmt in formats:
+        for i in range(n):
+            _, data = rng.choice(seeds[fmt])
+            mutant, _ = mutate(rng, data, rng.choice(seeds[fmt])[1], fmt)
+            (folder / f"{fmt}_{i:06d}{SUFFIX[fmt]}").write_bytes(mutant)
 
 
 def report(tallies: dict[str, Tally], findings: list[dict], keep: Path) -> str:
     lines = [
-        "| format | inputs | batches | ok rows | error rows | error kinds | crashes | hangs | escaped | memory | wrong rows | max batch RSS MiB | s |",
-        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| format | inputs | batches | ok rows | error rows | error kinds | crashes | hangs | escaped | memory | wrong rows "
+        "| caught panics | max batch RSS MiB | s |",
+        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for fmt, t in tallies.items():
         kinds = ", ".join(f"{k} {v}" for k, v in t.kinds.most_common())
         f = t.failures
         lines.append(
             f"| {fmt} | {t.inputs} | {t.batches} | {t.statuses['ok']} | {t.statuses['error']} | {kinds} | "
-            f"{f['crash']} | {f['hang']} | {f['exception']} | {f['memory']} | {f['rows']} | {t.peak_rss >> 20} | "
+            f"{f['crash']} | {f['hang']} | {f['exception']} | {f['memory']} | {f['rows']} | {f['panic']} | "
+            f"{t.peak_rss >> 20} | "
             f"{t.seconds:.0f} |"
         )
     lines.append("")
@@ -399,7 +436,9 @@ def report(tallies: dict[str, Tally], findings: list[dict], keep: Path) -> str:
                 f"{x['peak_rss_mib']} |"
             )
     else:
-        lines.append("Findings: none (no crash, hang, escaped exception, wrong row count or memory peak).")
+        lines.append(
+            "Findings: none (no crash, hang, escaped exception, wrong row count, memory peak or caught panic)."
+        )
     return "\n".join(lines)
 
 
@@ -415,11 +454,48 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", type=Path, default=Path(tempfile.gettempdir()) / "fuzz_archive_findings")
     ap.add_argument("--no-real", action="store_true", help="generated seeds only")
     ap.add_argument("--quick", action="store_true", help="50 mutants per format, one batch each")
-    ap.add_argument("--json", type=Path, help="also write the tallies and findings as JSON")
+    ap.add_argument("--json", type=Path, help="also write the tallies and findings as JSON (after every batch)")
+    ap.add_argument(
+        "--write-only",
+        type=Path,
+        metavar="DIR",
+        help="write the --n mutants of every format into DIR (for a CLI run over a mix) and exit",
+    )
+    ap.add_argument("--from-json", type=Path, nargs="+", help="print the report of saved --json files and exit")
     args = ap.parse_args(argv)
+    if args.from_json:
+        tallies, findings = {}, []
+        for path in args.from_json:
+            doc = json.loads(path.read_text())
+            for fmt, t in doc["tallies"].items():
+                tallies[fmt] = Tally(**{**t, **{k: Counter(t[k]) for k in ("statuses", "kinds", "failures")}})
+            findings += doc["findings"]
+        print(report(tallies, findings, args.keep))
+        return 1 if findings else 0
     n, batch = (50, 50) if args.quick else (args.n, args.batch_size)
     formats = tuple(f for f in args.formats.split(",") if f)
+    if args.write_only:
+        write_mutants(args.write_only, n, args.seed, formats, use_real=not args.no_real)
+        return 0
     started = time.monotonic()
+
+    def save(tallies: dict[str, Tally], findings: list[dict]) -> None:
+        # After every batch, so a long run that is stopped still has its figures.
+        if args.json:
+            doc = {
+                "tallies": {
+                    f: {
+                        **t.__dict__,
+                        "statuses": dict(t.statuses),
+                        "kinds": dict(t.kinds),
+                        "failures": dict(t.failures),
+                    }
+                    for f, t in tallies.items()
+                },
+                "findings": findings,
+            }
+            args.json.write_text(json.dumps(doc, indent=2) + "\n")
+
     tallies, findings = fuzz(
         n,
         args.seed,
@@ -430,18 +506,11 @@ def main(argv: list[str] | None = None) -> int:
         timeout=args.timeout,
         rss_limit=args.rss_limit_mib << 20,
         mem_flag=args.mem_flag_mib << 20,
+        on_batch=save,
     )
     print(report(tallies, findings, args.keep))
     print(f"\n{sum(t.inputs for t in tallies.values())} inputs in {time.monotonic() - started:.0f} s")
-    if args.json:
-        doc = {
-            "tallies": {
-                f: {**t.__dict__, "statuses": dict(t.statuses), "kinds": dict(t.kinds), "failures": dict(t.failures)}
-                for f, t in tallies.items()
-            },
-            "findings": findings,
-        }
-        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+    save(tallies, findings)
     return 1 if findings else 0
 
 

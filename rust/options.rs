@@ -13,9 +13,12 @@ pub const MIN_SIDE: usize = 8;
 pub const MAX_SIZE: usize = 16384;
 /// Largest band count: slots 0 (low) .. 254 and 255 (dropped corners) fill a `u8`.
 pub const MAX_BANDS: usize = 254;
-/// Largest image, in pixels, that the core profiles (16384^2). Working memory
-/// is about 8 bytes per pixel per thread, so this caps it near 2 GiB; larger
-/// images get an error row rather than an allocation that could abort.
+/// Largest image, in pixels, that the core profiles (16384^2). A thread's peak
+/// is about 23-25 bytes per pixel of its image (file, decoded pixels, working
+/// arrays; evaluation/results/memory.md), so this caps it near 6.5 GiB; larger
+/// images get an error row rather than an allocation that could abort. Runs
+/// size threads and the image limit to a memory budget in Python
+/// (`spectral_fast.ingest.budget`).
 pub const MAX_PIXELS: usize = 1 << 28;
 /// Largest thread count accepted (a guard against typos such as `threads=10**6`).
 pub const MAX_THREADS: usize = 1024;

@@ -187,7 +187,8 @@ fn check_rle_frame(
     offsets.push(fragment.len());
     for (i, pair) in offsets.windows(2).enumerate() {
         let (start, end) = (pair[0], pair[1]);
-        if start < 64 || start > end {
+        // An offset past the fragment (a later one may still be in order).
+        if start < 64 || start > end || end > fragment.len() {
             return Err(bad(format!("segment {i} at bytes {start}..{end} of {}", fragment.len())));
         }
         let decoded = packbits_len(&fragment[start..end], pixels);

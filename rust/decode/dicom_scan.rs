@@ -11,16 +11,22 @@
 //! * sequence nesting deeper than [`MAX_SEQUENCE_DEPTH`] levels (real
 //!   radiographs use fewer than 10), and
 //! * any element, item or fragment whose declared length exceeds the bytes
-//!   left in the file,
+//!   left in the file, and
+//! * a binary numeric element (US, UL, FD, ...) whose length is not a whole
+//!   number of values, which dicom-rs reads short, losing its place in the
+//!   stream (it would then read value bytes as headers),
 //!
-//! so that whatever dicom-rs allocates afterwards is bounded by the file size.
+//! and it reads the file meta group as dicom-rs does (up to the declared
+//! group length, whatever the elements' group), so that it checks the same
+//! elements dicom-rs reads and whatever dicom-rs allocates afterwards is
+//! bounded by the file size.
 //! It reads the file meta group (explicit VR little endian), then the data set
 //! in explicit VR little endian, implicit VR little endian or explicit VR big
 //! endian, as the transfer syntax says. It is deliberately lenient about
 //! everything else (missing delimiters, trailing bytes): dicom-rs decides
 //! whether the file is valid; this scan only decides whether it is safe.
 
-use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
 
@@ -110,11 +116,31 @@ fn has_long_length(vr: VR) -> bool {
     matches!(vr, OB | OD | OF | OL | OV | OW | SQ | SV | UC | UN | UR | UT | UV)
 }
 
-/// The VR that dicom-rs would assume for `tag` in implicit VR: SQ only matters.
-fn implicit_is_sequence(group: u16, element: u16) -> bool {
-    StandardDataDictionary
-        .by_tag(Tag(group, element))
-        .is_some_and(|entry| matches!(entry.vr(), VirtualVr::Exact(VR::SQ)))
+/// The VR that dicom-rs assumes for a tag in implicit VR: OW for pixel and
+/// overlay data, else the dictionary's (ambiguous ones relaxed as dicom-rs
+/// does: US/SS as US, OB/OW as OW), else UN.
+fn implicit_vr(group: u16, element: u16) -> VR {
+    if (group, element) == PIXEL_DATA || (group >> 8 == 0x60 && element == 0x3000) {
+        return VR::OW;
+    }
+    StandardDataDictionary.by_tag(Tag(group, element)).map_or(VR::UN, |entry| entry.vr().relaxed())
+}
+
+/// Bytes per value of the binary VRs that dicom-rs reads as whole numbers.
+///
+/// dicom-rs reads `length / size` values of these and moves on as if it had
+/// consumed `length` bytes, so a length that is not a multiple of the size
+/// (1 for a US element, say) shifts its reading of every later element
+/// against this scan's: it then takes value bytes for headers, and the
+/// lengths checked here are not the ones it allocates for.
+fn value_size(vr: VR) -> usize {
+    use VR::*;
+    match vr {
+        US | SS | OW => 2,
+        AT | UL | SL | FL | OL | OF => 4,
+        FD | OD | SV | UV | OV => 8,
+        _ => 1,
+    }
 }
 
 /// Scan `body` (starting at "DICM", the preamble already dropped).
@@ -135,13 +161,37 @@ pub(super) fn prescan(body: &[u8]) -> Result<Meta, DecodeError> {
     Ok(meta)
 }
 
-/// The file meta group: explicit VR little endian elements of group 0002.
+/// The file meta group, read as dicom-rs reads it.
+///
+/// dicom-rs takes the first element as FileMetaInformationGroupLength and
+/// then reads explicit VR little endian elements, *whatever their group*,
+/// until that many bytes are consumed; the data set starts where it stops.
+/// The scan walks exactly those elements (a second group length or an
+/// off-group element inside the declared length changes nothing), so every
+/// length dicom-rs allocates for is checked against the file size. Without a
+/// leading group length dicom-rs refuses the file; the scan then walks the
+/// group 0002 elements only, to learn the transfer syntax.
 fn scan_meta(body: &[u8]) -> Result<(Meta, usize), DecodeError> {
     let mut meta = Meta::default();
     let mut pos = if body.starts_with(b"DICM") { 4 } else { 0 };
     let le = Syntax::ExplicitLe;
-    let mut group_end = None;
-    while pos + 8 <= body.len() && le.u16(body, pos) == 0x0002 {
+    let group_length = (pos + 12 <= body.len()
+        && (le.u16(body, pos), le.u16(body, pos + 2)) == (0x0002, 0x0000)
+        && VR::from_binary([body[pos + 4], body[pos + 5]]).is_some_and(|vr| !has_long_length(vr))
+        && le.u16(body, pos + 6) == 4)
+        .then(|| {
+            let value = le.u32(body, pos + 8) as usize;
+            pos += 12;
+            value
+        });
+    let mut consumed = 0usize;
+    while pos + 8 <= body.len() {
+        let group = le.u16(body, pos);
+        match group_length {
+            Some(total) if consumed >= total => break,
+            None if group != 0x0002 => break,
+            _ => {}
+        }
         let element = le.u16(body, pos + 2);
         let vr = VR::from_binary([body[pos + 4], body[pos + 5]]).unwrap_or(VR::UN);
         let (len, header) = if has_long_length(vr) {
@@ -154,27 +204,16 @@ fn scan_meta(body: &[u8]) -> Result<(Meta, usize), DecodeError> {
         };
         pos += header;
         if len == UNDEFINED {
-            return Err(corrupt(format!("file meta element {} has undefined length", tag_name(2, element))));
+            return Err(corrupt(format!("file meta element {} has undefined length", tag_name(group, element))));
         }
-        let len = check_length(0x0002, element, "file meta element", len, pos, body.len())?;
-        if element == 0x0000 && len == 4 {
-            group_end = Some((pos + 4).saturating_add(le.u32(body, pos) as usize));
-        }
-        if element == 0x0010 {
+        let len = check_length(group, element, "file meta element", len, pos, body.len())?;
+        if (group, element) == (0x0002, 0x0010) {
             let raw = &body[pos..pos + len];
             let text = String::from_utf8_lossy(raw);
             meta.transfer_syntax = Some(text.trim_end_matches(['\0', ' ']).trim().to_string());
         }
         pos += len;
-    }
-    // dicom-rs trusts FileMetaInformationGroupLength to find the data set;
-    // this scan must start where dicom-rs will, or it checks other bytes.
-    if let Some(end) = group_end {
-        if end != pos {
-            return Err(corrupt(format!(
-                "file meta group length says the group ends at byte {end}, its elements end at {pos}"
-            )));
-        }
+        consumed = consumed.saturating_add(header + len);
     }
     Ok((meta, pos))
 }
@@ -236,26 +275,31 @@ fn scan_data_set(body: &[u8], start: usize, syntax: Syntax) -> Result<(), Decode
                         }
                     }
                 }
-                _ => {} // stray delimiter: dicom-rs judges
+                (0xE00D | 0xE0DD, _) => {} // stray delimiter: dicom-rs judges
+                // Any other (FFFE,xxxx): dicom-rs reads it as an element of
+                // VR UN and skips its value, so the scan must skip it too.
+                _ => {
+                    if len == UNDEFINED {
+                        return Err(corrupt(format!("{} of undefined length", tag_name(group, element))));
+                    }
+                    pos += check_length(group, element, "element", len, pos, total)?;
+                }
             }
             continue;
         }
 
         // An ordinary element header.
         let (vr, len, header) = match s {
-            Syntax::ImplicitLe => {
-                let vr = if implicit_is_sequence(group, element) { Some(VR::SQ) } else { None };
-                (vr, s.u32(body, pos + 4), 8)
-            }
+            Syntax::ImplicitLe => (implicit_vr(group, element), s.u32(body, pos + 4), 8),
             Syntax::ExplicitLe | Syntax::ExplicitBe => {
                 let vr = VR::from_binary([body[pos + 4], body[pos + 5]]).unwrap_or(VR::UN);
                 if has_long_length(vr) {
                     if pos + 12 > total {
                         return Ok(());
                     }
-                    (Some(vr), s.u32(body, pos + 8), 12)
+                    (vr, s.u32(body, pos + 8), 12)
                 } else {
-                    (Some(vr), u32::from(s.u16(body, pos + 6)), 8)
+                    (vr, u32::from(s.u16(body, pos + 6)), 8)
                 }
             }
         };
@@ -270,7 +314,14 @@ fn scan_data_set(body: &[u8], start: usize, syntax: Syntax) -> Result<(), Decode
             continue;
         }
         let len = check_length(group, element, "element", len, pos, total)?;
-        if vr == Some(VR::SQ) {
+        let size = value_size(vr);
+        if len % size != 0 {
+            return Err(corrupt(format!(
+                "element {} ({vr:?}) has {len} bytes, not a whole number of {size}-byte values",
+                tag_name(group, element)
+            )));
+        }
+        if vr == VR::SQ {
             push(&mut stack, &mut sequences, Frame { kind: Kind::Sequence, end: Some(pos + len), syntax: s })?;
         } else {
             pos += len;

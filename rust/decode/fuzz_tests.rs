@@ -454,6 +454,21 @@ fn crc32(data: &[u8]) -> u32 {
 
 // ------------------------------------------------------------ the test
 
+/// The mutants of one format for one RNG seed, in the order the fuzz test
+/// runs them (so a failing `#i` can be rebuilt with `.nth(i)`).
+fn mutants<'a>(format: Format, seeds: &'a [Vec<u8>], all: &'a [Vec<u8>], seed: u64) -> impl Iterator<Item = Vec<u8>> + 'a {
+    let mut rng = Rng(seed ^ (format as u64).wrapping_mul(0x9E37));
+    std::iter::from_fn(move || {
+        let base = &seeds[rng.below(seeds.len())];
+        Some(mutate(&mut rng, base, all, format))
+    })
+}
+
+/// Every seed of every format, as the fuzz test splices them.
+fn all_seeds() -> Vec<Vec<u8>> {
+    [png_seeds(), jpeg_seeds(), tiff_seeds(), dicom_seeds()].concat()
+}
+
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -478,12 +493,9 @@ fn fuzz_every_mutant_is_ok_or_err_with_bounded_memory() {
     let all: Vec<Vec<u8>> = corpora.iter().flat_map(|(_, s)| s.clone()).collect();
     let mut failures = Vec::new();
     for (format, seeds) in &corpora {
-        let mut rng = Rng(seed ^ (*format as u64).wrapping_mul(0x9E37));
         let (mut ok, mut err, mut panics, mut peak_max) = (0usize, 0usize, 0usize, 0usize);
         let mut kinds = std::collections::BTreeMap::new();
-        for i in 0..n {
-            let base = &seeds[rng.below(seeds.len())];
-            let input = mutate(&mut rng, base, &all, *format);
+        for (i, input) in mutants(*format, seeds, &all, seed).take(n).enumerate() {
             let (result, peak) = peak_during(|| decode(&input, &options));
             peak_max = peak_max.max(peak);
             if peak > budget(input.len()) {
@@ -516,4 +528,126 @@ fn fuzz_every_mutant_is_ok_or_err_with_bounded_memory() {
         );
     }
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Mutants of the run at 3,000 per format with seed 18 that went over the
+/// heap budget: six TIFFs whose IFD declares millions of values (a
+/// SampleFormat of 8 M shorts, an ImageWidth of 4 M longs) and made the tiff
+/// crate allocate 128-256 MiB before reading them, and a DICOM whose
+/// one-byte US element made dicom-rs lose its place and ask for 671 MB.
+/// Rebuilt here from the mutator, so no file is shared.
+#[test]
+fn fuzz_findings_of_seed_18_stay_bounded() {
+    let options = DecodeOptions { max_pixels: 1 << 20 };
+    let all = all_seeds();
+    let cases: [(Format, Vec<Vec<u8>>, &[usize]); 2] = [
+        (Format::Tiff, tiff_seeds(), &[311, 731, 1294, 2871, 2899, 2977]),
+        (Format::Dicom, dicom_seeds(), &[1903]),
+    ];
+    for (format, seeds, indices) in cases {
+        let inputs: Vec<Vec<u8>> = mutants(format, &seeds, &all, 18).take(3000).collect();
+        for &i in indices {
+            let (result, peak) = peak_during(|| decode(&inputs[i], &options));
+            assert!(result.is_err(), "{format} #{i} is not an image");
+            assert!(peak < 1 << 20, "{format} #{i}: {peak} bytes of heap for {} bytes", inputs[i].len());
+        }
+    }
+}
+
+/// Little-endian TIFF IFD entry `tag` rewritten to `count` values at `offset`.
+fn tiff_with_entry(mut tiff: Vec<u8>, tag: u16, count: u32, offset: u32) -> Vec<u8> {
+    let ifd = u32::from_le_bytes(tiff[4..8].try_into().unwrap()) as usize;
+    let n = usize::from(u16::from_le_bytes([tiff[ifd], tiff[ifd + 1]]));
+    let at = (0..n).map(|k| ifd + 2 + 12 * k).find(|&e| u16::from_le_bytes([tiff[e], tiff[e + 1]]) == tag);
+    let e = at.expect("tag present in the seed");
+    tiff[e + 4..e + 8].copy_from_slice(&count.to_le_bytes());
+    tiff[e + 8..e + 12].copy_from_slice(&offset.to_le_bytes());
+    tiff
+}
+
+#[test]
+fn tiff_values_and_strips_larger_than_the_file_are_refused_before_allocation() {
+    let seed = tiff_seeds().remove(0);
+    let options = DecodeOptions::default();
+    // 4 M ImageWidth values, or a strip of 2 GiB, in a file of a few hundred bytes.
+    for bad in [
+        tiff_with_entry(seed.clone(), 256, 0x0040_0001, 0x7FFF_FFFF),
+        tiff_with_entry(seed.clone(), 279, 1, 0x7FFF_FFFF),
+    ] {
+        let (result, peak) = peak_during(|| decode(&bad, &options));
+        let err = result.unwrap_err();
+        assert_eq!(err.kind(), "corrupt", "{err}");
+        assert!(peak < 1 << 20, "{peak} bytes of heap for a {}-byte file ({err})", bad.len());
+    }
+}
+
+#[test]
+fn dicom_binary_element_of_a_partial_value_is_refused() {
+    // Columns (US) of one byte: dicom-rs would read no value, then take the
+    // next bytes, 00 00 00 10 ..., as an element (0000,1000) of 0x28001200 bytes.
+    let mut d = Vec::new();
+    d.extend([0x28, 0x00, 0x10, 0x00, b'U', b'S', 2, 0, 18, 0]);
+    d.extend([0x28, 0x00, 0x11, 0x00, b'U', b'S', 1, 0, 0]);
+    d.extend([0x00, 0x00, 0x10, 0x00, b'U', b'S', 2, 0, 0x00, 0x12, 0x00, 0x28]);
+    d.extend([0u8; 64]);
+    let bytes = part10("1.2.840.10008.1.2.1", &d);
+    let (result, peak) = peak_during(|| decode(&bytes, &DecodeOptions::default()));
+    let err = result.unwrap_err();
+    assert!(err.to_string().contains("(0028,0011) (US) has 1 bytes, not a whole number of 2-byte values"), "{err}");
+    assert!(peak < 1 << 20, "{peak} bytes of heap");
+}
+
+#[test]
+fn dicom_rle_segment_offset_past_the_fragment_is_an_error_not_a_panic() {
+    // 16-bit RLE: two segments (high bytes, low bytes) of Rows x Columns each.
+    // The Python fuzzer's finding: one byte of the second offset set to 0x7F
+    // (0x000009CE -> 0x7F0009CE) made the RLE check slice past the fragment.
+    let (rows, cols) = (4u16, 6u16);
+    let n = usize::from(rows) * usize::from(cols);
+    let segment: Vec<u8> = std::iter::once((n - 1) as u8).chain((0..n).map(|i| i as u8)).collect();
+    for second in [64 + segment.len() as u32, 0x7F00_0000 | (64 + segment.len() as u32)] {
+        let mut rle = vec![0u8; 64];
+        rle[0..4].copy_from_slice(&2u32.to_le_bytes());
+        rle[4..8].copy_from_slice(&64u32.to_le_bytes());
+        rle[8..12].copy_from_slice(&second.to_le_bytes());
+        rle.extend(&segment);
+        rle.extend(&segment);
+        let bytes = part10("1.2.840.10008.1.2.5", &image_elements(true, rows, cols, 16, &rle, true));
+        let result = decode(&bytes, &DecodeOptions::default());
+        if second < 0x7F00_0000 {
+            let img = result.unwrap_or_else(|e| panic!("the valid RLE frame must decode: {e}"));
+            assert_eq!((img.height, img.width), (4, 6));
+        } else {
+            let err = result.unwrap_err();
+            assert_eq!(err.kind(), "corrupt", "{err}");
+            assert!(err.to_string().contains("RLE frame: segment 0 at bytes 64..2130706521 of"), "{err}");
+        }
+    }
+}
+
+/// Found at 20,000 mutants per format (seed 18, #15515 and #16651): an item
+/// delimiter mutated to (FFFE,FF0D) or (FFFE,FFFF) with a length of 255.
+/// dicom-rs reads such a tag as an element of VR UN and skips 255 bytes; the
+/// scan skipped 8, lost its place and missed a 2.5 GB length further on.
+#[test]
+fn dicom_unknown_fffe_tags_are_skipped_as_dicom_rs_skips_them() {
+    let options = DecodeOptions { max_pixels: 1 << 20 };
+    let all = all_seeds();
+    let seeds = dicom_seeds();
+    let inputs: Vec<Vec<u8>> = mutants(Format::Dicom, &seeds, &all, 18).take(16652).collect();
+    for i in [15515, 16651] {
+        let (result, peak) = peak_during(|| decode(&inputs[i], &options));
+        assert!(result.is_err(), "DICOM #{i} is not an image");
+        assert!(peak < 1 << 20, "DICOM #{i}: {peak} bytes of heap for {} bytes", inputs[i].len());
+    }
+    // By hand: (FFFE,FF0D) of 8 bytes whose value hides an element header
+    // declaring 0xFFFF_FFF0 bytes; read as dicom-rs reads it, the value is
+    // skipped and the following element is what counts.
+    let mut d = Vec::new();
+    d.extend([0xFE, 0xFF, 0x0D, 0xFF, 8, 0, 0, 0]);
+    d.extend([0x09, 0x00, 0x10, 0x00, b'O', b'B', 0, 0]);
+    d.extend([0x09, 0x00, 0x12, 0x00, b'O', b'B', 0, 0, 0xF0, 0xFF, 0xFF, 0xFF]);
+    d.extend([0u8; 16]);
+    let err = decode(&part10("1.2.840.10008.1.2.1", &d), &options).unwrap_err();
+    assert!(err.to_string().contains("(0009,0012) declares 4294967280 bytes"), "{err}");
 }

@@ -13,6 +13,7 @@ mod jpeg;
 mod jpeg_scan;
 mod png;
 mod tiff;
+mod tiff_scan;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

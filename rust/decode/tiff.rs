@@ -13,14 +13,13 @@ use ::tiff::{ColorType, TiffError};
 use super::{check_size, DecodeError, DecodeOptions, DecodedImage, Format, PixelBuffer};
 
 pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
-    let mut decoder = Decoder::new(Cursor::new(bytes)).map_err(map_error)?;
+    // The crate reads the first directory with its default limits; check
+    // that its entries fit in the file first. Then, until the image's own
+    // size is known, nothing it reads may be larger than the file.
+    super::tiff_scan::check_first_ifd(bytes)?;
+    let mut decoder = Decoder::new(Cursor::new(bytes)).map_err(map_error)?.with_limits(limits(bytes.len(), 0));
     let (width, height) = decoder.dimensions().map_err(map_error)?;
     check_size(Format::Tiff, width.into(), height.into(), options)?;
-    // Our pixel limit is the size guard; the crate's 256 MiB buffer cap would
-    // otherwise reject large 16-bit images that pass it.
-    let mut limits = Limits::default();
-    limits.decoding_buffer_size = usize::MAX;
-    decoder = decoder.with_limits(limits);
 
     let color = decoder.colortype().map_err(map_error)?;
     let (channels, bits) = match color {
@@ -41,6 +40,12 @@ pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedIma
         return Err(DecodeError::unsupported(Format::Tiff, "planar (separate-plane) colour images"));
     }
 
+    // The decoded buffer is exactly width x height x channels samples: allow
+    // that (the crate's own default, 256 MiB, is both too small for large
+    // 16-bit images and far above what a small hostile file needs).
+    let sample_bytes = usize::from(bits).div_ceil(8);
+    let image_bytes = (width as usize).saturating_mul(height as usize).saturating_mul(channels * sample_bytes);
+    decoder = decoder.with_limits(limits(bytes.len(), image_bytes));
     let result = decoder.read_image().map_err(map_error)?;
     let pixels = match result {
         DecodingResult::U8(v) => PixelBuffer::U8(v),
@@ -74,6 +79,19 @@ pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedIma
     })
 }
 
+/// The crate's allocation limits for a file of `file_bytes` decoding to
+/// `image_bytes`: compressed chunks are bounded by the file; the decoded
+/// buffer by the image. The crate also bounds a tag's list of values (about
+/// 32 bytes each, at most one per file byte) by `decoding_buffer_size`, hence
+/// the floor of 32 bytes per file byte.
+fn limits(file_bytes: usize, image_bytes: usize) -> Limits {
+    let mut limits = Limits::default();
+    limits.decoding_buffer_size = image_bytes.max(file_bytes.saturating_mul(32));
+    limits.ifd_value_size = file_bytes.min(limits.ifd_value_size);
+    limits.intermediate_buffer_size = file_bytes;
+    limits
+}
+
 /// Drop the alpha of interleaved gray+alpha samples.
 fn gray_of_gray_alpha(pixels: PixelBuffer) -> PixelBuffer {
     fn even<T: Copy>(v: Vec<T>) -> Vec<T> {
@@ -94,6 +112,10 @@ fn map_error(err: TiffError) -> DecodeError {
         TiffError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             DecodeError::corrupt(Format::Tiff, "file is truncated (unexpected end of data)")
         }
+        TiffError::LimitsExceeded => DecodeError::corrupt(
+            Format::Tiff,
+            "a value, strip or tile is larger than the file, or the data larger than the image",
+        ),
         other => DecodeError::corrupt(Format::Tiff, other),
     }
 }

@@ -11,6 +11,7 @@ import pytest
 from helpers.profile_tables import make_profiles
 from spectral_fast.analysis.clustering import SpectralClusters
 from spectral_fast.analysis.pipeline import Finding, analyze
+from spectral_fast.analysis.predictions import PartialMatchWarning
 from spectral_fast.errors import InvalidTypeError
 from spectral_fast.reliability.monitoring import monitor
 from spectral_fast.reliability.risk import predict
@@ -83,7 +84,8 @@ def test_predict_and_monitor_take_any_dataframe(case, tmp_path):
     batch, _, _ = make_profiles(80, 3, 0.5)
     want = predict(tmp_path / "r", batch)
     scores = pl.DataFrame({"id": batch["id"], "p": np.linspace(0, 1, batch.height)}).head(60)
-    got = predict(tmp_path / "r", batch.to_pandas(), predictions=scores.to_pandas(), min_match=0.5)
+    with pytest.warns(PartialMatchWarning, match="20 of 80 profiles have no prediction"):  # accepted by min_match
+        got = predict(tmp_path / "r", batch.to_pandas(), predictions=scores.to_pandas(), min_match=0.5)
     assert got.images.drop("risk_combined_y").equals(want.images)
     assert (
         monitor(tmp_path / "r", batch.to_arrow()).summary["verdict"]

@@ -40,10 +40,12 @@ def test_success_prints_one_summary_line_and_no_progress_when_piped(images, tmp_
     assert res.returncode == 0, res.stderr
     assert res.stderr == ""  # no progress bar: stderr is not a terminal
     lines = res.stdout.strip().splitlines()
-    assert len(lines) == 1
+    assert len(lines) == 2
+    # What the memory budget chose, then the summary.
+    assert re.fullmatch(r"memory budget .*: 2 threads, images up to [\d,]+ pixels \(estimated peak .*\)", lines[0])
     assert re.fullmatch(
-        r"6 profiled, 1 errors \(1 empty\) in \d+\.\d s \(\d+\.\d images/s\) -> .*p\.parquet", lines[0]
-    ), lines[0]
+        r"6 profiled, 1 errors \(1 empty\) in \d+\.\d s \(\d+\.\d images/s\) -> .*p\.parquet", lines[1]
+    ), lines[1]
     df = pl.read_parquet(out)
     assert df.height == 7 and df.filter(pl.col("status") == "ok").height == 6
 

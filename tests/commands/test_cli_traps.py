@@ -11,6 +11,10 @@ import pytest
 from helpers.profile_tables import make_profiles
 from spectral_fast.cli import SUBCOMMANDS, main
 
+# These tests check how the CLI prints the package's own warnings; pytest's "error" filter
+# would raise them before the CLI could print them, so they are shown as a user would see them.
+pytestmark = pytest.mark.filterwarnings("default::spectral_fast.analysis.predictions.PartialMatchWarning")
+
 FAST = ["--n-perm", "19", "--n-boot", "10"]
 
 

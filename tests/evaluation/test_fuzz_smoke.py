@@ -76,3 +76,34 @@ def test_bisection_attributes_a_failure_to_its_single_input(tmp_path, culprit, k
     assert fuzz.run_batch(files, work, **opts).kind == kind
     found = fuzz.bisect(files, work, **opts)
     assert [(f.name, o.kind) for f, o, _ in found] == [(culprit, kind)]
+
+
+# Every row is fine except the first, which the core reports as a caught panic.
+PANIC_WORKER = r"""
+import json, os, sys
+folder, out = sys.argv[1], sys.argv[2]
+names = sorted(os.listdir(folder))
+rows = [{"id": n, "status": "error" if i == 0 else "ok", "kind": "decoder_panic" if i == 0 else None}
+        for i, n in enumerate(names)]
+with open(out, "w") as fh:
+    json.dump({"rows": rows, "maxrss_kib": 0}, fh)
+"""
+
+
+def test_an_input_whose_row_is_a_caught_panic_is_kept(tmp_path):
+    fuzz = _module()
+    keep = tmp_path / "kept"
+    opts = dict(timeout=30.0, rss_limit=3 << 30, mem_flag=1 << 30, worker=PANIC_WORKER)
+    tallies, findings = fuzz.fuzz(6, 3, 3, keep, formats=("png",), use_real=False, **opts)
+    assert tallies["png"].failures["panic"] == 2  # one per batch of 3
+    assert [(f["kind"], f["inputs"]) for f in findings] == [
+        ("panic", ["png_000000.png"]),
+        ("panic", ["png_000003.png"]),
+    ]
+    assert sorted(p.name for p in keep.iterdir()) == ["png_000000.png", "png_000003.png"]
+    assert "| png | 6 | 2 |" in fuzz.report(tallies, findings, keep)
+
+
+def test_mutants_depend_only_on_the_seed():
+    fuzz = _module()
+    assert fuzz.make_seeds(use_real=False) == fuzz.make_seeds(use_real=False)

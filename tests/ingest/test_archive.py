@@ -62,9 +62,11 @@ def test_directory_run_ids_order_metadata(tree, tmp_path):
             "spacing": "log",
             "window": "hann",
             "artefacts": True,
-            "max_pixels": 100_000_000,
+            # Derived from the default memory budget (at most 100 M pixels).
+            "max_pixels": summary.memory.max_pixels,
         },
     }
+    assert 4096 * 4096 <= summary.memory.max_pixels <= 100_000_000
     # Nothing but the output is left behind.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["archive", "p.parquet"]
     line = summary.line()

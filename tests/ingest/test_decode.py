@@ -8,6 +8,8 @@ decode of the same bytes, within what IDCT rounding allows.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import polars as pl
 import pytest
@@ -63,8 +65,6 @@ def test_lossless_rasters_match_the_array_profile_exactly():
 
 
 def _save(img: Image.Image, fmt: str) -> bytes:
-    import io
-
     buf = io.BytesIO()
     img.save(buf, format=fmt)
     return buf.getvalue()
@@ -260,3 +260,33 @@ def test_pixel_limit_is_configurable():
     assert run({"a": data}, max_pixels=64 * 64)["status"][0] == "ok"
     row = run({"a": data}, max_pixels=64 * 64 - 1).row(0, named=True)
     assert row["error_kind"] == "too_large" and "4096 pixels" in row["error"]
+
+
+def test_rle_segment_offset_past_the_fragment_is_a_corrupt_row_not_a_caught_panic():
+    # The Python fuzzer's one decoder_panic (evaluation/results/fuzz.md): a 16-bit RLE DICOM
+    # whose second segment offset has its high byte set to 0x7F.
+    pytest.importorskip("pydicom")
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import RLELossless
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1"
+    meta.MediaStorageSOPInstanceUID = "1.2.3.4"
+    meta.TransferSyntaxUID = "1.2.840.10008.1.2.1"
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = 40, 56, 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = (np.arange(40 * 56, dtype=np.uint16) % 4096).tobytes()
+    ds.compress(RLELossless, encoding_plugin="pydicom", generate_instance_uid=False)
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    good = buf.getvalue()
+    header = good.index(b"\x02\x00\x00\x00\x40\x00\x00\x00")  # 2 segments, the first at byte 64
+    bad = bytearray(good)
+    bad[header + 11] = 0x7F  # high byte of the second offset
+    rows = run({"good.dcm": good, "bad.dcm": bytes(bad)}, dicom_fallback=False)
+    by_id = {r["id"]: r for r in rows.to_dicts()}
+    assert by_id["good.dcm"]["status"] == "ok"
+    assert by_id["bad.dcm"]["error_kind"] == "corrupt", by_id["bad.dcm"]["error"]
+    assert "RLE frame: segment 0 at bytes 64.." in by_id["bad.dcm"]["error"]

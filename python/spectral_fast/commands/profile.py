@@ -52,7 +52,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output or journal")
     parser.add_argument(
-        "--max-pixels", type=int, default=100_000_000, help="larger images are error rows (default: 100000000)"
+        "--max-pixels",
+        type=int,
+        default=None,
+        help="larger images are error rows (default: what fits in a thread's share of --max-memory, "
+        "at most 100000000); kept as given by using fewer threads",
+    )
+    parser.add_argument(
+        "--max-memory",
+        default=None,
+        metavar="SIZE",
+        help="memory budget of the run, e.g. 2G or 512M: threads and --max-pixels are chosen to stay under it "
+        "(default: half the available memory, at most 4G; local engine only)",
     )
     parser.add_argument("--include", action="append", metavar="GLOB", help="keep only ids matching GLOB (repeatable)")
     parser.add_argument("--exclude", action="append", metavar="GLOB", help="drop ids matching GLOB (repeatable)")
@@ -93,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
             retry_errors=args.retry_errors,
             overwrite=args.overwrite,
             max_pixels=args.max_pixels,
+            max_memory=args.max_memory,
             include=args.include,
             exclude=args.exclude,
             id_column=args.id_column,
@@ -111,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+    if not args.quiet and summary.memory is not None:
+        print(summary.memory.line())
     if summary.total_ok == 0:
         print(
             f"spectral-fast profile: error: no image could be profiled ({summary.errors} errors; "

@@ -10,6 +10,7 @@ so a killed run can be resumed. ``engine="ray"`` hands the same batches to
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -24,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from spectral_fast.errors import InvalidInputError
+from spectral_fast.ingest import budget as _budget
 from spectral_fast.ingest.batch import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_PIXELS,
@@ -47,6 +49,8 @@ class ArchiveSummary:
     previous_ok: int = 0
     seconds: float = 0.0
     error_kinds: Counter = field(default_factory=Counter)
+    #: Threads and image limit chosen for the memory budget (local engine).
+    memory: _budget.MemoryPlan | None = None
 
     @property
     def processed(self) -> int:
@@ -88,7 +92,8 @@ def profile_archive(
     resume: bool = False,
     retry_errors: bool = False,
     overwrite: bool = False,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_pixels: int | None = None,
+    max_memory: int | str | None = None,
     include: Sequence[str] | None = None,
     exclude: Sequence[str] | None = None,
     id_column: str | None = None,
@@ -110,9 +115,20 @@ def profile_archive(
     output : path
         The Parquet file to write. Rows are journalled in ``<output>.parts``
         as batches finish; the file appears, complete, when the run ends.
-    size, bands, spacing, window, artefacts, threads, max_pixels, dicom_fallback
+    size, bands, spacing, window, artefacts, dicom_fallback
         As in :func:`process_batch`. ``artefacts`` is recorded with the other
         options: a resume or a merge must use the same value.
+    threads, max_pixels : int or None
+        As in :func:`process_batch`, within ``max_memory``: at most
+        ``threads`` are used, and ``max_pixels`` (default: what fits in a
+        thread's share of the budget, at most 100,000,000) is kept by using
+        fewer threads. The value used is recorded with the options.
+    max_memory : int, str or None
+        Memory budget of the run, bytes or a size such as ``"2G"`` (default:
+        half the available memory, at most 4 GiB). Threads and the image
+        limit are chosen so that the peak stays under it
+        (:mod:`spectral_fast.ingest.budget`, ``docs/guides/profiling.md``);
+        ``summary.memory`` says what was chosen. Local engine only.
     batch_size : int, default 64
         Files per batch. A kill loses at most the batch in flight.
     resume : bool, default False
@@ -166,7 +182,14 @@ def profile_archive(
     # Every option is validated in the core before the disk is touched.
     profile_kwargs = dict(size=size, bands=bands, spacing=spacing, window=window, artefacts=artefacts, threads=threads)
     opts = resolve_options(None, profile_kwargs, "profile_archive")
-    options, schema = checked_options(opts, max_pixels=max_pixels)
+    options, schema = checked_options(opts, max_pixels=DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels)
+    if resume and max_pixels is None:
+        max_pixels = _recorded_max_pixels(output)  # a budget-derived limit must not change on resume
+    memory = _memory_plan(engine, max_memory, threads, max_pixels)
+    if memory is not None:
+        opts = dataclasses.replace(opts, threads=memory.threads)
+        options["max_pixels"] = memory.max_pixels
+    max_pixels = options["max_pixels"]
     ray_outputs = _engine(engine, address)
     journal = Journal(output, options, resume=resume, overwrite=overwrite)
     sources = plan(
@@ -193,9 +216,15 @@ def profile_archive(
         retry = pa.array([i for s in sources for i in s.ids], pa.string()) if retry_errors else None
         done = journal.open(schema, retry=retry)
         summary = ArchiveSummary(
-            output=Path(output), skipped=len(done), retried=journal.retried, previous_ok=journal.previous_ok
+            output=Path(output),
+            skipped=len(done),
+            retried=journal.retried,
+            previous_ok=journal.previous_ok,
+            memory=memory,
         )
         bar = _progress_bar(total - summary.skipped, progress)
+        if bar is not None and memory is not None:
+            bar.write(memory.line(), file=sys.stderr)
         # The journal write of batch k (Parquet + two fsyncs, ~15 ms) runs on
         # its own thread while the core profiles batch k + 1: the GIL is free
         # in both. One write at a time keeps parts in order; a kill then loses
@@ -242,6 +271,31 @@ def profile_archive(
             bar.close()
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _memory_plan(engine: str, max_memory: int | str | None, threads: int | None, max_pixels: int | None):
+    """Threads and image limit within the budget (local engine); ``None`` for Ray."""
+    if engine != "local":
+        if max_memory is not None:
+            raise InvalidInputError("max_memory applies to engine='local' only (Ray tasks are sized by Ray)")
+        return None
+    limit = _budget.default_budget() if max_memory is None else _budget.parse_size(max_memory)
+    return _budget.plan_memory(limit, threads=threads, max_pixels=max_pixels, default_max_pixels=DEFAULT_MAX_PIXELS)
+
+
+def _recorded_max_pixels(output: str | os.PathLike[str]) -> int | None:
+    """The ``max_pixels`` of the run being resumed (its journal, else its output), if any."""
+    import json
+
+    run = Path(str(output) + ".parts") / "run.json"
+    try:
+        meta = (
+            json.loads(run.read_text()) if run.exists() else (run_options(output) if Path(output).is_file() else None)
+        )
+    except (OSError, ValueError):
+        return None
+    value = (meta or {}).get("options", {}).get("max_pixels")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _engine(engine: str, address: str | None):
