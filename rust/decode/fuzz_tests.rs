@@ -456,7 +456,12 @@ fn crc32(data: &[u8]) -> u32 {
 
 /// The mutants of one format for one RNG seed, in the order the fuzz test
 /// runs them (so a failing `#i` can be rebuilt with `.nth(i)`).
-fn mutants<'a>(format: Format, seeds: &'a [Vec<u8>], all: &'a [Vec<u8>], seed: u64) -> impl Iterator<Item = Vec<u8>> + 'a {
+fn mutants<'a>(
+    format: Format,
+    seeds: &'a [Vec<u8>],
+    all: &'a [Vec<u8>],
+    seed: u64,
+) -> impl Iterator<Item = Vec<u8>> + 'a {
     let mut rng = Rng(seed ^ (format as u64).wrapping_mul(0x9E37));
     std::iter::from_fn(move || {
         let base = &seeds[rng.below(seeds.len())];
@@ -540,10 +545,8 @@ fn fuzz_every_mutant_is_ok_or_err_with_bounded_memory() {
 fn fuzz_findings_of_seed_18_stay_bounded() {
     let options = DecodeOptions { max_pixels: 1 << 20 };
     let all = all_seeds();
-    let cases: [(Format, Vec<Vec<u8>>, &[usize]); 2] = [
-        (Format::Tiff, tiff_seeds(), &[311, 731, 1294, 2871, 2899, 2977]),
-        (Format::Dicom, dicom_seeds(), &[1903]),
-    ];
+    let cases: [(Format, Vec<Vec<u8>>, &[usize]); 2] =
+        [(Format::Tiff, tiff_seeds(), &[311, 731, 1294, 2871, 2899, 2977]), (Format::Dicom, dicom_seeds(), &[1903])];
     for (format, seeds, indices) in cases {
         let inputs: Vec<Vec<u8>> = mutants(format, &seeds, &all, 18).take(3000).collect();
         for &i in indices {

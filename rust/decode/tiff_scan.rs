@@ -33,7 +33,9 @@ pub(super) fn check_first_ifd(bytes: &[u8]) -> Result<(), DecodeError> {
         _ => return Ok(()),
     };
     let u16_at = |at: usize| {
-        bytes.get(at..at + 2).map(|b| if le { u16::from_le_bytes([b[0], b[1]]) } else { u16::from_be_bytes([b[0], b[1]]) })
+        bytes
+            .get(at..at + 2)
+            .map(|b| if le { u16::from_le_bytes([b[0], b[1]]) } else { u16::from_be_bytes([b[0], b[1]]) })
     };
     let uint_at = |at: usize, width: usize| {
         bytes.get(at..at + width).map(|b| {
