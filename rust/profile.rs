@@ -377,7 +377,7 @@ mod tests {
         let gray = profile_one(&ImageView::new(Pixels::U8(&x), h, w, 1), &ProfileOptions::default()).unwrap();
         assert!(gray.artefacts.hist_comb.is_finite());
         for channels in [3, 4] {
-            let rgb: Vec<u8> = x.iter().flat_map(|&v| std::iter::repeat(v).take(channels)).collect();
+            let rgb: Vec<u8> = x.iter().flat_map(|&v| std::iter::repeat_n(v, channels)).collect();
             let view = ImageView::new(Pixels::U8(&rgb), h, w, channels);
             assert_eq!(profile_one(&view, &ProfileOptions::default()).unwrap(), gray, "{channels} channels");
         }
