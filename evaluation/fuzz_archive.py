@@ -260,30 +260,30 @@ def run_batch(
         except OSError:
             shutil.copyfile(f, folder / f.name)
     out = folder.with_suffix(".json")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "python"), os.environ.get("PYTHONPATH", "")])}
-    child = subprocess.Popen(
-        [sys.executable, "-c", worker, str(folder), str(out)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    proc = psutil.Process(child.pid)
-    peak, start, killed = 0, time.monotonic(), ""
-    while child.poll() is None:
-        try:
-            peak = max(peak, proc.memory_info().rss)
-        except psutil.Error:
-            pass
-        if peak > rss_limit:
-            killed = f"RSS over {rss_limit >> 20} MiB"
-        elif time.monotonic() - start > timeout:
-            killed = f"no result after {timeout:.0f} s"
-        if killed:
-            child.kill()
-            break
-        time.sleep(0.01)
-    child.wait()
-    err = child.stderr.read().decode(errors="replace") if child.stderr else ""
+    # The child imports the installed package, as the parent does (an editable install in development).
+    # Its stderr goes to a file: a pipe read only at the end could fill up and stall the child.
+    with tempfile.TemporaryFile() as stderr:
+        child = subprocess.Popen(
+            [sys.executable, "-c", worker, str(folder), str(out)], stdout=subprocess.DEVNULL, stderr=stderr
+        )
+        proc = psutil.Process(child.pid)
+        peak, start, killed = 0, time.monotonic(), ""
+        while child.poll() is None:
+            try:
+                peak = max(peak, proc.memory_info().rss)
+            except psutil.Error:
+                pass
+            if peak > rss_limit:
+                killed = f"RSS over {rss_limit >> 20} MiB"
+            elif time.monotonic() - start > timeout:
+                killed = f"no result after {timeout:.0f} s"
+            if killed:
+                child.kill()
+                break
+            time.sleep(0.01)
+        child.wait()
+        stderr.seek(0)
+        err = stderr.read().decode(errors="replace")
     shutil.rmtree(folder, ignore_errors=True)
     if killed:
         return Outcome("memory" if "RSS" in killed else "hang", killed, peak)

@@ -145,3 +145,14 @@ def plan_memory(budget: int, *, threads: int | None, max_pixels: int | None, def
 
 def _mib(n: int) -> str:
     return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n >> 20} MiB"
+
+
+def default_max_pixels(default_max_pixels: int) -> int:
+    """The image limit a run gets without ``max_pixels``: what the default budget gives on this machine.
+
+    The same for every engine (local or Ray, whatever its thread count per task), so that their
+    runs record the same options and can be resumed and merged across engines.
+    """
+    return plan_memory(
+        default_budget(), threads=None, max_pixels=None, default_max_pixels=default_max_pixels
+    ).max_pixels

@@ -182,14 +182,16 @@ def profile_archive(
     # Every option is validated in the core before the disk is touched.
     profile_kwargs = dict(size=size, bands=bands, spacing=spacing, window=window, artefacts=artefacts, threads=threads)
     opts = resolve_options(None, profile_kwargs, "profile_archive")
-    options, schema = checked_options(opts, max_pixels=DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels)
+    checked_options(opts, max_pixels=DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels)
     if resume and max_pixels is None:
         max_pixels = _recorded_max_pixels(output)  # a budget-derived limit must not change on resume
     memory = _memory_plan(engine, max_memory, threads, max_pixels)
     if memory is not None:
         opts = dataclasses.replace(opts, threads=memory.threads)
-        options["max_pixels"] = memory.max_pixels
-    max_pixels = options["max_pixels"]
+        max_pixels = memory.max_pixels
+    elif max_pixels is None:  # Ray: the limit a local run would record, so that runs resume and merge across engines
+        max_pixels = _budget.default_max_pixels(DEFAULT_MAX_PIXELS)
+    options, schema = checked_options(opts, max_pixels=max_pixels)  # what the journal records
     ray_outputs = _engine(engine, address)
     journal = Journal(output, options, resume=resume, overwrite=overwrite)
     sources = plan(

@@ -56,6 +56,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from spectral_fast.ingest.budget import default_max_pixels
+
 try:  # the top-level Ray package: absolute imports cannot pick this module up
     import ray
     import ray.data
@@ -202,7 +204,7 @@ def profile_dataset(
     spacing: str = "log",
     window: str = "hann",
     artefacts: bool = True,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_pixels: int | None = None,
     dicom_fallback: bool = True,
     num_cpus: float = 1,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -259,6 +261,8 @@ def profile_dataset(
     # Validated on the driver: a bad option must fail here, not in every task.
     profile_kwargs = dict(size=size, bands=bands, spacing=spacing, window=window, artefacts=artefacts, threads=1)
     opts = resolve_options(None, profile_kwargs, "profile_dataset")
+    if max_pixels is None:  # the limit a local run on this machine records (ingest.budget)
+        max_pixels = default_max_pixels(DEFAULT_MAX_PIXELS)
     checked_options(opts, max_pixels=max_pixels)
     base = _base_job(opts, max_pixels, dicom_fallback)
     if isinstance(data, ray.data.Dataset):
