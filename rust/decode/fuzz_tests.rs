@@ -8,6 +8,7 @@
 //! keeps this test to a few seconds); `SPECTRAL_FAST_FUZZ_SEED` the RNG seed;
 //! `SPECTRAL_FAST_FUZZ_DUMP=<dir>` writes each failing mutant there.
 
+use super::tests::crc32;
 use super::*;
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -159,8 +160,8 @@ fn tiff_seeds() -> Vec<Vec<u8>> {
     out
 }
 
-/// A Part-10 file: explicit VR LE meta, then `elements` (already encoded).
-fn part10(ts: &str, data_set: &[u8]) -> Vec<u8> {
+/// A Part-10 file: explicit VR LE meta, then `data_set` (already encoded).
+pub(super) fn part10(ts: &str, data_set: &[u8]) -> Vec<u8> {
     let mut uid = ts.as_bytes().to_vec();
     if uid.len() % 2 == 1 {
         uid.push(0);
@@ -439,17 +440,6 @@ fn structural(rng: &mut Rng, b: &mut Vec<u8>, format: Format) {
             }
         }
     }
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
 }
 
 // ------------------------------------------------------------ the test

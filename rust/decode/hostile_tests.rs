@@ -3,6 +3,7 @@
 //! files are read where they lie, never copied into the repository; the
 //! tests skip with a note when the folder is absent.
 
+use super::fuzz_tests::part10;
 use super::*;
 
 fn hostile(name: &str) -> Option<Vec<u8>> {
@@ -175,41 +176,6 @@ fn frame_header_reads_jpeg_2000_siz() {
 }
 
 // ------------------------------------------------- DICOM pre-scan
-
-/// Part-10 bytes: preamble, meta group with `ts`, then `data_set` as given.
-fn part10(ts: &str, data_set: &[u8]) -> Vec<u8> {
-    let mut uid = ts.as_bytes().to_vec();
-    if uid.len() % 2 == 1 {
-        uid.push(0);
-    }
-    let mut meta = Vec::new();
-    let mut el = |element: u16, vr: &[u8; 2], value: &[u8]| {
-        meta.extend(0x0002u16.to_le_bytes());
-        meta.extend(element.to_le_bytes());
-        meta.extend(vr);
-        if vr == b"OB" {
-            meta.extend([0, 0]);
-            meta.extend((value.len() as u32).to_le_bytes());
-        } else {
-            meta.extend((value.len() as u16).to_le_bytes());
-        }
-        meta.extend(value);
-    };
-    el(0x0001, b"OB", &[0, 1]);
-    el(0x0002, b"UI", b"1.2.840.10008.5.1.4.1.1.1\0");
-    el(0x0003, b"UI", b"1.2.3.4.5\0");
-    el(0x0010, b"UI", &uid);
-    let mut out = vec![0u8; 128];
-    out.extend(b"DICM");
-    out.extend(0x0002u16.to_le_bytes());
-    out.extend(0x0000u16.to_le_bytes());
-    out.extend(b"UL");
-    out.extend(4u16.to_le_bytes());
-    out.extend((meta.len() as u32).to_le_bytes());
-    out.extend(meta);
-    out.extend(data_set);
-    out
-}
 
 /// `depth` nested undefined-length sequences, each holding one item.
 fn nested(depth: usize, explicit: bool, big_endian: bool) -> Vec<u8> {
