@@ -1,12 +1,13 @@
 """The package's import layers, checked on the source (no imports are run).
 
 Data flows one way: ``_shared`` <- ``profiling`` <- ``ingest`` <- ``analysis`` <-
-``reliability`` <- ``render`` <- {``commands``, ``cli``, ``demo``, ``__main__``}.
+``reliability`` <- ``stress`` <- ``render`` <- {``commands``, ``cli``, ``demo``, ``__main__``}.
 A module may import from its own subpackage and from any layer below it, never
 from one above. The top layer (the entry points) may import anything.
 ``simulate`` (phantoms, acquisition changes) stands apart: it may use
 ``_shared``, ``profiling`` and ``errors``, and no layer below the entry points
-may import it. ``errors``, ``_version``, the compiled ``_core`` and the top-level
+may import it, except ``stress``, which applies the simulator's acquisition
+changes to a model's inputs. ``errors``, ``_version``, the compiled ``_core`` and the top-level
 ``__init__`` (lazy public names) are base modules that everyone may import.
 
 Every import counts: module level, inside functions, under ``TYPE_CHECKING``.
@@ -25,7 +26,7 @@ PKG = "spectral_fast"
 PKG_DIR = Path(__file__).resolve().parents[1] / "python" / PKG
 
 #: Rank of each layer: a module may import ranks <= its own.
-RANK = {"_shared": 0, "profiling": 1, "ingest": 2, "analysis": 3, "reliability": 4, "render": 5}
+RANK = {"_shared": 0, "profiling": 1, "ingest": 2, "analysis": 3, "reliability": 4, "stress": 5, "render": 6}
 #: Entry points: may import anything.
 TOP = {"commands", "cli", "demo", "__main__"}
 #: Importable by every module.
@@ -59,7 +60,9 @@ def allowed(importer: str, target: str) -> bool:
         return True
     if importer == "simulate":
         return target in SIMULATE_MAY_IMPORT
-    if target == "simulate" or target in TOP:
+    if target == "simulate":
+        return importer == "stress"
+    if target in TOP:
         return False
     if importer in RANK and target in RANK:
         return RANK[target] <= RANK[importer]
