@@ -3,7 +3,8 @@
 //!
 //! Per image: realfft along rows, a transpose, one batched rustfft call over
 //! all columns, the gain, the inverse column transform, a transpose back and
-//! the inverse realfft along rows (all in f64). The gain of coefficient
+//! the inverse realfft along rows, in the images' own precision (f64 for
+//! float64, where the result matches numpy to rounding; f32 for float32). The gain of coefficient
 //! `(ky, kx)` is `numpy.interp(r, radii, gains)` with
 //! `r = sqrt(fftfreq(H)[ky]^2 + rfftfreq(W)[kx]^2)`; the segment and fraction
 //! of each coefficient are computed once per call and shared by every image.
@@ -11,7 +12,7 @@
 use std::sync::{Arc, LazyLock};
 
 use rayon::prelude::*;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use realfft::{ComplexToReal, FftNum, RealFftPlanner, RealToComplex};
 use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
 
@@ -19,31 +20,44 @@ use crate::cache::ShapeCache;
 use crate::error::Error;
 use crate::fft2::grow;
 
-/// An image sample type the filter reads and writes (computation is in f64).
-pub trait Sample: Copy + Send + Sync + Default {
-    fn to_f64(self) -> f64;
-    fn from_f64(v: f64) -> Self;
+/// An image sample type; the filter computes in it (f64 for float64 images,
+/// f32 for float32: half the memory traffic and twice the SIMD lanes).
+pub trait Sample: FftNum + Default {
+    fn as_f64(self) -> f64;
+    fn of_f64(v: f64) -> Self;
+    /// The cached plans of a `height x width` grid in this precision.
+    fn plans(height: usize, width: usize) -> Arc<Plans<Self>>;
 }
 
 impl Sample for f32 {
     #[inline]
-    fn to_f64(self) -> f64 {
+    fn as_f64(self) -> f64 {
         self as f64
     }
     #[inline]
-    fn from_f64(v: f64) -> Self {
+    fn of_f64(v: f64) -> Self {
         v as f32
+    }
+    fn plans(height: usize, width: usize) -> Arc<Plans<Self>> {
+        static CACHE: LazyLock<ShapeCache<(usize, usize), Plans<f32>>> =
+            LazyLock::new(|| ShapeCache::new(64, usize::MAX, |_| 0));
+        Plans::cached(&CACHE, height, width)
     }
 }
 
 impl Sample for f64 {
     #[inline]
-    fn to_f64(self) -> f64 {
+    fn as_f64(self) -> f64 {
         self
     }
     #[inline]
-    fn from_f64(v: f64) -> Self {
+    fn of_f64(v: f64) -> Self {
         v
+    }
+    fn plans(height: usize, width: usize) -> Arc<Plans<Self>> {
+        static CACHE: LazyLock<ShapeCache<(usize, usize), Plans<f64>>> =
+            LazyLock::new(|| ShapeCache::new(64, usize::MAX, |_| 0));
+        Plans::cached(&CACHE, height, width)
     }
 }
 
@@ -55,28 +69,28 @@ pub enum Gains<'a> {
 }
 
 /// Forward and inverse plans of one `height x width` grid, shared by every thread.
-struct Plans {
-    r2c: Arc<dyn RealToComplex<f64>>,
-    c2r: Arc<dyn ComplexToReal<f64>>,
-    fwd: Arc<dyn Fft<f64>>,
-    inv: Arc<dyn Fft<f64>>,
+pub struct Plans<F> {
+    r2c: Arc<dyn RealToComplex<F>>,
+    c2r: Arc<dyn ComplexToReal<F>>,
+    fwd: Arc<dyn Fft<F>>,
+    inv: Arc<dyn Fft<F>>,
 }
 
-static PLANS: LazyLock<ShapeCache<(usize, usize), Plans>> = LazyLock::new(|| ShapeCache::new(64, usize::MAX, |_| 0));
-
-fn plans(height: usize, width: usize) -> Arc<Plans> {
-    PLANS
-        .get_or_build(&(height, width), || {
-            let mut real = RealFftPlanner::<f64>::new();
-            let mut complex = FftPlanner::<f64>::new();
-            Ok::<_, std::convert::Infallible>(Plans {
-                r2c: real.plan_fft_forward(width),
-                c2r: real.plan_fft_inverse(width),
-                fwd: complex.plan_fft_forward(height),
-                inv: complex.plan_fft_inverse(height),
+impl<F: FftNum> Plans<F> {
+    fn cached(cache: &ShapeCache<(usize, usize), Self>, height: usize, width: usize) -> Arc<Self> {
+        cache
+            .get_or_build(&(height, width), || {
+                let mut real = RealFftPlanner::<F>::new();
+                let mut complex = FftPlanner::<F>::new();
+                Ok::<_, std::convert::Infallible>(Plans {
+                    r2c: real.plan_fft_forward(width),
+                    c2r: real.plan_fft_inverse(width),
+                    fwd: complex.plan_fft_forward(height),
+                    inv: complex.plan_fft_inverse(height),
+                })
             })
-        })
-        .unwrap_or_else(|never| match never {})
+            .unwrap_or_else(|never| match never {})
+    }
 }
 
 /// `numpy.fft.fftfreq(n)[k]`, computed as numpy does (`k * (1 / n)`).
@@ -131,12 +145,17 @@ impl Interp {
 }
 
 /// Per-thread buffers, grown to the grid and reused from image to image.
-#[derive(Default)]
-struct Scratch {
-    row: Vec<f64>,
-    rows: Vec<Complex<f64>>,
-    cols: Vec<Complex<f64>>,
-    fft: Vec<Complex<f64>>,
+struct Scratch<F> {
+    row: Vec<F>,
+    rows: Vec<Complex<F>>,
+    cols: Vec<Complex<F>>,
+    fft: Vec<Complex<F>>,
+}
+
+impl<F> Default for Scratch<F> {
+    fn default() -> Self {
+        Scratch { row: Vec::new(), rows: Vec::new(), cols: Vec::new(), fft: Vec::new() }
+    }
 }
 
 /// Filter one `height x width` image `src` into `dst`.
@@ -144,10 +163,10 @@ fn filter_one<T: Sample>(
     src: &[T],
     dst: &mut [T],
     (height, width): (usize, usize),
-    plans: &Plans,
+    plans: &Plans<T>,
     interp: &Interp,
     gains: &[f64],
-    s: &mut Scratch,
+    s: &mut Scratch<T>,
 ) -> Result<(), std::collections::TryReserveError> {
     let (h, w, half) = (height, width, width / 2 + 1);
     let scratch_len = [
@@ -159,16 +178,15 @@ fn filter_one<T: Sample>(
     .into_iter()
     .max()
     .unwrap_or(0);
-    grow(&mut s.row, w, 0.0)?;
-    grow(&mut s.rows, h * half, Complex::default())?;
-    grow(&mut s.cols, h * half, Complex::default())?;
-    grow(&mut s.fft, scratch_len, Complex::default())?;
+    let zero = Complex::new(T::zero(), T::zero());
+    grow(&mut s.row, w, T::zero())?;
+    grow(&mut s.rows, h * half, zero)?;
+    grow(&mut s.cols, h * half, zero)?;
+    grow(&mut s.fft, scratch_len, zero)?;
     let (row, rows, cols) = (&mut s.row[..w], &mut s.rows[..h * half], &mut s.cols[..h * half]);
     // Lengths below all come from this grid's own plans, so the transforms cannot fail.
     for y in 0..h {
-        for (d, v) in row.iter_mut().zip(&src[y * w..(y + 1) * w]) {
-            *d = v.to_f64();
-        }
+        row.copy_from_slice(&src[y * w..(y + 1) * w]);
         let out = &mut rows[y * half..(y + 1) * half];
         plans.r2c.process_with_scratch(row, out, &mut s.fft[..plans.r2c.get_scratch_len()]).expect("plan lengths");
     }
@@ -176,9 +194,9 @@ fn filter_one<T: Sample>(
     plans.fwd.process_with_scratch(cols, &mut s.fft[..plans.fwd.get_inplace_scratch_len()]);
     // DC (index 0) keeps gain 1; 1 / (h w) undoes the unnormalised transforms.
     let norm = 1.0 / (h * w) as f64;
-    cols[0] *= norm;
+    cols[0] = cols[0] * T::of_f64(norm);
     for (i, c) in cols.iter_mut().enumerate().skip(1) {
-        *c *= interp.gain(i, gains) * norm;
+        *c = *c * T::of_f64(interp.gain(i, gains) * norm);
     }
     plans.inv.process_with_scratch(cols, &mut s.fft[..plans.inv.get_inplace_scratch_len()]);
     transpose(cols, rows, half, h);
@@ -186,20 +204,18 @@ fn filter_one<T: Sample>(
         let spec = &mut rows[y * half..(y + 1) * half];
         // Real input rows have real DC (and Nyquist) terms; drop the rounding
         // residue there, as numpy's irfft does.
-        spec[0].im = 0.0;
+        spec[0].im = T::zero();
         if w % 2 == 0 {
-            spec[half - 1].im = 0.0;
+            spec[half - 1].im = T::zero();
         }
         plans.c2r.process_with_scratch(spec, row, &mut s.fft[..plans.c2r.get_scratch_len()]).expect("plan lengths");
-        for (d, v) in dst[y * w..(y + 1) * w].iter_mut().zip(row.iter()) {
-            *d = T::from_f64(*v);
-        }
+        dst[y * w..(y + 1) * w].copy_from_slice(row);
     }
     Ok(())
 }
 
 /// `dst[c * rows + r] = src[r * cols + c]`, in tiles that stay in cache.
-fn transpose(src: &[Complex<f64>], dst: &mut [Complex<f64>], rows: usize, cols: usize) {
+fn transpose<F: Copy>(src: &[Complex<F>], dst: &mut [Complex<F>], rows: usize, cols: usize) {
     const TILE: usize = 16;
     for r0 in (0..rows).step_by(TILE) {
         for c0 in (0..cols).step_by(TILE) {
@@ -259,14 +275,14 @@ pub fn radial_filter<T: Sample>(
     if n == 0 {
         return Ok(out);
     }
-    let plans = plans(height, width);
+    let plans = T::plans(height, width);
     let interp = Interp::new(height, width, radii);
     let m = radii.len();
     let gains_of = |i: usize| match gains {
         Gains::Shared(g) => g,
         Gains::PerImage(g) => &g[i * m..(i + 1) * m],
     };
-    let run = |s: &mut Scratch, (i, dst): (usize, &mut [T])| {
+    let run = |s: &mut Scratch<T>, (i, dst): (usize, &mut [T])| {
         filter_one(&images[i * per..(i + 1) * per], dst, (height, width), &plans, &interp, gains_of(i), s)
     };
     let result = match pool {
@@ -336,7 +352,7 @@ mod tests {
         let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
         let y32 = radial_filter(&x32, (n, h, w), &radii, Gains::PerImage(&gains), None).unwrap();
         for (a, b) in serial.iter().zip(&y32) {
-            assert!((a - *b as f64).abs() < 1e-3, "{a} vs {b}");
+            assert!((a - *b as f64).abs() < 5e-3, "{a} vs {b}");
         }
     }
 

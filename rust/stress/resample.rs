@@ -48,7 +48,7 @@ pub fn resize_stack<T: Sample>(
             let line = &src[y * width..(y + 1) * width];
             for (x, t) in tmp[y * out_w..(y + 1) * out_w].iter_mut().enumerate() {
                 let (first, w) = cols.row(x);
-                *t = w.iter().zip(&line[first..]).map(|(a, b)| a * b.to_f64()).sum();
+                *t = w.iter().zip(&line[first..]).map(|(a, b)| a * b.as_f64()).sum();
             }
         }
         let mut acc = vec![0.0; out_w];
@@ -62,7 +62,7 @@ pub fn resize_stack<T: Sample>(
                 }
             }
             for (d, a) in dst[y * out_w..(y + 1) * out_w].iter_mut().zip(&acc) {
-                *d = T::from_f64(*a);
+                *d = T::of_f64(*a);
             }
         }
     };

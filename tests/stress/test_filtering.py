@@ -1,7 +1,8 @@
 """The core's radial filter against the numpy oracle, and the core's resize of a stack.
 
 Parity target: 1e-9 of the image's range in float64 (measured ~1e-15), for
-odd and even sides, one gain curve or one per image, and real chest X-rays.
+odd and even sides, one gain curve or one per image, and real chest X-rays;
+5e-6 for float32 images, which the core filters in float32.
 """
 
 from __future__ import annotations
@@ -45,13 +46,13 @@ def test_core_matches_the_oracle_for_any_size_and_gain_shape(case):
     assert _relative_error(got, oracle(images, radii, gains), images) < TOL
 
 
-def test_float32_in_float32_out_within_float32_rounding_and_single_image():
+def test_float32_is_filtered_in_float32_within_its_rounding_and_a_single_image_works():
     rng = np.random.default_rng(3)
     x = rng.uniform(0, 255, size=(4, 31, 24)).astype(np.float32)
     radii, gains = np.array([0.05, 0.2, 0.45]), np.array([1.5, 0.5, 2.0])
     got = radial_filter(x, radii, gains)
     assert got.dtype == np.float32
-    assert _relative_error(got.astype(np.float64), oracle(x, radii, gains), x) < 1e-6
+    assert _relative_error(got.astype(np.float64), oracle(x, radii, gains), x) < 5e-6
     one = radial_filter(x[2].astype(np.float64), radii, gains)
     assert one.shape == (31, 24)
     assert _relative_error(one, oracle(x[2], radii, gains), x[2]) < TOL
