@@ -99,10 +99,11 @@ fn fftfreq(k: usize, n: usize) -> f64 {
     signed * (1.0 / n as f64)
 }
 
-/// Where each coefficient's radius falls among the knots: gain = `g[j] + t (g[j+1] - g[j])`,
-/// in the transposed layout `kx * height + ky`. `t = 0` with `j` the end knot outside the range.
+/// Where each coefficient's radius falls among the knots: gain = `g[lo] + t (g[hi] - g[lo])`,
+/// in the transposed layout `kx * height + ky` (`lo = hi`, `t = 0` outside the knots' range).
 struct Interp {
-    seg: Vec<u32>,
+    lo: Vec<u32>,
+    hi: Vec<u32>,
     frac: Vec<f64>,
 }
 
@@ -110,37 +111,49 @@ impl Interp {
     fn new(height: usize, width: usize, radii: &[f64]) -> Self {
         let half = width / 2 + 1;
         let m = radii.len();
-        let mut seg = Vec::with_capacity(half * height);
+        let (mut lo, mut hi) = (Vec::with_capacity(half * height), Vec::with_capacity(half * height));
         let mut frac = Vec::with_capacity(half * height);
         for kx in 0..half {
             let fx = kx as f64 * (1.0 / width as f64);
             for ky in 0..height {
                 let fy = fftfreq(ky, height);
                 let r = (fy * fy + fx * fx).sqrt();
-                let (j, t) = if r <= radii[0] {
-                    (0, 0.0)
+                let (j, k, t) = if r <= radii[0] {
+                    (0, 0, 0.0)
                 } else if r >= radii[m - 1] {
-                    (m - 1, 0.0)
+                    (m - 1, m - 1, 0.0)
                 } else {
                     // radii[j] <= r < radii[j + 1]
                     let j = radii.partition_point(|&x| x <= r) - 1;
-                    (j, (r - radii[j]) / (radii[j + 1] - radii[j]))
+                    (j, j + 1, (r - radii[j]) / (radii[j + 1] - radii[j]))
                 };
-                seg.push(j as u32);
+                lo.push(j as u32);
+                hi.push(k as u32);
                 frac.push(t);
             }
         }
-        Interp { seg, frac }
+        Interp { lo, hi, frac }
     }
 
-    #[inline]
-    fn gain(&self, i: usize, g: &[f64]) -> f64 {
-        let (j, t) = (self.seg[i] as usize, self.frac[i]);
-        if t == 0.0 {
-            g[j]
-        } else {
-            g[j] + t * (g[j + 1] - g[j])
+    /// The gain of every coefficient for knot gains `g`, times `norm`
+    /// (which undoes the unnormalised transforms); the DC term keeps gain 1.
+    fn table<T: Sample>(
+        &self,
+        g: &[f64],
+        norm: f64,
+        out: &mut Vec<T>,
+    ) -> Result<(), std::collections::TryReserveError> {
+        out.clear();
+        out.try_reserve_exact(self.frac.len())?;
+        let coefficients = self.lo.iter().zip(&self.hi).zip(&self.frac);
+        out.extend(coefficients.map(|((&j, &k), &t)| {
+            let (a, b) = (g[j as usize], g[k as usize]);
+            T::of_f64((a + t * (b - a)) * norm)
+        }));
+        if let Some(dc) = out.first_mut() {
+            *dc = T::of_f64(norm);
         }
+        Ok(())
     }
 }
 
@@ -164,8 +177,7 @@ fn filter_one<T: Sample>(
     dst: &mut [T],
     (height, width): (usize, usize),
     plans: &Plans<T>,
-    interp: &Interp,
-    gains: &[f64],
+    gain: &[T],
     s: &mut Scratch<T>,
 ) -> Result<(), std::collections::TryReserveError> {
     let (h, w, half) = (height, width, width / 2 + 1);
@@ -192,11 +204,8 @@ fn filter_one<T: Sample>(
     }
     transpose(rows, cols, h, half);
     plans.fwd.process_with_scratch(cols, &mut s.fft[..plans.fwd.get_inplace_scratch_len()]);
-    // DC (index 0) keeps gain 1; 1 / (h w) undoes the unnormalised transforms.
-    let norm = 1.0 / (h * w) as f64;
-    cols[0] = cols[0] * T::of_f64(norm);
-    for (i, c) in cols.iter_mut().enumerate().skip(1) {
-        *c = *c * T::of_f64(interp.gain(i, gains) * norm);
+    for (c, &g) in cols.iter_mut().zip(gain) {
+        *c = *c * g;
     }
     plans.inv.process_with_scratch(cols, &mut s.fft[..plans.inv.get_inplace_scratch_len()]);
     transpose(cols, rows, half, h);
@@ -277,18 +286,27 @@ pub fn radial_filter<T: Sample>(
     }
     let plans = T::plans(height, width);
     let interp = Interp::new(height, width, radii);
-    let m = radii.len();
-    let gains_of = |i: usize| match gains {
-        Gains::Shared(g) => g,
-        Gains::PerImage(g) => &g[i * m..(i + 1) * m],
+    let (m, norm) = (radii.len(), 1.0 / per as f64);
+    // One gain table for all images when they share a curve, else one per image.
+    let mut shared = Vec::new();
+    if let Gains::Shared(g) = gains {
+        interp.table(g, norm, &mut shared).map_err(oom)?;
+    }
+    let run = |(s, table): &mut (Scratch<T>, Vec<T>), (i, dst): (usize, &mut [T])| {
+        let gain = match gains {
+            Gains::Shared(_) => &shared,
+            Gains::PerImage(g) => {
+                interp.table(&g[i * m..(i + 1) * m], norm, table)?;
+                &*table
+            }
+        };
+        filter_one(&images[i * per..(i + 1) * per], dst, (height, width), &plans, gain, s)
     };
-    let run = |s: &mut Scratch<T>, (i, dst): (usize, &mut [T])| {
-        filter_one(&images[i * per..(i + 1) * per], dst, (height, width), &plans, &interp, gains_of(i), s)
-    };
+    let state = || (Scratch::default(), Vec::new());
     let result = match pool {
-        Some(pool) => pool.install(|| out.par_chunks_mut(per).enumerate().try_for_each_init(Scratch::default, run)),
+        Some(pool) => pool.install(|| out.par_chunks_mut(per).enumerate().try_for_each_init(state, run)),
         None => {
-            let mut s = Scratch::default();
+            let mut s = state();
             out.chunks_mut(per).enumerate().try_for_each(|item| run(&mut s, item))
         }
     };
