@@ -110,6 +110,11 @@ def test_json_descriptions_name_an_onnx_file_an_entry_point_or_a_factory(tmp_pat
     }
     (tmp_path / "d3.json").write_text(json.dumps(factory))
     np.testing.assert_allclose(load_model(tmp_path / "d3.json")(x), x.mean(axis=(1, 2)) + 11, rtol=1e-6)
+    (tmp_path / "d4.json").write_text(
+        json.dumps({"factory": "helpers.score_functions:offset_model", "arguments": {"x": 1}})
+    )
+    with pytest.raises(InvalidInputError, match="does not take these arguments"):
+        load_model(tmp_path / "d4.json")
 
 
 def test_an_entry_point_gets_the_images_unchanged_by_default_and_its_output_is_checked():

@@ -106,7 +106,11 @@ def _description(path: Path, declared: dict[str, Any], threads: int | None) -> S
             raise InvalidInputError(
                 f"model description {str(path)!r}: 'arguments' must be an object, 'files' an object of paths"
             )
-        function = function(**arguments, **{k: path.parent / v for k, v in files.items()})
+        factory: Any = function
+        try:
+            function = factory(**arguments, **{k: path.parent / v for k, v in files.items()})
+        except TypeError as exc:
+            raise InvalidInputError(f"model: factory {target!r} does not take these arguments: {exc}") from None
         if not callable(function):
             raise InvalidInputError(f"model: factory {target!r} did not return a callable")
     return EntryPointModel(function, config, target, threads)
