@@ -23,6 +23,8 @@ __all__ = [
     "process_batch",
     "profile_arrow",
     "profile_numpy",
+    "radial_filter",
+    "resize_images",
     "resolve_thread_count",
 ]
 
@@ -58,3 +60,15 @@ def process_batch(
 ) -> Any: ...  # pyarrow.RecordBatch (pyarrow ships no type stubs)
 def archive_schema(bands: int, *, artefacts: bool) -> Any: ...  # pyarrow.Schema
 def _decode_only(batch: object, *, threads: int | None, max_pixels: int) -> tuple[int, int]: ...
+
+# Stress tests (rust/py/stress.rs): (N, H, W) float32 or float64 stacks, same dtype out.
+def radial_filter(
+    images: npt.NDArray[np.floating[Any]],
+    radii: npt.NDArray[np.float64],
+    gains: npt.NDArray[np.float64],
+    *,
+    threads: int | None = None,
+) -> npt.NDArray[np.floating[Any]]: ...
+def resize_images(
+    images: npt.NDArray[np.floating[Any]], height: int, width: int, *, threads: int | None = None
+) -> npt.NDArray[np.floating[Any]]: ...

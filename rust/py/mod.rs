@@ -10,6 +10,7 @@ mod misc;
 mod numpy_input;
 mod output;
 mod run;
+mod stress;
 
 use pyo3::prelude::*;
 
@@ -20,5 +21,6 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     arrow_input::register(m)?;
     misc::register(m)?;
     archive::register(m)?;
+    stress::register(m)?;
     Ok(())
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import math
 
+import numpy as np
 import pytest
 
 from spectral_fast import demo
@@ -122,5 +123,16 @@ def test_demo_end_to_end(tmp_path, capsys):
         assert p["precision"] >= 0.9 and p["recall"] >= 0.8, (shift, p)
     assert result.overall["precision"] >= 0.9 and result.overall["top_are_shifts"]
     assert result.overall["cluster_purity"] >= 0.9
+    # the saved classifier (model.json + classifier.pkl) scores the PNGs as predictions.csv says
+    from PIL import Image
+
+    from spectral_fast.stress.models import load_model
+
+    assert result.model == out / "model.json"
+    first = rows[:5]
+    images = np.stack([np.asarray(Image.open(result.images_dir / r["image"]), dtype=np.float32) for r in first])
+    np.testing.assert_allclose(
+        load_model(result.model)(images), [float(r["score"]) for r in first], rtol=0, atol=1e-6
+    )  # CSV has 6 decimals
     assert "Report: " in printed and str(result.report_html.resolve()) in printed
     assert "precision" in printed and "Run time" in printed

@@ -12,7 +12,10 @@
 2. **Classifier** (:mod:`~spectral_fast.demo.classifier`). A small
    computer-aided-detection model trained on the clean images only. Its
    errors on the test set are whatever they turn out to be; the demo
-   measures them per setting and never plants an error.
+   measures them per setting and never plants an error. It is saved as
+   ``classifier.pkl`` with a model description ``model.json``
+   (:mod:`~spectral_fast.demo.model`), so ``spectral_fast.stress.load_model``
+   can stress-test the same model.
 3. **spectral_fast, as a user runs it** (:mod:`~spectral_fast.demo.run`).
    The test images are written as PNG files and the scores as a CSV
    (:mod:`~spectral_fast.demo.records`), then ``spectral-fast profile`` and
@@ -42,6 +45,7 @@ from spectral_fast.demo.classifier import (
     train_classifier,
 )
 from spectral_fast.demo.images import make_image, prepare_images, prepare_one
+from spectral_fast.demo.model import DemoModel, load_classifier, save_classifier
 from spectral_fast.demo.plan import (
     CALIBRATION_SHARE,
     DEFAULT_N,
@@ -69,16 +73,19 @@ __all__ = [
     "TEST_MIX",
     "TRAIN_SHARE",
     "BlobClassifier",
+    "DemoModel",
     "DemoResult",
     "ImageSpec",
     "candidate_features",
     "candidate_labels",
+    "load_classifier",
     "make_image",
     "match_blind_spots",
     "plan_dataset",
     "prepare_images",
     "prepare_one",
     "run_demo",
+    "save_classifier",
     "setting_errors",
     "summary_text",
     "train_classifier",

@@ -32,6 +32,10 @@ class DemoResult:
         ``cluster_purity`` (see :func:`~spectral_fast.demo.truth.match_blind_spots`).
     timings : dict
         Seconds per stage and ``total``.
+    model : Path or None
+        The classifier's model description (``model.json``, beside
+        ``classifier.pkl``): ``spectral_fast.stress.load_model(model)``
+        scores images with it (:mod:`spectral_fast.demo.model`).
     """
 
     out_dir: Path
@@ -47,3 +51,4 @@ class DemoResult:
     planted: list[dict] = field(default_factory=list)
     overall: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    model: Path | None = None

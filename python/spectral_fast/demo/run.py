@@ -12,6 +12,7 @@ import numpy as np
 
 from spectral_fast.demo.classifier import train_classifier
 from spectral_fast.demo.images import prepare_images
+from spectral_fast.demo.model import save_classifier
 from spectral_fast.demo.plan import (
     DEFAULT_N,
     DEFAULT_SEED,
@@ -99,6 +100,7 @@ def run_demo(
     predictions, truth = out / "predictions.csv", out / "truth.csv"
     write_predictions(predictions, test, labels, scores)
     write_truth(truth, test)
+    model = save_classifier(clf, out)
     timings["classifier"] = time.perf_counter() - t
     say("  classifier (blob CAD, gradient-boosted trees) trained on clean images; test error by acquisition setting:")
     for row in settings:
@@ -124,7 +126,7 @@ def run_demo(
     timings["total"] = time.perf_counter() - t0
     result = DemoResult(
         out, report_dir / "report.html", images_dir, predictions, profiles, truth, len(specs) - len(test), len(test),
-        settings, per_spot, per_shift, overall, timings,
+        settings, per_spot, per_shift, overall, timings, model,
     )  # fmt: skip
     say(summary_text(result))
     return result
