@@ -36,9 +36,12 @@ pub const TEXT_TAGS: [(&str, Tag); 15] = [
     ("dicom_processing_code", tags::ACQUISITION_DEVICE_PROCESSING_CODE),
 ];
 
-/// Number columns: the tag read first, then a finer-unit tag and its factor
-/// to the column's unit (ExposureInuAs / 1000 = mAs, ...).
-pub const NUMBER_TAGS: [(&str, Tag, Option<(Tag, f64)>); 4] = [
+/// A finer-unit tag read when the first is absent, and its factor to the
+/// column's unit (ExposureInuAs / 1000 = mAs, ...).
+pub type FinerTag = Option<(Tag, f64)>;
+
+/// Number columns: the tag read first, then the [`FinerTag`].
+pub const NUMBER_TAGS: [(&str, Tag, FinerTag); 4] = [
     ("dicom_kvp", tags::KVP, None),
     ("dicom_exposure_mas", tags::EXPOSURE, Some((tags::EXPOSURE_INU_AS, 1e-3))),
     ("dicom_tube_current_ma", tags::X_RAY_TUBE_CURRENT, Some((tags::X_RAY_TUBE_CURRENT_INU_A, 1e-3))),
