@@ -132,6 +132,8 @@ fn image_row(bytes: &[u8], opts: &ArchiveOptions, ws: &mut Workspace) -> Row {
             row.format = Some(image.format);
             row.bit_depth = Some(image.bit_depth);
             row.pixel_spacing_mm = image.pixel_spacing_mm;
+            row.channels = Some(image.channels);
+            row.dicom = image.dicom.clone();
             row.height = Some(image.height);
             row.width = Some(image.width);
             match profile_with(&image.view(), &opts.profile, ws) {

@@ -4,10 +4,13 @@
 //! `spectral_fast.profile` (bands, scalars and, unless turned off, artefact
 //! features, height, width, status, error), then
 //! what the container said (`format`, `bit_depth`, `pixel_spacing_mm`,
-//! `bytes`) and `error_kind`, a stable short name of the error class.
+//! `bytes`), `error_kind`, a stable short name of the error class, then the
+//! colour `mode` as stored (`gray`, `rgb`, `rgba`) and the DICOM acquisition
+//! tags (`dicom_*`, [`crate::decode::dicom_tags`]; null for other formats).
 
 use std::sync::Arc;
 
+use crate::decode::dicom_tags::{DicomTags, NUMBER_TAGS, TEXT_TAGS};
 use arrow_array::builder::{Float64Builder, Int32Builder, Int64Builder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
@@ -35,6 +38,10 @@ pub struct Row {
     pub width: Option<usize>,
     pub profile: Option<Profile>,
     pub error: Option<RowError>,
+    /// Samples per pixel as stored (1, 3 or 4), for the `mode` column.
+    pub channels: Option<usize>,
+    /// DICOM acquisition tags.
+    pub dicom: Option<Box<DicomTags>>,
 }
 
 impl Row {
@@ -45,6 +52,16 @@ impl Row {
 
 use crate::artefacts::ARTEFACT_NAMES;
 use crate::profile::SCALAR_NAMES as SCALARS;
+
+/// The `mode` column's name for a stored channel count.
+fn mode_name(channels: usize) -> Option<&'static str> {
+    match channels {
+        1 => Some("gray"),
+        3 => Some("rgb"),
+        4 => Some("rgba"),
+        _ => None,
+    }
+}
 
 /// The scalar columns: the profile's, then the artefact features when
 /// `artefacts` (they come last in [`SCALARS`], so without them the list is a prefix).
@@ -76,7 +93,10 @@ pub fn schema(bands: usize, artefacts: bool) -> SchemaRef {
         Field::new("pixel_spacing_mm", DataType::Float64, true),
         Field::new("bytes", DataType::Int64, true),
         Field::new("error_kind", DataType::Utf8, true),
+        Field::new("mode", DataType::Utf8, true),
     ]);
+    fields.extend(TEXT_TAGS.iter().map(|(n, _)| Field::new(*n, DataType::Utf8, true)));
+    fields.extend(NUMBER_TAGS.iter().map(|(n, _, _)| Field::new(*n, DataType::Float64, true)));
     Arc::new(Schema::new(fields))
 }
 
@@ -104,6 +124,9 @@ pub fn to_batch<'a>(
     let mut spacing = Float64Builder::with_capacity(n);
     let mut nbytes = Int64Builder::with_capacity(n);
     let mut kind = StringBuilder::new();
+    let mut mode = StringBuilder::with_capacity(n, n * 4);
+    let mut tag_text: Vec<StringBuilder> = TEXT_TAGS.iter().map(|_| StringBuilder::new()).collect();
+    let mut tag_numbers: Vec<Float64Builder> = NUMBER_TAGS.iter().map(|_| Float64Builder::with_capacity(n)).collect();
 
     for row in rows {
         match &row.profile {
@@ -140,6 +163,17 @@ pub fn to_batch<'a>(
         bit_depth.append_option(row.bit_depth.map(i32::from));
         spacing.append_option(row.pixel_spacing_mm);
         nbytes.append_option(row.bytes.map(|b| b as i64));
+        mode.append_option(row.channels.and_then(mode_name));
+        match row.dicom.as_deref() {
+            Some(tags) => {
+                tags.text.iter().zip(&mut tag_text).for_each(|(v, col)| col.append_option(v.as_deref()));
+                tags.numbers.iter().zip(&mut tag_numbers).for_each(|(v, col)| col.append_option(*v));
+            }
+            None => {
+                tag_text.iter_mut().for_each(|c| c.append_null());
+                tag_numbers.iter_mut().for_each(|c| c.append_null());
+            }
+        }
     }
 
     let mut columns: Vec<ArrayRef> = vec![Arc::new(id.finish())];
@@ -155,7 +189,10 @@ pub fn to_batch<'a>(
         Arc::new(spacing.finish()),
         Arc::new(nbytes.finish()),
         Arc::new(kind.finish()),
+        Arc::new(mode.finish()),
     ]);
+    columns.extend(tag_text.iter_mut().map(|c| Arc::new(c.finish()) as ArrayRef));
+    columns.extend(tag_numbers.iter_mut().map(|c| Arc::new(c.finish()) as ArrayRef));
     // Built to the schema above row for row, so this cannot fail unless `ids`
     // and `rows` differ in length: a caller bug, reported rather than panicking.
     RecordBatch::try_new(schema(bands, artefacts), columns)

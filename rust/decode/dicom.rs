@@ -77,6 +77,7 @@ pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedIma
     let spacing = pixel_spacing(&obj);
     let mut image = convert(px)?;
     image.pixel_spacing_mm = spacing;
+    image.dicom = Some(Box::new(super::dicom_tags::read(&obj)));
     Ok(image)
 }
 
@@ -404,6 +405,7 @@ fn convert(px: DecodedPixelData<'_>) -> Result<DecodedImage, DecodeError> {
         format: Format::Dicom,
         bit_depth: layout.bits_stored as u8,
         pixel_spacing_mm: None,
+        dicom: None,
     })
 }
 

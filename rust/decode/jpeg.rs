@@ -52,6 +52,7 @@ pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedIma
         format: Format::Jpeg,
         bit_depth: 8,
         pixel_spacing_mm: None,
+        dicom: None,
     })
 }
 

@@ -8,6 +8,7 @@
 
 mod dicom;
 mod dicom_scan;
+pub mod dicom_tags;
 mod error;
 mod jpeg;
 mod jpeg_scan;
@@ -113,6 +114,8 @@ pub struct DecodedImage {
     pub bit_depth: u8,
     /// Physical pixel size in mm where the container records it (DICOM).
     pub pixel_spacing_mm: Option<f64>,
+    /// The acquisition tags of a DICOM file ([`dicom_tags`]); `None` for other formats.
+    pub dicom: Option<Box<dicom_tags::DicomTags>>,
 }
 
 impl DecodedImage {

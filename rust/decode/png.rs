@@ -49,6 +49,7 @@ pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedIma
         format: Format::Png,
         bit_depth: source_depth,
         pixel_spacing_mm: None,
+        dicom: None,
     })
 }
 

@@ -495,6 +495,56 @@ fn dicom_jpeg_baseline_via_dicom_rs() {
 }
 
 #[test]
+fn dicom_acquisition_tags_are_read_and_hostile_values_become_null_or_clean() {
+    use dicom_core::value::PrimitiveValue;
+    use dicom_core::{DataElement, VR};
+    use dicom_dictionary_std::tags;
+
+    use super::dicom_tags::{MAX_TEXT_CHARS, NUMBER_TAGS, TEXT_TAGS};
+
+    let spec = Spec { pixel_data: Some(vec![0; 16 * 12 * 2]), spacing: Some("0.15\\0.15"), ..Spec::default() };
+    let mut obj = dicom_build::object(&spec);
+    let long = "X".repeat(200);
+    for (tag, vr, value) in [
+        (tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192"),
+        (tags::MANUFACTURER, VR::LO, "  AGFA\0"),
+        (tags::MANUFACTURER_MODEL_NAME, VR::LO, "CR 85-X"),
+        (tags::STATION_NAME, VR::SH, "ST\u{1b}[31mA\u{202E}1\u{7}"),
+        (tags::INSTITUTION_NAME, VR::LO, long.as_str()),
+        (tags::VIEW_POSITION, VR::CS, "PA "),
+        (tags::DETECTOR_TYPE, VR::CS, "\u{0}\u{1}  "),
+        (tags::KVP, VR::DS, "125.0"),
+        (tags::EXPOSURE, VR::IS, "abc"),
+        (tags::EXPOSURE_INU_AS, VR::IS, "2500"),
+        (tags::X_RAY_TUBE_CURRENT, VR::IS, "-5"),
+        (tags::EXPOSURE_TIME, VR::IS, "0"),
+        (tags::EXPOSURE_TIME_INU_S, VR::DS, "NaN"),
+    ] {
+        obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
+    }
+    let img = decode(&dicom_build::file_bytes(obj, spec.transfer_syntax), &opts()).unwrap();
+    let tags = img.dicom.expect("a DICOM image carries its tags");
+    let text = |name: &str| tags.text[TEXT_TAGS.iter().position(|(n, _)| *n == name).unwrap()].clone();
+    let number = |name: &str| tags.numbers[NUMBER_TAGS.iter().position(|(n, _, _)| *n == name).unwrap()];
+    assert_eq!(text("dicom_modality").as_deref(), Some("CR"));
+    assert_eq!(text("dicom_manufacturer").as_deref(), Some("AGFA"));
+    assert_eq!(text("dicom_model").as_deref(), Some("CR 85-X"));
+    assert_eq!(text("dicom_station").as_deref(), Some("ST[31mA1"), "control and bidi characters are dropped");
+    assert_eq!(text("dicom_institution").map(|s| s.chars().count()), Some(MAX_TEXT_CHARS));
+    assert_eq!(text("dicom_view").as_deref(), Some("PA"));
+    assert_eq!(text("dicom_detector_type"), None, "nothing but controls and blanks is null");
+    assert_eq!(text("dicom_grid"), None, "absent");
+    assert_eq!(number("dicom_kvp"), Some(125.0));
+    assert_eq!(number("dicom_exposure_mas"), Some(2.5), "unreadable Exposure falls back to ExposureInuAs / 1000");
+    assert_eq!(number("dicom_tube_current_ma"), None, "negative");
+    assert_eq!(number("dicom_exposure_time_ms"), None, "zero, then NaN");
+    assert_eq!(img.pixel_spacing_mm, Some(0.15));
+
+    let png = decode(&encode_png(4, 4, ::png::ColorType::Grayscale, ::png::BitDepth::Eight, &[7; 16]), &opts());
+    assert!(png.unwrap().dicom.is_none());
+}
+
+#[test]
 fn dicom_errors_name_the_problem() {
     // No pixel data at all (e.g. a structured report).
     let err = decode(&build(&Spec::default()), &opts()).unwrap_err();

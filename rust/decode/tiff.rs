@@ -76,6 +76,7 @@ pub(super) fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<DecodedIma
         format: Format::Tiff,
         bit_depth: bits,
         pixel_spacing_mm: None,
+        dicom: None,
     })
 }
 

@@ -122,6 +122,46 @@ def dicom(
     return buf.getvalue()
 
 
+def with_raw_elements(data: bytes, elements: dict[str, bytes]) -> bytes:
+    """A copy of an explicit VR little endian Part 10 file (as :func:`dicom` writes) with ``elements`` set to raw bytes.
+
+    ``elements`` maps DICOM keywords to value bytes written as they are (no
+    validation, no character set): how a test makes header values that
+    pydicom would refuse to write. Each goes in tag order, replacing an
+    element of the same tag.
+    """
+    from pydicom.datadict import tag_for_keyword
+
+    raw = {tag_for_keyword(k): v + (b" " if len(v) % 2 else b"") for k, v in elements.items()}
+    replaced = set(raw)
+    meta_len = struct.unpack_from("<I", data, 140)[0]
+    pos = start = 144 + meta_len
+    out = [data[:start]]
+    long_vrs = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+    while pos < len(data):
+        group, element = struct.unpack_from("<HH", data, pos)
+        tag, vr = (group << 16) | element, data[pos + 4 : pos + 6]
+        if vr in long_vrs:
+            length, header = struct.unpack_from("<I", data, pos + 8)[0], 12
+        else:
+            length, header = struct.unpack_from("<H", data, pos + 6)[0], 8
+        end = len(data) if length == 0xFFFFFFFF else pos + header + length
+        out += [_raw_element(t, raw.pop(t)) for t in sorted(t for t in raw if t <= tag)]
+        if tag not in replaced:
+            out.append(data[pos:end])
+        pos = end
+    out += [_raw_element(t, raw[t]) for t in sorted(raw)]
+    return b"".join(out)
+
+
+def _raw_element(tag: int, value: bytes) -> bytes:
+    """One explicit VR little endian element with a short (2-byte) length, of the tag's dictionary VR."""
+    from pydicom.datadict import dictionary_VR
+
+    vr = dictionary_VR(tag).split(" or ")[0].encode()
+    return struct.pack("<HH", tag >> 16, tag & 0xFFFF) + vr + struct.pack("<H", len(value)) + value
+
+
 _ENCODERS = {
     "1.2.840.10008.1.2.5": "pydicom",  # RLE Lossless
     "1.2.840.10008.1.2.4.90": "pylibjpeg",  # JPEG 2000 Lossless

@@ -89,6 +89,21 @@ def test_lazy_scan_reads_profile_columns_only(runs, tmp_path):
     assert lazy.collect().equals(pl.read_parquet(full))
 
 
+def test_files_from_before_the_acquisition_columns_combine_with_nulls_there(runs, tmp_path):
+    _, shard_dir = runs
+    old = tmp_path / "old"
+    shutil.copytree(shard_dir, old)
+    nih = pq.read_table(old / "nih.parquet")
+    newer = [c for c in nih.column_names if c == "mode" or c.startswith("dicom_")]
+    assert "dicom_manufacturer" in newer
+    pq.write_table(nih.drop_columns(newer), old / "nih.parquet")  # as an earlier build wrote it
+    combined = combine_profiles(old)
+    assert combined.equals(combine_profiles(shard_dir).with_columns(
+        [pl.when(pl.col("id").str.starts_with("nih__")).then(None).otherwise(pl.col(c)).alias(c) for c in newer]
+    ))  # fmt: skip
+    assert combined.filter(pl.col("id").str.starts_with("siim__"))["dicom_view"].to_list() == ["PA", "PA"]
+
+
 def _with_metadata(src, dst, change):
     table = pq.read_table(src)
     meta = json.loads(table.schema.metadata[METADATA_KEY])

@@ -238,8 +238,8 @@ def test_ids_that_match_only_by_file_name(scored_dir):
     batch, _, preds = batch_with_scores(30, 8, 0.5)
     preds = preds.with_columns(("/data/archive/" + pl.col("id")).alias("path")).drop("id")
     with pytest.raises(InvalidInputError, match="only 0 of 30 profiles matched.*--match"):
-        predict(scored_dir, batch, predictions=preds, prediction_id_col="path")
-    res = predict(scored_dir, batch, predictions=preds, prediction_id_col="path", match="basename")
+        predict(scored_dir, batch, predictions=preds, id_col="path")
+    res = predict(scored_dir, batch, predictions=preds, id_col="path", match="basename")
     assert res.images["risk_combined_y"].null_count() == 0
 
 

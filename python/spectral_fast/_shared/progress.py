@@ -8,7 +8,10 @@ output of a script stays what it prints itself.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 _quiet = False
 
@@ -51,3 +54,27 @@ def bar(total: int, desc: str, unit: str = "it") -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, smoothing=0.1, file=sys.stderr, leave=False)
+
+
+def counted(items: Iterable[T], total: int, desc: str, unit: str = "it", *, every: int = 0) -> Iterator[T]:
+    """``items`` as they are, behind a :func:`bar` of ``total`` steps: wrap a long loop with it.
+
+    The bar advances every ``every`` items (default: about 1 % of
+    ``total``), so a loop of cheap steps pays one counter increment per item.
+    When bars are off (not :func:`enabled`) the items are returned untouched.
+    """
+    if not enabled() or total <= 0:
+        return iter(items)
+    return _counting(items, total, desc, unit, every if every > 0 else max(1, total // 100))
+
+
+def _counting(items: Iterable[T], total: int, desc: str, unit: str, every: int) -> Iterator[T]:
+    with bar(total, desc, unit) as progress:
+        pending = 0
+        for item in items:
+            yield item
+            pending += 1
+            if pending >= every:
+                progress.update(pending)
+                pending = 0
+        progress.update(pending)

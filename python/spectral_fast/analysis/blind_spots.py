@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from spectral_fast._shared.progress import counted
 from spectral_fast._shared.stats import (
     auroc,
     bh_adjust,
@@ -185,7 +186,7 @@ def analyze_finding(
     miss_rate = float(error[truth].mean()) if truth.any() else 0.0
     fa_rate = float(error[~truth].mean()) if (~truth).any() else 0.0
     rows = []
-    for c in range(k):
+    for c in counted(range(k), k if score is not None else 0, f"AUROC bootstrap ({n_boot} resamples)", "cluster"):
         inside = labels == c
         t, e = truth[inside], error[inside]
         pos, neg = int(t.sum()), int((~t).sum())
@@ -514,7 +515,7 @@ def concentration(
     obs_lift, obs_mi = max_lift(error), mutual_information(labels, error, k)
     perm_lift = np.empty(n_perm)
     perm_mi = np.empty(n_perm)
-    for i in range(n_perm):
+    for i in counted(range(n_perm), n_perm, "concentration permutations", "perm"):
         shuffled = rng.permutation(error)
         perm_lift[i] = max_lift(shuffled)
         perm_mi[i] = mutual_information(labels, shuffled, k)

@@ -26,6 +26,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from spectral_fast._shared.frames import ACCEPTED, is_frame, to_polars
+from spectral_fast._shared.progress import counted
 from spectral_fast._shared.serialize import check_arrays, check_number, read_checksummed, write_checksummed
 from spectral_fast._version import __version__
 from spectral_fast.analysis.cluster_tree import ward_tree
@@ -273,7 +274,7 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         if not ks:
             raise InvalidInputError(f"n_clusters={self.n_clusters!r}: {n} images are too few to compare k")
         scores = []
-        for k in ks:
+        for k in counted(ks, len(ks), f"choosing k ({self.n_clusters})", "fit"):
             model = self._fit_model(z, k)
             if self.n_clusters == "bic":
                 scores.append(float(model.bic(z)))

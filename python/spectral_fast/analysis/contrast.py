@@ -127,14 +127,34 @@ def named(rows: list[dict], alpha: float = 0.05) -> list[dict]:
     return [r for r in rows if r["p_adjusted"] < alpha and abs(r["effect"]) >= MIN_EFFECT]
 
 
+#: Units of the numeric acquisition variables, shown after their values.
+_UNITS = {
+    "short_side": " px", "pixel_spacing_mm": " mm", "dicom_kvp": " kV", "dicom_exposure_mas": " mAs",
+    "dicom_tube_current_ma": " mA", "dicom_exposure_time_ms": " ms",
+}  # fmt: skip
+#: Names of the DICOM tag columns in sentences (others: ``dicom_view`` -> ``DICOM view``).
+_LABELS = {
+    "dicom_kvp": "DICOM tube voltage", "dicom_exposure_mas": "DICOM exposure",
+    "dicom_tube_current_ma": "DICOM tube current", "dicom_exposure_time_ms": "DICOM exposure time",
+    "dicom_model": "DICOM model name",
+}  # fmt: skip
+
+
+def label(name: str) -> str:
+    """A variable's name in a sentence: DICOM tag columns in words, others as they are."""
+    if name in _LABELS:
+        return _LABELS[name]
+    return "DICOM " + name.removeprefix("dicom_").replace("_", " ") if name.startswith("dicom_") else name
+
+
 def sentence(row: dict) -> str:
     """One comparison in words, e.g. ``format PNG: 96 % of the spot vs 12 % of the rest (p 1e-09)``."""
     p = f"q {row['p_adjusted']:.1g}"
     name = row["variable"]
-    unit = {"short_side": " px", "pixel_spacing_mm": " mm"}.get(name, "")
+    unit = _UNITS.get(name, "")
     if row["kind"] == "categorical":
         return (
-            f"{name} {row['level']}{unit}: {100 * row['spot']:.0f} % of the spot vs {100 * row['rest']:.0f} % "
+            f"{label(name)} {row['level']}{unit}: {100 * row['spot']:.0f} % of the spot vs {100 * row['rest']:.0f} % "
             f"of the rest ({p})"
         )
     if name in _FEATURE_WORDS:
@@ -142,7 +162,7 @@ def sentence(row: dict) -> str:
         more, causes = ("more", if_more) if row["effect"] > 0 else ("less", if_less)
         tail = f"; {causes}" if causes else ""
         return f"{more} {what} than the rest (Cliff's delta {row['effect']:+.2f}, {p}{tail})"
-    return f"{name} median {_num(row['spot'])}{unit} in the spot vs {_num(row['rest'])}{unit} in the rest " \
+    return f"{label(name)} median {_num(row['spot'])}{unit} in the spot vs {_num(row['rest'])}{unit} in the rest " \
         f"(Cliff's delta {row['effect']:+.2f}, {p})"  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from spectral_fast._shared.progress import counted
 from spectral_fast._shared.stats import enrichment_p
 
 #: Directions scored with true labels, and without them.
@@ -174,7 +175,7 @@ class DirectionCounts:
         )
         max_llr = np.zeros(n_perm)
         batch = {d: np.empty((n_perm, self.k)) for d in self.directions}
-        for i in range(n_perm):
+        for i in counted(range(n_perm), n_perm, "scan permutations", "perm"):
             if self.truth is None:
                 perm = rng.permutation(self.error)
             else:

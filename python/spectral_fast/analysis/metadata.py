@@ -2,7 +2,9 @@
 
 The profile table already holds what the decoder saw: height and width
 (turned into ``short_side`` and ``aspect``), ``format``, ``bit_depth``,
-``mode`` and ``pixel_spacing_mm`` (DICOM). A user table (CSV or Parquet,
+``mode``, ``pixel_spacing_mm`` and the DICOM acquisition tags (``dicom_*``:
+manufacturer, model, station, institution, detector, view, processing and
+exposure fields). A user table (CSV or Parquet,
 one row per image, joined by id like the predictions) adds columns such as
 site, scanner or view. These variables are evidence for describing blind
 spots (:mod:`spectral_fast.analysis.contrast`); they do not enter the
@@ -18,8 +20,10 @@ import polars as pl
 
 from spectral_fast.errors import InvalidInputError
 
-#: Acquisition columns of a profile table (decoded from the file) used as evidence.
+#: Acquisition columns of a profile table (decoded from the file) used as evidence; and every ``dicom_*`` column.
 PROFILE_METADATA = ("format", "bit_depth", "mode", "pixel_spacing_mm")
+#: Prefix of the DICOM acquisition tag columns of a profile table (``rust/decode/dicom_tags.rs``).
+DICOM_PREFIX = "dicom_"
 
 
 def align_metadata(
@@ -72,7 +76,8 @@ def metadata_variables(
         out.append(pl.Series("short_side", np.fmin(h, w)))
         with np.errstate(divide="ignore", invalid="ignore"):
             out.append(pl.Series("aspect", np.round(w / h, 2)))
-    for c in PROFILE_METADATA:
+    dicom = [c for c in table.columns if c.startswith(DICOM_PREFIX)]
+    for c in (*PROFILE_METADATA, *dicom):
         if c in table.columns and table[c].null_count() < table.height:
             out.append(table[c])
     if metadata is not None:

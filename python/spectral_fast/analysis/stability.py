@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from spectral_fast._shared.progress import counted
 from spectral_fast.errors import InvalidInputError
 
 #: Mean best Jaccard from which a blind spot counts as stable.
@@ -59,7 +60,7 @@ def refit_spots(
         raise InvalidInputError(f"n_refits must be 0 or more, got {n_refits}")
     rng = np.random.default_rng(seed)
     out = []
-    for b in range(n_refits):
+    for b in counted(range(n_refits), n_refits, "stability refits", "fit"):
         rows = np.sort(rng.choice(n, max(n // 2, 1), replace=False))
         labels, members, centres = fit_assign(rows, seed + 1 + b)
         out.append(find(labels, members, centres))

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_dir(args.output, args.overwrite)
     result = monitor(
         args.model_dir, args.profiles, alpha=args.alpha, max_drop=args.max_drop,
-        unknown_alert=args.unknown_alert, id_col=args.profile_id_col, artefacts_from=args.images,
+        unknown_alert=args.unknown_alert, profile_id_col=args.profile_id_col, artefacts_from=args.images,
     )  # fmt: skip
     stage(f"writing monitor.json, monitor.html and risk.parquet to {args.output}")
     paths = write_monitor(result, args.output, image_root=args.images, model_dir=args.model_dir)

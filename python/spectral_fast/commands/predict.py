@@ -66,9 +66,9 @@ def run(args: argparse.Namespace) -> int:
     model, reference = load_model_dir(args.model_dir)
     cols = score_columns(args.score_col, args.finding or list(reference.findings))
     pred = predict(
-        (model, reference), args.profiles, findings=args.finding, id_col=args.profile_id_col, artefacts_from=args.images,
-        predictions=args.predictions, score_cols=cols, prediction_id_col=args.pred_id_col, match=args.match,
-        min_match=args.min_match,
+        (model, reference), args.profiles, findings=args.finding, profile_id_col=args.profile_id_col,
+        artefacts_from=args.images, predictions=args.predictions, score_cols=cols, id_col=args.pred_id_col,
+        match=args.match, min_match=args.min_match,
     )  # fmt: skip
     pred.write(args.output)
     s = pred.summary

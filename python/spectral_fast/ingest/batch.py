@@ -76,8 +76,18 @@ def process_batch(
         :func:`spectral_fast.profile`; not with ``artefacts=False``), ``height``, ``width``, ``status`` (``"ok"``/``"error"``), ``error``,
         ``format`` (``png``, ``jpeg``, ``dicom``, ``tiff``), ``bit_depth``,
         ``pixel_spacing_mm`` (DICOM PixelSpacing, else ImagerPixelSpacing),
-        ``bytes`` (encoded size) and ``error_kind`` (a stable short name such
-        as ``corrupt``, ``too_large``, ``not_an_image``, ``unreadable``).
+        ``bytes`` (encoded size), ``error_kind`` (a stable short name such
+        as ``corrupt``, ``too_large``, ``not_an_image``, ``unreadable``),
+        ``mode`` (``gray``, ``rgb``, ``rgba`` as stored) and the DICOM
+        acquisition tags, null for other formats or when absent or unreadable:
+        ``dicom_modality``, ``dicom_manufacturer``, ``dicom_model``,
+        ``dicom_station``, ``dicom_institution``, ``dicom_detector_type``,
+        ``dicom_detector_id``, ``dicom_view``, ``dicom_body_part``,
+        ``dicom_photometric``, ``dicom_intensity_relationship``,
+        ``dicom_filter_type``, ``dicom_grid``, ``dicom_processing``,
+        ``dicom_processing_code`` (text, cleaned and at most 64 characters)
+        and ``dicom_kvp``, ``dicom_exposure_mas``, ``dicom_tube_current_ma``,
+        ``dicom_exposure_time_ms`` (numbers; ``docs/method.md#acquisition-metadata``).
 
     Raises
     ------
@@ -183,6 +193,8 @@ def _fallback_row(
         bit_depth=decoded.bit_depth,
         pixel_spacing_mm=decoded.pixel_spacing_mm,
         error_kind=None if prof["status"] == "ok" else "profile",
+        mode="gray" if decoded.pixels.ndim == 2 else "rgb",
+        **{k: v for k, v in decoded.tags.items() if k in row},
     )
 
 

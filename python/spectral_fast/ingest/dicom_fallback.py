@@ -5,13 +5,16 @@ when pydicom is importable (the ``spectral-fast[dicom]`` extra installs it
 with the pylibjpeg-openjpeg and pyjpegls plugins). The sample maths is the
 core's (``rust/decode/dicom.rs``): stored values masked to BitsStored,
 MONOCHROME1 mirrored within the stored range, then RescaleSlope /
-RescaleIntercept; VOI windows are ignored.
+RescaleIntercept; VOI windows are ignored. The acquisition tags
+(:func:`acquisition_tags`) follow ``rust/decode/dicom_tags.rs``.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+import unicodedata
+import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,6 +36,7 @@ class Decoded:
     pixels: np.ndarray  # (H, W) gray or (H, W, 3) RGB, a dtype the core reads
     bit_depth: int
     pixel_spacing_mm: float | None
+    tags: dict[str, str | float | None] = field(default_factory=dict)
 
 
 def available() -> bool:
@@ -88,7 +92,7 @@ def decode(data: bytes, max_pixels: int) -> Decoded:
         pixels = np.ascontiguousarray(arr.astype(np.uint8 if bits_stored <= 8 else np.uint16, copy=False))
     else:
         raise FallbackError(f"unsupported PhotometricInterpretation {pi} with {spp} samples per pixel")
-    return Decoded(pixels, bits_stored, _spacing(ds))
+    return Decoded(pixels, bits_stored, _spacing(ds), acquisition_tags(ds))
 
 
 def _check_size(rows: int, cols: int, frames: int, max_pixels: int, what: str) -> None:
@@ -159,3 +163,89 @@ def _spacing(ds) -> float | None:
         if values and all(np.isfinite(x) and x > 0 for x in values):
             return float(sum(values) / len(values))
     return None
+
+
+#: Text columns of the profile table and the DICOM keyword each is read from (as ``TEXT_TAGS`` in the core).
+TEXT_TAGS = {
+    "dicom_modality": "Modality",
+    "dicom_manufacturer": "Manufacturer",
+    "dicom_model": "ManufacturerModelName",
+    "dicom_station": "StationName",
+    "dicom_institution": "InstitutionName",
+    "dicom_detector_type": "DetectorType",
+    "dicom_detector_id": "DetectorID",
+    "dicom_view": "ViewPosition",
+    "dicom_body_part": "BodyPartExamined",
+    "dicom_photometric": "PhotometricInterpretation",
+    "dicom_intensity_relationship": "PixelIntensityRelationship",
+    "dicom_filter_type": "FilterType",
+    "dicom_grid": "Grid",
+    "dicom_processing": "AcquisitionDeviceProcessingDescription",
+    "dicom_processing_code": "AcquisitionDeviceProcessingCode",
+}
+#: Number columns: the keyword read first, then a finer-unit keyword and its factor (as ``NUMBER_TAGS``).
+NUMBER_TAGS = {
+    "dicom_kvp": ("KVP", None),
+    "dicom_exposure_mas": ("Exposure", ("ExposureInuAs", 1e-3)),
+    "dicom_tube_current_ma": ("XRayTubeCurrent", ("XRayTubeCurrentInuA", 1e-3)),
+    "dicom_exposure_time_ms": ("ExposureTime", ("ExposureTimeInuS", 1e-3)),
+}
+#: Longest text value kept (``MAX_TEXT_CHARS`` in the core).
+MAX_TEXT_CHARS = 64
+#: Invisible formatting characters dropped from text besides the control characters.
+_HIDDEN = {*range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x206A), 0xFEFF}
+
+
+def acquisition_tags(ds) -> dict[str, str | float | None]:
+    """The acquisition tags of a pydicom data set, one value per ``dicom_*`` column; odd values are None.
+
+    Never raises: a value pydicom cannot convert, a number that is not
+    finite and positive, or text with nothing left after :func:`clean_text`
+    is None (pydicom's warnings about invalid values are silenced).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out: dict[str, str | float | None] = {c: clean_text(_text(ds, k)) for c, k in TEXT_TAGS.items()}
+        for column, (keyword, finer) in NUMBER_TAGS.items():
+            value = _number(ds, keyword)
+            if value is None and finer is not None:
+                value = _number(ds, finer[0])
+                value = None if value is None else value * finer[1]
+            out[column] = value
+    return out
+
+
+def clean_text(raw: str | None) -> str | None:
+    """Header text made safe to store and show, as the core does (``rust/decode/dicom_tags.rs``)."""
+    if raw is None:
+        return None
+    kept = "".join(c for c in raw if unicodedata.category(c) != "Cc" and ord(c) not in _HIDDEN)
+    text = kept.strip()[:MAX_TEXT_CHARS].rstrip()
+    return text or None
+
+
+def _text(ds, keyword: str) -> str | None:
+    try:
+        value = ds.get(keyword)
+        if value is None:
+            return None
+        if isinstance(value, (bytes, bytearray)):
+            return None
+        if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+            return "\\".join(str(v) for v in value)
+        return str(value)
+    except Exception:  # a crafted value may break pydicom's conversion in any way
+        return None
+
+
+def _number(ds, keyword: str) -> float | None:
+    try:
+        value = ds.get(keyword)
+        if value is None or (isinstance(value, (bytes, bytearray, str)) and not str(value).strip()):
+            return None
+        if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+            value = value[0]
+        number = float(value)
+    except Exception:
+        return None
+    return number if np.isfinite(number) and number > 0 else None

@@ -131,19 +131,32 @@ def _schema(meta: dict[str, Any]):
     return _core.archive_schema(int(options["bands"]), artefacts=bool(options["artefacts"]))
 
 
+def _added_later(column: str) -> bool:
+    """Columns newer than some profile files (the acquisition metadata): a file without them reads as nulls."""
+    return column == "mode" or column.startswith("dicom_")
+
+
 def _columns(files: Sequence[Path], meta: dict[str, Any]) -> tuple[list[str], bool]:
-    """The profile columns, and whether some file holds other columns too."""
+    """The profile columns, and whether some file holds other columns too or lacks the newer ones."""
     expected = _schema(meta).names
     extra = False
     for f in files:
         names = pq.read_schema(f).names
-        missing = [c for c in expected if c not in names]
+        missing = [c for c in expected if c not in names and not _added_later(c)]
         if missing:
             raise InvalidInputError(
                 f"{str(f)!r} lacks the profile columns {missing[:5]}{'...' if len(missing) > 5 else ''}"
             )
-        extra = extra or len(names) != len(expected)
+        extra = extra or names != expected
     return expected, extra
+
+
+def _scan(path: str, columns: list[str], dtypes: dict[str, pl.DataType]) -> pl.LazyFrame:
+    """One file's profile columns; the newer ones it lacks are nulls."""
+    have = set(pq.read_schema(path).names)
+    return pl.scan_parquet(path, glob=False).select(
+        [pl.col(c) if c in have else pl.lit(None, dtype=dtypes[c]).alias(c) for c in columns]
+    )
 
 
 def scan_profiles(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> pl.LazyFrame:
@@ -174,7 +187,8 @@ def scan_profiles(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str
     if not extra:
         return pl.scan_parquet(names, glob=False).select(columns)
     # One scan per file: a multi-file scan requires one schema for all.
-    return pl.concat([pl.scan_parquet(n, glob=False).select(columns) for n in names], how="vertical")
+    dtypes = dict(pl.from_arrow(_schema(meta).empty_table()).schema)
+    return pl.concat([_scan(n, columns, dtypes) for n in names], how="vertical")
 
 
 def combine_profiles(

@@ -19,6 +19,8 @@ import warnings
 import numpy as np
 import polars as pl
 
+from spectral_fast._shared.progress import counted
+
 #: Floor of cluster shares in the PSI.
 PSI_FLOOR = 1e-4
 #: Conventional PSI readings: below the first stable, above the second a large shift.
@@ -61,7 +63,7 @@ def band_tests(
     from spectral_fast._shared.stats import bh_adjust
 
     rows = []
-    for j, name in enumerate(names):
+    for j, name in counted(enumerate(names), len(names), "feature tests", "feature"):
         ref = reference_values[:, j].astype(np.float64)
         new = batch_values[:, j].astype(np.float64)
         ref, new = ref[np.isfinite(ref)], new[np.isfinite(new)]

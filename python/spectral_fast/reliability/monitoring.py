@@ -23,7 +23,7 @@ from spectral_fast.reliability.drift import (
     population_stability_index,
 )
 from spectral_fast.reliability.reference_set import UNKNOWN_PERCENTILE, Reference
-from spectral_fast.reliability.risk import Prediction, load_model_dir, predict
+from spectral_fast.reliability.risk import Prediction, id_columns, load_model_dir, predict
 
 #: Above this share of unknown-territory images the batch accuracy is an extrapolation of the reference's rates.
 EXTRAPOLATION_SHARE = 0.5
@@ -105,8 +105,9 @@ def monitor(
     max_drop: float = 0.02,
     unknown_alert: float = 0.05,
     options: dict | None = None,
-    id_col: str = "id",
+    profile_id_col: str | None = None,
     artefacts_from: str | Path | None = None,
+    id_col: str | None = None,
 ) -> MonitorResult:
     """Compare a new batch with the reference of a report (``docs/method.md#monitoring``).
 
@@ -122,8 +123,12 @@ def monitor(
         Drop in implied accuracy that makes an alert.
     unknown_alert : float
         Share of unknown-territory images that makes an alert (when significant).
-    options, id_col, artefacts_from
+    options, profile_id_col, artefacts_from
         As for :func:`spectral_fast.reliability.risk.predict`.
+    id_col : str, optional
+        Deprecated: the profiles' id column before 0.2, now ``profile_id_col``
+        (``id_col`` names a predictions table's id column, and a monitor
+        takes none); still honoured, with a ``DeprecationWarning``.
 
     Returns
     -------
@@ -138,7 +143,10 @@ def monitor(
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not low < value <= high:
             raise InvalidInputError(f"{name} must be a number in ({low}, {high}], got {value!r}")
     model, reference = load_model_dir(model_dir) if not isinstance(model_dir, tuple) else model_dir
-    pred = predict((model, reference), profiles, options=options, id_col=id_col, artefacts_from=artefacts_from)
+    profile_id_col, _ = id_columns(id_col, profile_id_col, None, None)
+    pred = predict(
+        (model, reference), profiles, options=options, profile_id_col=profile_id_col, artefacts_from=artefacts_from
+    )
     posterior = pred.posterior
     n_b, n_r, k = posterior.shape[0], reference.n, posterior.shape[1]
     p_share, q_share = posterior.mean(axis=0), np.asarray(reference.mix, dtype=np.float64)

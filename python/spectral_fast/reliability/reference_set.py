@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from spectral_fast._shared.progress import bar
 from spectral_fast._shared.serialize import jsonable
 from spectral_fast._shared.stats import is_probability
 from spectral_fast._version import __version__
@@ -264,8 +265,27 @@ def _check_finding(path: Path, where: str, f: dict, k: int) -> None:
     check_number(path, f"{where}.confidence_model.threshold", conf.get("threshold"), lo=0, hi=1)
 
 
+#: Images per step of :func:`cluster_posterior` (one progress-bar step; rows are independent).
+POSTERIOR_CHUNK = 20_000
+
+
 def cluster_posterior(model: Any, table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior over clusters (one-hot for k-means) and distance to the nearest centre, per image."""
+    """Posterior over clusters (one-hot for k-means) and distance to the nearest centre, per image.
+
+    Computed :data:`POSTERIOR_CHUNK` rows at a time behind a progress bar;
+    each row's values depend on that row only, so chunking changes nothing.
+    """
+    if table.height <= POSTERIOR_CHUNK:
+        return _posterior(model, table)
+    parts = []
+    with bar(table.height, "cluster posterior", "img") as progress:
+        for start in range(0, table.height, POSTERIOR_CHUNK):
+            parts.append(_posterior(model, table.slice(start, POSTERIOR_CHUNK)))
+            progress.update(min(POSTERIOR_CHUNK, table.height - start))
+    return np.concatenate([p for p, _ in parts]), np.concatenate([d for _, d in parts])
+
+
+def _posterior(model: Any, table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     distances = model.transform(table)
     if model.method == "gmm":
         posterior = np.asarray(model.predict_proba(table), dtype=np.float64)

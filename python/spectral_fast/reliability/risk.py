@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,11 +95,12 @@ def predict(
     *,
     findings: list[str] | None = None,
     options: dict | None = None,
-    id_col: str = "id",
+    id_col: str | None = None,
+    profile_id_col: str | None = None,
     artefacts_from: str | Path | None = None,
     predictions: Any = None,
     score_cols: Mapping[str, str] | None = None,
-    prediction_id_col: str = "id",
+    prediction_id_col: str | None = None,
     match: str = "exact",
     min_match: float = 0.5,
 ) -> Prediction:
@@ -117,7 +119,13 @@ def predict(
     options : dict, optional
         Profile options of ``profiles`` when it is a DataFrame (a Parquet
         file's own metadata is read otherwise).
-    id_col : str
+    id_col : str, default "id"
+        Id column of ``predictions``, as in :func:`spectral_fast.analyze`.
+        Before 0.2 it named the profiles' id column: a call that passes
+        ``id_col`` without ``profile_id_col`` and either no ``predictions``
+        or predictions without that column keeps that meaning, with a
+        ``DeprecationWarning``.
+    profile_id_col : str, default "id"
         Id column of the profiles (row numbers when absent).
     artefacts_from : path, optional
         Image folder the ids are relative to, to compute artefact features the
@@ -132,9 +140,11 @@ def predict(
         null there and are counted (``summary["findings"][f]["combined"]``).
     score_cols : mapping of str to str, optional
         Score column per finding (default: the column the report used).
-    prediction_id_col, match : str
-        Id column of ``predictions`` and how ids are compared
-        (:func:`spectral_fast.analysis.predictions.join_predictions`).
+    prediction_id_col : str, optional
+        Deprecated spelling of ``id_col`` (with it, ``id_col`` keeps its old
+        meaning, the profiles' id column).
+    match : str
+        How ids are compared (:func:`spectral_fast.analysis.predictions.join_predictions`).
     min_match : float
         Least share of the images that must match a prediction.
 
@@ -155,6 +165,8 @@ def predict(
     names = list(reference.findings) if findings is None else list(findings)
     for name in names:
         reference.finding(name)
+    preds = None if predictions is None else _read_predictions(predictions)
+    id_col, pred_id_col = id_columns(id_col, profile_id_col, prediction_id_col, preds)
     table, info = prepare_batch(profiles, reference, options=options, id_col=id_col, artefacts_from=artefacts_from)
     stage(f"predict: cluster posterior and risk of {table.height} images")
     posterior, dist = cluster_posterior(model, table)
@@ -171,10 +183,8 @@ def predict(
         cols["probability"] = pl.Series(posterior.max(axis=1), dtype=pl.Float64)
     slice_rows, per_finding = [], {}
     batch_scores = (
-        None if predictions is None
-        else _batch_scores(
-            table, id_col, reference, names, predictions, score_cols, prediction_id_col, match, min_match
-        )
+        None if preds is None
+        else _batch_scores(table, id_col, reference, names, preds, score_cols, pred_id_col, match, min_match)
     )  # fmt: skip
     for name in names:
         rate, var = reference.rates(name)
@@ -233,27 +243,70 @@ def predict(
     return Prediction(pl.DataFrame(cols), pl.DataFrame(slice_rows), summary, posterior, table)
 
 
+def id_columns(
+    id_col: str | None,
+    profile_id_col: str | None,
+    prediction_id_col: str | None,
+    predictions: pl.DataFrame | None,
+    *,
+    stacklevel: int = 3,
+) -> tuple[str, str]:
+    """The (profile, predictions) id columns of :func:`predict` from its arguments, old spellings included.
+
+    ``id_col`` names the predictions' id column and ``profile_id_col`` the
+    profiles', as in :func:`spectral_fast.analyze`. Before 0.2 ``predict``
+    and ``monitor`` took ``id_col`` for the profiles' and
+    ``prediction_id_col`` for the predictions'; such calls keep working with
+    a ``DeprecationWarning``: any call with ``prediction_id_col``, and one
+    with ``id_col`` but no ``profile_id_col`` when there are no predictions
+    or the predictions lack that column.
+    """
+    old = "predict/monitor: id_col now names the id column of the predictions (as in analyze); "
+    if prediction_id_col is not None:
+        if id_col is not None and profile_id_col is not None:
+            raise InvalidInputError(
+                "id columns: give id_col (predictions) and profile_id_col (profiles); "
+                "prediction_id_col is the old spelling of id_col"
+            )
+        warnings.warn(
+            old
+            + f"pass id_col={prediction_id_col!r} instead of prediction_id_col"
+            + (f" and profile_id_col={id_col!r} instead of id_col" if id_col is not None else ""),
+            DeprecationWarning,
+            stacklevel=stacklevel,
+        )
+        return (id_col or profile_id_col or "id"), prediction_id_col
+    if id_col is not None and profile_id_col is None and (predictions is None or id_col not in predictions.columns):
+        warnings.warn(
+            old + f"for the profiles' id column pass profile_id_col={id_col!r}",
+            DeprecationWarning,
+            stacklevel=stacklevel,
+        )
+        return id_col, "id"
+    return (profile_id_col or "id"), (id_col or "id")
+
+
+def _read_predictions(predictions: Any) -> pl.DataFrame:
+    from spectral_fast.analysis.predictions import read_predictions
+
+    predictions = to_polars_or_path(predictions, "predictions")
+    return predictions if isinstance(predictions, pl.DataFrame) else read_predictions(predictions)
+
+
 def _batch_scores(
     table: pl.DataFrame,
     id_col: str,
     reference: Reference,
     names: list[str],
-    predictions: Any,
+    preds: pl.DataFrame,
     score_cols: Mapping[str, str] | None,
     prediction_id_col: str,
     match: str,
     min_match: float,
 ) -> dict[str, tuple[np.ndarray, str]]:
     """Per finding with a confidence model: the batch's scores in table order (NaN: no prediction) and the column."""
-    from spectral_fast.analysis.predictions import (
-        as_numeric,
-        check_columns,
-        join_predictions,
-        read_predictions,
-    )
+    from spectral_fast.analysis.predictions import as_numeric, check_columns, join_predictions
 
-    predictions = to_polars_or_path(predictions, "predictions")
-    preds = predictions if isinstance(predictions, pl.DataFrame) else read_predictions(predictions)
     models = {n: reference.finding(n).get("confidence_model") for n in names}
     models = {n: m for n, m in models.items() if m}
     if not models:

@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from spectral_fast._shared.stats import wilson_interval
+from spectral_fast.analysis.contrast import label
 from spectral_fast.render.plots import spot_colour
 from spectral_fast.render.primitives import esc, pct
 from spectral_fast.render.thumbs import thumb_img
@@ -97,7 +98,7 @@ def composition(report, inside: np.ndarray, skip: set[str], limit: int = 4) -> l
         v = top[np.argmax(counts)]
         share_in = float(np.mean(inside_vals == v))
         share_out = float(np.mean(values[~inside] == v)) if (~inside).any() else float("nan")
-        name = col.replace("_", " ")
+        name = label(col).replace("_", " ")
         items.append((abs(share_in - np.nan_to_num(share_out)), f"{name} {v}: {pct(share_in)} (rest {pct(share_out)})"))
     items.sort(key=lambda t: -t[0])
     return [text for diff, text in items[:limit] if diff >= 0.1] or [text for _, text in items[:1]]
