@@ -42,8 +42,10 @@ pub struct RingTable {
     /// The spectrum is read in memory order and scattered into rings: reading
     /// it in ring order instead jumps between cache lines at every step.
     dest: Vec<u32>,
-    /// Runs of `order` of one axis class (`(class, start, end)`), NONE left out.
+    /// Runs of `order` of one ring and axis class (`(class, start, end)`).
     runs: Vec<(u8, usize, usize)>,
+    /// Ring `q` is covered by `runs[ring_runs[q]..ring_runs[q + 1]]`.
+    ring_runs: Vec<usize>,
     /// Number of coefficients of each class.
     counts: [usize; 5],
 }
@@ -104,22 +106,29 @@ impl RingTable {
         }
         let mut counts = [0; 5];
         let mut dest = vec![entries.len() as u32; half * height];
-        // Runs of one axis class: (class, start, end) in ring order.
+        // Runs of one ring and axis class: (class, start, end) in ring order.
         let mut runs: Vec<(u8, usize, usize)> = Vec::new();
+        let mut ring_runs = vec![0; rings + 1];
         for (k, e) in entries.iter().enumerate() {
             counts[e.2 as usize] += 1;
             dest[e.1 as usize] = k as u32;
             match runs.last_mut() {
-                Some(run) if run.0 == e.2 => run.2 = k + 1,
-                _ => runs.push((e.2, k, k + 1)),
+                Some(run) if run.0 == e.2 && k > ring_start[e.0] => run.2 = k + 1,
+                _ => {
+                    runs.push((e.2, k, k + 1));
+                    ring_runs[e.0 + 1] = runs.len();
+                }
             }
         }
-        runs.retain(|r| r.0 != NONE);
-        RingTable { height, width, order: entries.iter().map(|e| e.1).collect(), ring_start, dest, runs, counts }
+        for q in 0..rings {
+            ring_runs[q + 1] = ring_runs[q + 1].max(ring_runs[q]);
+        }
+        let order = entries.iter().map(|e| e.1).collect();
+        RingTable { height, width, order, ring_start, dest, runs, ring_runs, counts }
     }
 
     fn heap_bytes(&self) -> usize {
-        self.order.len() * 4 + self.dest.len() * 4 + self.ring_start.len() * 8 + self.runs.len() * 24
+        self.order.len() * 4 + self.dest.len() * 4 + self.ring_start.len() * 16 + self.runs.len() * 24
     }
 
     /// Index `k` of the first of `ring[k] == value` in numpy's row-major
@@ -148,35 +157,26 @@ impl RingTable {
     }
 }
 
-/// Sum of f64 bit patterns in four lanes (a fixed order: thread-independent).
-fn lane_sum(v: &[u64]) -> f64 {
-    let mut s = [0.0f64; 4];
+/// Largest and sum of non-negative f64 bit patterns, in four lanes (a fixed
+/// order, so thread-independent; vectorises).
+fn max_and_sum(v: &[u64]) -> (u64, f64) {
+    let (mut m, mut s) = ([0u64; 4], [0.0f64; 4]);
     let chunks = v.chunks_exact(4);
-    let tail: f64 = chunks.remainder().iter().map(|&p| f64::from_bits(p)).sum();
+    let tail = chunks.remainder();
     for c in chunks {
         for l in 0..4 {
+            m[l] = m[l].max(c[l]);
             s[l] += f64::from_bits(c[l]);
         }
     }
-    (s[0] + s[1]) + (s[2] + s[3]) + tail
+    let tail_max = tail.iter().copied().max().unwrap_or(0);
+    let tail_sum: f64 = tail.iter().map(|&p| f64::from_bits(p)).sum();
+    (m[0].max(m[1]).max(m[2].max(m[3])).max(tail_max), (s[0] + s[1]) + (s[2] + s[3]) + tail_sum)
 }
 
 /// How many of the f64 bit patterns are below `thr` (vectorises).
 fn count_below(v: &[u64], thr: f64) -> usize {
     v.iter().map(|&p| usize::from(f64::from_bits(p) < thr)).sum()
-}
-
-/// Largest of non-negative f64 bit patterns, in four lanes (vectorises).
-fn max_bits(v: &[u64]) -> u64 {
-    let mut m = [0u64; 4];
-    let chunks = v.chunks_exact(4);
-    let tail = chunks.remainder().iter().copied().max().unwrap_or(0);
-    for c in chunks {
-        for l in 0..4 {
-            m[l] = m[l].max(c[l]);
-        }
-    }
-    m[0].max(m[1]).max(m[2].max(m[3])).max(tail)
 }
 
 /// Make `powers` ready for [`scatter`] on table `t`.
@@ -210,9 +210,6 @@ pub(super) fn features(
     let n = t.order.len();
     let powers = &mut powers[..n];
     let mut sums = [0.0f64; 5];
-    for &(c, a, b) in &t.runs {
-        sums[c as usize] += lane_sum(&powers[a..b]);
-    }
 
     // numpy: argmax over every coefficient of p / (its ring's upper median),
     // sorted by ring then power; the first maximum wins. That is the largest
@@ -222,11 +219,18 @@ pub(super) fn features(
     // after one counting pass instead of a selection.
     candidates.clear();
     for q in 0..t.ring_start.len() - 1 {
-        let ring = &powers[t.ring_start[q]..t.ring_start[q + 1]];
-        if ring.is_empty() {
+        let len = t.ring_start[q + 1] - t.ring_start[q];
+        if len == 0 {
             continue;
         }
-        let (max, sum) = (max_bits(ring), lane_sum(ring));
+        // One pass per ring, run by run: its max and sum, and the axis sums.
+        let (mut max, mut sum) = (0u64, 0.0);
+        for &(c, a, b) in &t.runs[t.ring_runs[q]..t.ring_runs[q + 1]] {
+            let (m, s) = max_and_sum(&powers[a..b]);
+            (max, sum) = (max.max(m), sum + s);
+            sums[c as usize] += s;
+        }
+        let ring = &powers[t.ring_start[q]..t.ring_start[q + 1]];
         let promise = if sum > 0.0 { f64::from_bits(max) * ring.len() as f64 / sum } else { f64::INFINITY };
         candidates.push((promise, q as u32, max));
     }
