@@ -120,7 +120,7 @@ fn u8_differences(px: &[u8], h: usize, w: usize, s: &mut Scratch) -> Result<(), 
             let prev = &px[(r - 1) * w..r * w];
             let mut total = 0u64;
             for (c, p) in cur.chunks(256).zip(prev.chunks(256)) {
-                let part: u16 = c.iter().zip(p).map(|(&c, &p)| u16::from(c.abs_diff(p))).fold(0, |x, y| x + y);
+                let part: u16 = c.iter().zip(p).map(|(&c, &p)| u16::from(c.abs_diff(p))).sum();
                 total += u64::from(part);
             }
             s.down[r - 1] = total as f64 / w as f64;
