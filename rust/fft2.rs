@@ -19,6 +19,10 @@ use crate::cache::ShapeCache;
 /// (16 x 513 complex = 131 KiB) stay in L2 between the FFT and the transpose.
 const BLOCK: usize = 16;
 
+/// Spectrum rows (columns of the image) per column-FFT call: 8 x 1024
+/// complex = 128 KiB, still in L2 when the spectrum passes read them.
+pub const COLUMNS: usize = 8;
+
 /// Plans and windows of one `height` x `width` grid, shared across threads.
 pub struct Grid {
     pub height: usize,
@@ -73,7 +77,21 @@ impl Grid {
     pub fn forward(
         &self,
         ws: &mut FftScratch,
+        fill_row: impl FnMut(usize, &mut [f64]),
+    ) -> Result<(), std::collections::TryReserveError> {
+        self.forward_with(ws, fill_row, |_, _| {})
+    }
+
+    /// [`Self::forward`], handing each chunk of [`COLUMNS`] finished spectrum
+    /// rows to `on_columns(kx0, rows)` while it is still in cache, so that the
+    /// passes over the spectrum (bands, rings) do not read it back from memory.
+    /// Each column is transformed exactly as in one batched call, so the
+    /// spectrum is the same bit for bit.
+    pub fn forward_with(
+        &self,
+        ws: &mut FftScratch,
         mut fill_row: impl FnMut(usize, &mut [f64]),
+        mut on_columns: impl FnMut(usize, &[Complex<f64>]),
     ) -> Result<(), std::collections::TryReserveError> {
         let (h, w, half) = (self.height, self.width, self.half);
         let scratch_len = self.r2c.get_scratch_len().max(self.c2c.get_inplace_scratch_len());
@@ -100,9 +118,13 @@ impl Grid {
                 }
             }
         }
-        // One call transforms all `half` columns: rustfft splits the buffer into
+        // Each call transforms COLUMNS columns: rustfft splits the buffer into
         // `h`-long chunks internally and amortises its setup over them.
-        self.c2c.process_with_scratch(spectrum, &mut ws.scratch[..self.c2c.get_inplace_scratch_len()]);
+        let scratch = &mut ws.scratch[..self.c2c.get_inplace_scratch_len()];
+        for (j, chunk) in spectrum.chunks_mut(COLUMNS * h).enumerate() {
+            self.c2c.process_with_scratch(chunk, scratch);
+            on_columns(j * COLUMNS, chunk);
+        }
         Ok(())
     }
 }

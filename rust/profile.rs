@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::artefacts::{self, ring_table, ArtefactScratch, Artefacts, RingTable};
-use crate::bands::{band_table, BandTable};
+use crate::bands::{band_table, BandSums, BandTable};
 use crate::error::ImageError;
 use crate::fft2::{grid, FftScratch, Grid};
 use crate::gray;
@@ -88,7 +88,7 @@ pub struct Workspace {
     fft: FftScratch,
     resize: ResizeScratch,
     resized: Vec<f64>,
-    energy: Vec<f64>,
+    sums: BandSums,
     row: Vec<f64>,
     artefacts: ArtefactScratch,
     last_rings: Option<Arc<RingTable>>,
@@ -162,49 +162,75 @@ pub fn profile_with(image: &ImageView, opts: &ProfileOptions, ws: &mut Workspace
     let (gh, gw) = opts.size.map_or((height, width), |s| (s, s));
     let (grid, table) = ws.tables(gh, gw, opts);
     let hann = opts.window == Window::Hann;
+    // Artefacts want the spectrum of the Hann-windowed native image: with the
+    // default options that is the profile's own, and its ring powers are
+    // gathered in the same pass over the spectrum as the band energies.
+    let fused = opts.artefacts && opts.size.is_none() && hann;
+    let rings = if opts.artefacts { Some(ws.rings(height, width)) } else { None };
+    if let Some(rings) = &rings {
+        artefacts::prepare_rings(rings, &mut ws.artefacts).map_err(oom)?;
+    }
+    let mut sums = std::mem::take(&mut ws.sums);
+    sums.reset(table.bands);
+    let Workspace { fft, resize: resize_scratch, resized, row, artefacts: art, .. } = ws;
+    let mut on_columns = |kx0: usize, columns: &[rustfft::num_complex::Complex<f64>]| {
+        table.accumulate_columns(kx0, columns, &mut sums);
+        if let (true, Some(rings)) = (fused, &rings) {
+            artefacts::scatter_rings(kx0, columns, rings, art);
+        }
+    };
     let (wy, wx) = (&grid.hann_y, &grid.hann_x);
     let sq_dev = if let Some(size) = opts.size {
-        let sq_dev = gray::squared_deviations(image, mean, &mut ws.row);
-        let resized_mean = resize(image, size, &mut ws.resize, &mut ws.resized).map_err(oom)?;
-        let x = &ws.resized;
-        grid.forward(&mut ws.fft, |r, row| {
-            row.copy_from_slice(&x[r * size..(r + 1) * size]);
-            gray::centre_in_place(row, resized_mean, hann.then(|| wy[r]), wx);
-        })
+        let sq_dev = gray::squared_deviations(image, mean, row);
+        let resized_mean = resize(image, size, resize_scratch, resized).map_err(oom)?;
+        let x = &*resized;
+        grid.forward_with(
+            fft,
+            |r, row| {
+                row.copy_from_slice(&x[r * size..(r + 1) * size]);
+                gray::centre_in_place(row, resized_mean, hann.then(|| wy[r]), wx);
+            },
+            &mut on_columns,
+        )
         .map_err(oom)?;
         sq_dev
     } else {
         // Native grid: each row goes straight from the pixels into the FFT's
         // input, with the std's squared deviations taken in the same pass.
         let mut sq_dev = 0.0;
-        grid.forward(&mut ws.fft, |r, row| {
-            sq_dev += gray::centred_row(image, r, mean, hann.then(|| wy[r]), wx, row);
-        })
+        grid.forward_with(
+            fft,
+            |r, row| {
+                sq_dev += gray::centred_row(image, r, mean, hann.then(|| wy[r]), wx, row);
+            },
+            &mut on_columns,
+        )
         .map_err(oom)?;
         sq_dev
     };
+    let result = finish(&sums, &table, mean, (sq_dev / n).sqrt(), height, width);
+    ws.sums = sums;
+    let mut profile = result?;
 
-    crate::fft2::grow(&mut ws.energy, table.bands + 1, 0.0).map_err(oom)?;
-    let energy = &mut ws.energy[..=table.bands];
-    let (centroid_sum, hf_sum) = table.accumulate(ws.fft.spectrum(&grid), energy);
-    let mut profile = finish(energy, centroid_sum, hf_sum, &table, opts, mean, (sq_dev / n).sqrt(), height, width)?;
-
-    if opts.artefacts {
-        // Artefacts want the spectrum of the Hann-windowed native image: that is
-        // the profile's own with the default options; otherwise one more FFT.
-        if opts.size.is_some() || !hann {
+    if let Some(rings) = &rings {
+        if fused {
+            spectral_into(&mut profile.artefacts, ws.fft.spectrum(&grid), rings, &mut ws.artefacts).map_err(oom)?;
+        } else {
+            // Another grid or window: one more FFT, of the native image with
+            // the Hann window, for the ring powers alone.
             let native = grid_native(ws, height, width);
             let (wy, wx) = (&native.hann_y, &native.hann_x);
+            let art = &mut ws.artefacts;
             native
-                .forward(&mut ws.fft, |r, row| {
-                    gray::centred_row(image, r, mean, Some(wy[r]), wx, row);
-                })
+                .forward_with(
+                    &mut ws.fft,
+                    |r, row| {
+                        gray::centred_row(image, r, mean, Some(wy[r]), wx, row);
+                    },
+                    |kx0, columns| artefacts::scatter_rings(kx0, columns, rings, art),
+                )
                 .map_err(oom)?;
-            let rings = ws.rings(height, width);
-            spectral_into(&mut profile.artefacts, ws.fft.spectrum(&native), &rings, &mut ws.artefacts).map_err(oom)?;
-        } else {
-            let rings = ws.rings(height, width);
-            spectral_into(&mut profile.artefacts, ws.fft.spectrum(&grid), &rings, &mut ws.artefacts).map_err(oom)?;
+            spectral_into(&mut profile.artefacts, ws.fft.spectrum(&native), rings, &mut ws.artefacts).map_err(oom)?;
         }
         let (jpeg_block, hist_comb) =
             artefacts::pixel_features(image, stats.min, stats.max, &mut ws.artefacts).map_err(oom)?;
@@ -233,19 +259,16 @@ fn spectral_into(
     Ok(())
 }
 
-/// Fractions, features and scalars from the band energies.
-#[allow(clippy::too_many_arguments)]
+/// Fractions, features and scalars from the band sums.
 fn finish(
-    energy: &[f64],
-    centroid_sum: f64,
-    hf_sum: f64,
+    sums: &BandSums,
     table: &BandTable,
-    _opts: &ProfileOptions,
     mean: f64,
     std: f64,
     height: usize,
     width: usize,
 ) -> Result<Profile, ImageError> {
+    let (energy, centroid_sum, hf_sum) = (&sums.energy[..=table.bands], sums.centroid, sums.hf);
     let total: f64 = energy.iter().sum();
     if !total.is_finite() || total <= 0.0 {
         return Err(ImageError::NoEnergy);

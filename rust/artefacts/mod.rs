@@ -6,8 +6,9 @@
 //! oracle), computed from the native gray image. The spectral features need
 //! `|rfft2|^2` of the Hann-windowed, mean-removed native image: with the
 //! default profile options (native grid, Hann window) that is exactly the
-//! profile's spectrum and is reused; otherwise [`crate::profile`] runs one
-//! more native FFT for them.
+//! profile's spectrum, and its ring powers are gathered in the same pass as
+//! the band energies, chunk by chunk while the column FFT's output is in
+//! cache; otherwise [`crate::profile`] runs one more native FFT for them.
 
 mod blocks;
 mod histogram;
@@ -68,6 +69,8 @@ pub struct ArtefactScratch {
     blocks: blocks::Scratch,
     histogram: histogram::Scratch,
     powers: Vec<u64>,
+    /// Rings in the order `spectral::features` visits them.
+    candidates: Vec<(f64, u32, u64)>,
 }
 
 /// The features computed from pixels: `(jpeg_block, hist_comb)`.
@@ -92,12 +95,32 @@ pub(crate) fn pixel_features(
     Ok((jpeg_block, hist_comb))
 }
 
+/// Make the scratch ready for [`scatter_rings`] on `rings`.
+pub(crate) fn prepare_rings(
+    rings: &RingTable,
+    scratch: &mut ArtefactScratch,
+) -> Result<(), std::collections::TryReserveError> {
+    spectral::prepare(rings, &mut scratch.powers)
+}
+
+/// Gather the ring powers of spectrum rows `kx0 ..` (see
+/// [`crate::fft2::Grid::forward_with`]); every row must pass once before
+/// [`spectral_features`].
+pub(crate) fn scatter_rings(
+    kx0: usize,
+    columns: &[rustfft::num_complex::Complex<f64>],
+    rings: &RingTable,
+    scratch: &mut ArtefactScratch,
+) {
+    spectral::scatter(kx0, columns, rings, &mut scratch.powers);
+}
+
 /// The spectral features from a transposed half spectrum of the native grid
-/// (see [`crate::fft2::Grid::forward`]): `(peak_max, peak_freq, axis_mid, axis_high)`.
+/// whose powers [`scatter_rings`] has gathered: `(peak_max, peak_freq, axis_mid, axis_high)`.
 pub(crate) fn spectral_features(
     spectrum: &[rustfft::num_complex::Complex<f64>],
     rings: &RingTable,
     scratch: &mut ArtefactScratch,
 ) -> Result<(f64, f64, f64, f64), std::collections::TryReserveError> {
-    spectral::features(spectrum, rings, &mut scratch.powers)
+    spectral::features(spectrum, rings, &mut scratch.powers, &mut scratch.candidates)
 }
