@@ -19,8 +19,12 @@ Three targets (issue 20; protocol in docs/method.md#stress-tests):
 
 Run from the repository root::
 
-    python evaluation/stress_eval.py                     # seeds 0-4, n = 600
+    python evaluation/stress_eval.py                     # seeds 0-4, n = 600, and the real model
     python evaluation/stress_eval.py --seeds 0 --no-real --no-docs   # smoke
+
+Seeds can run in separate processes (``--seeds 0 1 --no-real --no-docs`` and
+``--seeds 2 3 4 --no-real --no-docs``); a last ``--seeds`` call (no seed)
+assembles every part found in ``--work``.
 
 Results: ``evaluation/results/stress.{json,md}``, figures in
 ``evaluation/results/stress_*.png``, a dated section of docs/evaluations.md.
@@ -104,7 +108,7 @@ def _verdicts(res: dict) -> dict:
     }  # fmt: skip
 
 
-def demo_seed(seed: int, n: int, work: Path) -> dict:
+def demo_seed(seed: int, n: int, work: Path, max_images: int) -> dict:
     """Targets (a) and (b) on one demo seed."""
     from spectral_fast.demo.plan import SHIFTS
     from spectral_fast.stress.counterfactual import counterfactual, spot_log_gain
@@ -121,9 +125,11 @@ def demo_seed(seed: int, n: int, work: Path) -> dict:
         setting = {r["image"]: r["setting"] for r in csv.DictReader(fh)}
     settings = np.array([setting[i] for i in data.ids])
     base = score_images(model, data.images)
-    common = {"threshold": 0.5, "base_scores": base, "max_images": 200, "seed": seed}
+    common = {"threshold": 0.5, "base_scores": base, "max_images": max_images, "seed": seed}
     # (a) the report's blind spots, through the public API (labels from the predictions file)
-    stress = run_stress(model, data, labels, report=out / "report", run_sensitivity=False, max_images=200, seed=seed)
+    stress = run_stress(
+        model, data, labels, report=out / "report", run_sensitivity=False, max_images=max_images, seed=seed
+    )
     by_rank = {s["rank"]: s for s in stress.spots}
     planted = {}
     bands, edges = _spot_bands(data.images, {}, None)
@@ -155,7 +161,7 @@ def demo_seed(seed: int, n: int, work: Path) -> dict:
             "report_spots": [{"rank": s["rank"], **_verdicts(s)} for s in stress.spots]}  # fmt: skip
 
 
-def real_model(work: Path) -> dict:
+def real_model(work: Path, n_test: int) -> dict:
     """Target (c): the site_shortcut texture classifier's sensitivity spectrum on held-out patients."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -185,7 +191,7 @@ def real_model(work: Path) -> dict:
         make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=5000)).fit(x, label[train])
     )
     rng = np.random.default_rng(0)
-    test_idx = np.sort(rng.choice(np.flatnonzero(test), size=min(240, int(test.sum())), replace=False))
+    test_idx = np.sort(rng.choice(np.flatnonzero(test), size=min(n_test, int(test.sum())), replace=False))
     data = ImageSet(images[test_idx], [meta["id"][int(i)] for i in test_idx], np.dtype(np.uint8))
     stress = run_stress(model, data, label[test_idx], seed=0, out=work / "real")
     table = stress.sensitivity
@@ -303,27 +309,38 @@ def publish(md: str, docs: Path) -> None:
 
 
 def main(argv=None) -> int:
-    import tempfile
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4])
     parser.add_argument("--n", type=int, default=600, help="demo images per seed (training + test)")
+    parser.add_argument("--max-images", type=int, default=100, help="images per side of a counterfactual at most")
+    parser.add_argument("--real-images", type=int, default=160, help="held-out real images stressed in target (c)")
     parser.add_argument("--no-real", action="store_true", help="skip target (c)")
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/evaluations.md")
-    parser.add_argument("--work", help="folder for the demo runs (default: a temporary one)")
+    parser.add_argument("--work", default="/tmp/sf-stress-eval",
+                        help="folder for the demo runs and each part's JSON (parts already there are reused, so "
+                             "seeds can run in separate processes and a last call with --seeds and --no-real "
+                             "assembles them)")  # fmt: skip
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
+    work = Path(args.work)
+    parts = work / "parts"
+    parts.mkdir(parents=True, exist_ok=True)
+    for seed in args.seeds:
+        part = demo_seed(seed, args.n, work, args.max_images)
+        (parts / f"seed{seed}.json").write_text(json.dumps(part, indent=2) + "\n")
+        print(f"seed {seed}: {json.dumps({k: v['slice']['verdict'] for k, v in part['planted'].items()})}; "
+              f"population: {part['population']['verdict']} ({part['seconds']} s)", file=sys.stderr)  # fmt: skip
+    if not args.no_real:
+        (parts / "real.json").write_text(json.dumps(real_model(work, args.real_images), indent=2) + "\n")
+    demo = [json.loads(p.read_text()) for p in sorted(parts.glob("seed*.json"))]
+    real = json.loads((parts / "real.json").read_text()) if (parts / "real.json").is_file() else None
+    if not demo:
+        print("no demo seed has run yet", file=sys.stderr)
+        return 1
+    result = {"date": DATE, "n": demo[0]["n"], "demo": demo, "targets": targets(demo), "real": real,
+              "seconds": round(sum(d["seconds"] for d in demo) + (real["seconds"] if real else 0), 1),
+              "this_call_seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="sf-stress-") as tmp:
-        work = Path(args.work or tmp)
-        demo = []
-        for seed in args.seeds:
-            demo.append(demo_seed(seed, args.n, work))
-            print(f"seed {seed}: {json.dumps({k: v['slice']['verdict'] for k, v in demo[-1]['planted'].items()})}; "
-                  f"population: {demo[-1]['population']['verdict']} ({demo[-1]['seconds']} s)", file=sys.stderr)  # fmt: skip
-        real = None if args.no_real else real_model(work)
-    result = {"date": DATE, "n": args.n, "demo": demo, "targets": targets(demo), "real": real,
-              "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
     (RESULTS / "stress.json").write_text(json.dumps(result, indent=2) + "\n")
     md = markdown(result)
     (RESULTS / "stress.md").write_text(f"# Stress tests ({DATE})\n\n{md}")

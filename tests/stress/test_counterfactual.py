@@ -64,6 +64,7 @@ def test_the_blurred_slice_gain_attenuates_high_and_keeps_low_frequencies():
         ((0.05, 0.01, 0.09), (0.0, -0.1, 0.1), 0.3, None, PARTLY),
         ((0.25, 0.1, 0.4), (0.0, -0.1, 0.1), 0.3, (0.3, 0.0), PARTLY),
         ((float("nan"),) * 3, (float("nan"),) * 3, 0.3, None, NOT_SPECTRA),
+        ((0.25, 0.1, 0.4), (0.0, -0.1, 0.1), -0.05, None, PARTLY),
     ],
 )
 def test_verdict_rules(outside, inside, gap, control, expected):

@@ -78,7 +78,7 @@ def verdict(
     ``gap`` (the spot's error rate minus the rest's): at least
     :data:`EXPLAIN_SHARE` and, when ``control`` (the control's rise outside and
     fall inside) is given, larger than the control's same effect: "explains";
-    else "partly".
+    else "partly" (also when the spot has no excess error).
     """
     sig = {
         name: e for name, e in (("outside", rise_outside), ("inside", fall_inside)) if np.isfinite(e[1]) and e[1] > 0
@@ -86,8 +86,10 @@ def verdict(
     if not sig:
         return NOT_SPECTRA, "neither imposing the spot's spectrum outside nor removing it inside changed the errors"
     name, best = max(sig.items(), key=lambda kv: kv[1][0])
-    share = best[0] / gap if gap > 0 else float("inf")
     what = "errors rose outside" if name == "outside" else "errors fell inside"
+    if not gap > 0:
+        return PARTLY, f"{what} by {best[0]:.3f}, but the spot has no excess error to explain"
+    share = best[0] / gap
     if control is not None:
         ctrl = control[0] if name == "outside" else control[1]
         if np.isfinite(ctrl) and ctrl >= best[0]:

@@ -23,7 +23,7 @@ from spectral_fast.stress.counterfactual import MAX_IMAGES, counterfactual, spot
 from spectral_fast.stress.inputs import ImageSet, labels_for, load_images, read_report_spots, read_table
 from spectral_fast.stress.metrics import N_BOOT, score_images
 from spectral_fast.stress.models import load_entry_point
-from spectral_fast.stress.sensitivity import plan_changes, sensitivity
+from spectral_fast.stress.sensitivity import Change, plan_changes, sensitivity
 
 #: Columns of the per-spot counterfactual table.
 SPOT_COLUMNS = (
@@ -141,6 +141,8 @@ def run_stress(
     size: int | None = None,
     threshold: float | None = None,
     run_sensitivity: bool = True,
+    changes: list[Change] | None = None,
+    base_scores: np.ndarray | None = None,
     batch_size: int = 32,
     threads: int | None = None,
     n_boot: int = N_BOOT,
@@ -166,6 +168,11 @@ def run_stress(
         Decision threshold of the scores (default: the report's, else 0.5).
     run_sensitivity : bool, default True
         Run the sensitivity spectrum (band gains and simulator changes).
+    changes : list of Change, optional
+        The sensitivity run's changes (default
+        :func:`~spectral_fast.stress.sensitivity.plan_changes`).
+    base_scores : (N,) array, optional
+        The model's scores of the unchanged images when already known (with ``labels``).
     batch_size, threads, n_boot, max_images, seed
         Model batch, core threads for profiling, bootstrap resamples,
         images per side of a counterfactual at most, seed of everything.
@@ -179,27 +186,35 @@ def run_stress(
     spots = read_report_spots(report, finding) if report is not None else None
     threshold = float(threshold if threshold is not None else spots.threshold if spots is not None else 0.5)
     n = len(data.ids)
-    n_changes = len(plan_changes(*data.images.shape[1:])) if run_sensitivity else 0
-    n_spots = len(spots.spots) if spots is not None else 0
-    total = n * (2 + n_changes) + n_spots * 2 * 2 * min(n, max_images)
-    progress.stage(f"stress-testing the model on {n:,} images ({n_changes} changes, {n_spots} blind spot(s))")
-    with progress.bar(total, "stress", "img") as bar:
+    changes = plan_changes(*data.images.shape[1:]) if changes is None else changes
+    n_changes = len(changes) if run_sensitivity else 0
+    masks = []
+    if spots is not None:
+        cluster = np.array([spots.cluster_of.get(i, -1) for i in data.ids])
+        masks = [(spot, np.isin(cluster, spot["clusters"])) for spot in spots.spots]
+        masks = [(spot, m) for spot, m in masks if m.any() and not m.all()]
+    # model calls: the unchanged images, each change, and per spot two tests of both sides
+    total = n * (int(base_scores is None) + n_changes) + sum(
+        2 * (min(m.sum(), max_images) + min((~m).sum(), max_images)) for _, m in masks
+    )
+    progress.stage(f"stress-testing the model on {n:,} images ({n_changes} changes, {len(masks)} blind spot(s))")
+    with progress.bar(int(total), "stress", "img") as bar:
         y, base = _labels(labels, data, spots, model, threshold, batch_size, id_col, label_col, bar.update)
-        if base is None:
+        if base is None and base_scores is not None:
+            base = np.asarray(base_scores, dtype=np.float64)
+            if base.shape != (n,):
+                raise InvalidInputError(f"base_scores: expected {n} scores, got shape {base.shape}")
+        elif base is None:
             base = score_images(model, data.images, batch_size, bar.update)
         table = None
         if run_sensitivity:
             table = sensitivity(model, data.images, y, threshold=threshold, native_dtype=data.native_dtype,
-                                batch_size=batch_size, n_boot=n_boot, seed=seed, base_scores=base,
+                                changes=changes, batch_size=batch_size, n_boot=n_boot, seed=seed, base_scores=base,
                                 on_batch=bar.update)  # fmt: skip
         results = []
-        if spots is not None and spots.spots:
+        if masks:
             bands, edges = _spot_bands(data.images, spots.profile_options, threads)
-            cluster = np.array([spots.cluster_of.get(i, -1) for i in data.ids])
-            for spot in spots.spots:
-                inside = np.isin(cluster, spot["clusters"])
-                if inside.all() or not inside.any():
-                    continue
+            for spot, inside in masks:
                 centres, log_gain = spot_log_gain(bands, inside, edges)
                 res = counterfactual(model, data.images, y, inside, centres, log_gain, threshold=threshold,
                                      base_scores=base, batch_size=batch_size, n_boot=n_boot, max_images=max_images,
