@@ -12,6 +12,8 @@ from PIL import Image
 from helpers.stress_models import textured_images
 from spectral_fast.cli import main
 
+pytestmark = pytest.mark.slow  # profiles and reports a folder first (~1 min on a busy machine)
+
 MODEL = "helpers.stress_models:hf_model"
 FAST = ["--n-boot", "20", "--quiet"]
 
