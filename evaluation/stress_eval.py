@@ -50,6 +50,8 @@ DATE = "2026-12-06"
 RESULTS = ROOT / "evaluation" / "results"
 #: Share of the clean test images made the population spot of target (b), and share of its labels flipped.
 POPULATION_SHARE, FLIP_SHARE = 0.15, 0.5
+#: Band gains of the real model's sensitivity spectrum (the strongest of the default four, to keep the run short).
+REAL_GAINS = (0.25, 4.0)
 
 
 class DemoModel:
@@ -79,9 +81,16 @@ class TextureModel:
 
 
 def _demo_with_classifier(out: Path, n: int, seed: int):
-    """Run the demo and keep its trained classifier (``run_demo`` returns only what it found)."""
+    """Run the demo and keep its trained classifier (``run_demo`` returns only what it found).
+
+    A demo folder already complete (a previous call's) is reused: the
+    classifier is retrained from the same plan and seed, which gives the same
+    model, without making the test images and the report again.
+    """
     import spectral_fast.demo.run as demo_run
 
+    if (out / "report" / "blind_spots.csv").is_file() and (out / "truth.csv").is_file():
+        return _reused_demo(out, n, seed)
     kept = {}
     train = demo_run.train_classifier
 
@@ -95,6 +104,33 @@ def _demo_with_classifier(out: Path, n: int, seed: int):
     finally:
         demo_run.train_classifier = train
     return result, DemoModel(kept["clf"])
+
+
+def _reused_demo(out: Path, n: int, seed: int):
+    """What :func:`_demo_with_classifier` returns, from a finished demo folder (classifier retrained)."""
+    from types import SimpleNamespace
+
+    import polars as pl
+
+    from spectral_fast.demo.classifier import train_classifier
+    from spectral_fast.demo.images import prepare_images
+    from spectral_fast.demo.plan import plan_dataset
+    from spectral_fast.demo.records import read_report
+    from spectral_fast.demo.truth import match_blind_spots, setting_errors
+
+    specs = plan_dataset(n, seed)
+    prepared = prepare_images([s for s in specs if s.split != "test"], out / "images", 2)
+    fit = [(prepared[s.index][0], prepared[s.index][1]) for s in specs if s.split == "fit"]
+    cal = [(prepared[s.index][0], int(s.finding is not None)) for s in specs if s.split == "calibrate"]
+    clf = train_classifier(fit, cal, seed)
+    test = [s for s in specs if s.split == "test"]
+    pred = pl.read_csv(out / "predictions.csv")
+    score = dict(zip(pred["image"], pred["score"]))
+    labels = np.array([int(s.finding is not None) for s in test])
+    settings = setting_errors(test, labels, np.array([score[s.name] for s in test]))
+    spots, cluster_of = read_report(out / "report")
+    _, planted, _ = match_blind_spots(spots, cluster_of, {s.name: s.setting for s in test})
+    return SimpleNamespace(planted=planted, settings=settings), DemoModel(clf)
 
 
 def _verdicts(res: dict) -> dict:
@@ -137,8 +173,8 @@ def demo_seed(seed: int, n: int, work: Path, max_images: int) -> dict:
         held = next((p for p in result.planted if p["setting"] == shift), None)
         spot = by_rank.get(held["rank"]) if held and held["rank"] is not None else None
         inside = settings == shift
-        centres, gain = spot_log_gain(bands, inside, edges)
-        sl = counterfactual(model, data.images, labels, inside, centres, gain, **common)
+        centres, gain, weights = spot_log_gain(bands, inside, edges)
+        sl = counterfactual(model, data.images, labels, inside, centres, gain, weights, **common)
         planted[shift] = {
             "report_spot": None if spot is None else {"rank": spot["rank"], "precision": round(held["precision"], 3),
                                                       "recall": round(held["recall"], 3), **_verdicts(spot)},
@@ -152,8 +188,8 @@ def demo_seed(seed: int, n: int, work: Path, max_images: int) -> dict:
     flip = rng.choice(chosen, size=int(round(FLIP_SHARE * len(chosen))), replace=False)
     flipped[flip] = 1 - flipped[flip]
     inside = np.isin(clean, chosen)
-    centres, gain = spot_log_gain(bands[clean], inside, edges)
-    pop = counterfactual(model, data.images[clean], flipped[clean], inside, centres, gain,
+    centres, gain, weights = spot_log_gain(bands[clean], inside, edges)
+    pop = counterfactual(model, data.images[clean], flipped[clean], inside, centres, gain, weights,
                          **{**common, "base_scores": base[clean]})  # fmt: skip
     return {"seed": seed, "n": n, "seconds": round(time.perf_counter() - t0, 1),
             "error_by_setting": {r["setting"]: round(r["error_rate"], 4) for r in result.settings},
@@ -171,7 +207,7 @@ def real_model(work: Path, n_test: int) -> dict:
     from spectral_fast.render.stress_plots import plot_sensitivity_spectrum, plot_strength
     from spectral_fast.stress.inputs import ImageSet, load_images
     from spectral_fast.stress.run import run_stress
-    from spectral_fast.stress.sensitivity import spectrum_summary
+    from spectral_fast.stress.sensitivity import plan_changes, spectrum_summary
 
     t0 = time.perf_counter()
     meta = load_metadata()
@@ -193,7 +229,8 @@ def real_model(work: Path, n_test: int) -> dict:
     rng = np.random.default_rng(0)
     test_idx = np.sort(rng.choice(np.flatnonzero(test), size=min(n_test, int(test.sum())), replace=False))
     data = ImageSet(images[test_idx], [meta["id"][int(i)] for i in test_idx], np.dtype(np.uint8))
-    stress = run_stress(model, data, label[test_idx], seed=0, out=work / "real")
+    changes = plan_changes(256, 256, band_gains=REAL_GAINS)
+    stress = run_stress(model, data, label[test_idx], changes=changes, seed=0, out=work / "real")
     table = stress.sensitivity
     base = stress.meta["base_accuracy"]
     for name, uri in (("spectrum", plot_sensitivity_spectrum(table, base, "site_shortcut texture classifier, 256 px")),
@@ -313,7 +350,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4])
     parser.add_argument("--n", type=int, default=600, help="demo images per seed (training + test)")
     parser.add_argument("--max-images", type=int, default=100, help="images per side of a counterfactual at most")
-    parser.add_argument("--real-images", type=int, default=160, help="held-out real images stressed in target (c)")
+    parser.add_argument("--real-images", type=int, default=100, help="held-out real images stressed in target (c)")
     parser.add_argument("--no-real", action="store_true", help="skip target (c)")
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/evaluations.md")
     parser.add_argument("--work", default="/tmp/sf-stress-eval",

@@ -23,8 +23,8 @@ N = 120
 
 def _run(model, images, labels, inside, seed=0):
     bands, edges = _spot_bands(images, {}, 1)
-    centres, gain = spot_log_gain(bands, inside, edges)
-    return counterfactual(model, images, labels, inside, centres, gain, n_boot=200, seed=seed)
+    centres, gain, weights = spot_log_gain(bands, inside, edges)
+    return counterfactual(model, images, labels, inside, centres, gain, weights, n_boot=200, seed=seed)
 
 
 def test_a_blurred_slice_of_a_model_that_thresholds_fine_texture_is_explained_by_acquisition():
@@ -49,8 +49,9 @@ def test_the_blurred_slice_gain_attenuates_high_and_keeps_low_frequencies():
     inside = np.arange(N) < 30
     images, _ = textured_images(N, 0, blurred=inside)
     bands, edges = _spot_bands(images, {}, 1)
-    centres, gain = spot_log_gain(bands, inside, edges)
+    centres, gain, weights = spot_log_gain(bands, inside, edges)
     assert np.all(np.diff(centres) > 0)
+    assert weights.sum() == pytest.approx(1.0) and weights[0] > weights[-1]
     assert gain[centres > 0.3].max() < np.log(0.5)
     assert abs(gain[centres < 0.05]).max() < np.log(1.5)
 

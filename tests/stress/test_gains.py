@@ -45,6 +45,11 @@ def test_random_control_has_the_same_norm_and_another_shape():
     assert np.linalg.norm(ctrl) == pytest.approx(np.linalg.norm(like))
     assert abs(np.corrcoef(ctrl, like)[0, 1]) < 0.99
     assert np.all(random_log_gain(np.zeros(5), rng) == 0)
+    w = np.linspace(1.0, 0.01, 20)
+    weighted = random_log_gain(like, rng, w)
+    assert np.sum(w * weighted**2) == pytest.approx(np.sum(w * like**2))
+    with pytest.raises(InvalidInputError, match="weights"):
+        random_log_gain(like, rng, np.ones(3))
 
 
 def test_apply_gain_keeps_the_mean_and_unit_gain_keeps_the_image():

@@ -9,7 +9,8 @@ For a blind spot (images ``inside``) and the rest:
    DC kept); the rise of their error rate; inverse: the spot's own images get
    1 / g; the fall of theirs. Both with paired bootstrap intervals;
 3. the control: the same test with a random smoothed gain of the same
-   log-magnitude norm (:func:`spectral_fast.stress.gains.random_log_gain`);
+   energy-weighted log-magnitude norm, i.e. the same size of change in the
+   pixels (:func:`spectral_fast.stress.gains.random_log_gain`);
 4. a verdict (:func:`verdict`): "acquisition explains this blind spot",
    "partly", or "not the spectra: look at the population".
 
@@ -44,14 +45,18 @@ def band_centres(edges: np.ndarray) -> np.ndarray:
     return np.sqrt(e[:-1] * e[1:])
 
 
-def spot_log_gain(bands: np.ndarray, inside: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Band centres and the smoothed log amplitude gain that moves the rest's spectrum to the spot's.
+def spot_log_gain(
+    bands: np.ndarray, inside: np.ndarray, edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Band centres, the smoothed log amplitude gain that moves the rest's spectrum to the spot's, band weights.
 
     ``bands`` (N, B) are the profile's log10 band fractions; bands that hold no
     coefficient (at the 1e-12 floor) in any image are left out. The ratio of a
     band is 10^(mean inside - mean outside) of its log10 fraction (a geometric
     mean, so one outlier image does not set the gain); the gain is its square
-    root (power to amplitude), smoothed over neighbouring bands.
+    root (power to amplitude), smoothed over neighbouring bands. The weights
+    are the bands' mean shares of the image energy over all images (they size
+    the control, :func:`~spectral_fast.stress.gains.random_log_gain`).
     """
     bands = np.asarray(bands, dtype=np.float64)
     inside = np.asarray(inside, dtype=bool)
@@ -62,7 +67,8 @@ def spot_log_gain(bands: np.ndarray, inside: np.ndarray, edges: np.ndarray) -> t
         raise InvalidInputError("spot gain: the spot must hold some but not all images")
     held = np.all(np.isfinite(bands) & (bands > EMPTY_BAND), axis=0)
     log10_ratio = bands[inside][:, held].mean(axis=0) - bands[~inside][:, held].mean(axis=0)
-    return band_centres(edges)[held], ratio_log_gain(log10_ratio)
+    weights = (10.0 ** bands[:, held]).mean(axis=0)
+    return band_centres(edges)[held], ratio_log_gain(log10_ratio), weights / weights.sum()
 
 
 def verdict(
@@ -115,6 +121,7 @@ def counterfactual(
     inside: np.ndarray,
     centres: np.ndarray,
     log_gain: np.ndarray,
+    weights: np.ndarray | None = None,
     *,
     threshold: float = 0.5,
     base_scores: np.ndarray | None = None,
@@ -126,7 +133,8 @@ def counterfactual(
 ) -> dict:
     """The counterfactual test of one spot and its random-gain control (module docstring).
 
-    ``centres`` and ``log_gain`` are the curve of :func:`spot_log_gain`.
+    ``centres``, ``log_gain`` and ``weights`` are what :func:`spot_log_gain`
+    returns (weights None: every band counts alike in the control's size).
     Returns a dict: sizes, error rates, ``gap``, per test (``spot``,
     ``control``) the ``rise_outside`` and ``fall_inside`` (estimate, low, high),
     its verdict and reason, and the two gain curves.
@@ -144,7 +152,7 @@ def counterfactual(
     err = _errors(base, labels, threshold)
     gap = float(err[inside].mean() - err[~inside].mean())
     out_idx, in_idx = _subset(~inside, max_images, rng), _subset(inside, max_images, rng)
-    control_gain = random_log_gain(log_gain, rng)
+    control_gain = random_log_gain(log_gain, rng, weights)
     result: dict = {
         "n_inside": int(inside.sum()), "n_outside": int((~inside).sum()),
         "n_inside_tested": len(in_idx), "n_outside_tested": len(out_idx),

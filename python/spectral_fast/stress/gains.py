@@ -73,14 +73,20 @@ def ratio_log_gain(log10_ratio: np.ndarray) -> np.ndarray:
     return smooth_log_gain(np.log(10.0) * np.asarray(log10_ratio, dtype=np.float64) / 2.0)
 
 
-def random_log_gain(like: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A random smoothed log-gain curve with the same Euclidean norm as ``like`` (the control of a ratio).
+def random_log_gain(like: np.ndarray, rng: np.random.Generator, weights: np.ndarray | None = None) -> np.ndarray:
+    """A random smoothed log-gain curve of the same size as ``like`` (the control of a ratio).
 
     Independent standard normals per band, smoothed like a ratio, then scaled
-    to ``like``'s norm: same size of change, random sign and shape.
+    so that sqrt(sum_b w_b z_b^2) equals the same norm of ``like``: same size
+    of change, random sign and shape. ``weights`` (default equal) are the
+    bands' shares of the image energy, which makes the norm the size of the
+    change in the pixels (Parseval; docs/method.md#stress-tests).
     """
     like = np.asarray(like, dtype=np.float64)
-    norm = float(np.linalg.norm(like))
+    w = np.ones_like(like) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != like.shape or not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise InvalidInputError(f"weights: expected {like.size} finite non-negative values")
+    norm = float(np.sqrt(np.sum(w * like * like)))
     z = smooth_log_gain(rng.standard_normal(like.size)) if like.size else like
-    zn = float(np.linalg.norm(z))
+    zn = float(np.sqrt(np.sum(w * z * z)))
     return z * (norm / zn) if zn > 0 else np.zeros_like(like)

@@ -215,8 +215,8 @@ def run_stress(
         if masks:
             bands, edges = _spot_bands(data.images, spots.profile_options, threads)
             for spot, inside in masks:
-                centres, log_gain = spot_log_gain(bands, inside, edges)
-                res = counterfactual(model, data.images, y, inside, centres, log_gain, threshold=threshold,
+                centres, log_gain, weights = spot_log_gain(bands, inside, edges)
+                res = counterfactual(model, data.images, y, inside, centres, log_gain, weights, threshold=threshold,
                                      base_scores=base, batch_size=batch_size, n_boot=n_boot, max_images=max_images,
                                      seed=seed + int(spot["rank"]), on_batch=bar.update)  # fmt: skip
                 results.append({**spot, **res})
