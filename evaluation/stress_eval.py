@@ -318,11 +318,12 @@ def markdown(result: dict) -> str:
                   f"{real['n_train']} images, stressed on {real['n_test']} held-out patients' images at "
                   f"{real['size']} px; unchanged accuracy {real['base_accuracy']:.3f}.", "",
                   "![sensitivity spectrum](../evaluation/results/stress_real_spectrum.png)", "",
-                  "| octave centre (cycles/px) | gain | accuracy change [95 % CI] |", "|---|---|---|"]  # fmt: skip
+                  "| octave centre (cycles/px) | gain | accuracy change [95 % CI] | flip rate | mean score shift |",
+                  "|---|---|---|---|---|"]  # fmt: skip
         for r in real["spectrum"]:
             mark = " *" if r["significant"] else ""
             lines.append(f"| {r['centre']:.4f} | {r['strength']:g}× | {r['accuracy_change']:+.3f} "
-                         f"[{r['low']:+.3f}, {r['high']:+.3f}]{mark} |")  # fmt: skip
+                         f"[{r['low']:+.3f}, {r['high']:+.3f}]{mark} | {r['flip_rate']:.3f} | {r['score_shift']:+.3f} |")  # fmt: skip
         lines += ["", "| acquisition change | strength | accuracy [95 % CI] | flip rate | mean score shift |",
                   "|---|---|---|---|---|"]  # fmt: skip
         for r in real["acquisition"]:

@@ -13,7 +13,12 @@ GAIN_COLOURS = {0.25: "#1f4e79", 0.5: "#5b9bd5", 2.0: "#e07b39", 4.0: "#a61c00"}
 
 
 def plot_sensitivity_spectrum(table: pl.DataFrame, base_accuracy: float, title: str = "") -> str:
-    """Accuracy (95 % bootstrap band) against the centre of the octave whose gain was changed, one line per gain."""
+    """Accuracy against the centre of the octave whose gain was changed, one line per gain.
+
+    The band is the paired 95 % interval of the change (unchanged accuracy +
+    the interval of the accuracy change): what the change does on this
+    sample, without the sample's own uncertainty about the accuracy.
+    """
     plt = pyplot()
     band = table.filter(pl.col("family") == "band").sort("centre")
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
@@ -21,12 +26,14 @@ def plot_sensitivity_spectrum(table: pl.DataFrame, base_accuracy: float, title: 
         rows = band.filter(pl.col("strength") == gain)
         colour = GAIN_COLOURS.get(gain, "#34495e")
         x = rows["centre"].to_numpy()
-        ax.fill_between(x, rows["accuracy_low"].to_numpy(), rows["accuracy_high"].to_numpy(), color=colour, alpha=0.12)
+        base = rows["base_accuracy"].to_numpy()
+        lo, hi = base + rows["accuracy_change_low"].to_numpy(), base + rows["accuracy_change_high"].to_numpy()
+        ax.fill_between(x, lo, hi, color=colour, alpha=0.15)
         ax.plot(x, rows["accuracy"].to_numpy(), "o-", color=colour, lw=1.6, ms=3.5, label=f"gain {gain:g}×")
     ax.axhline(base_accuracy, color="#7f8c8d", ls="--", lw=1, label=f"unchanged {base_accuracy:.1%}")
     ax.set_xscale("log")
     ax.set_xlabel("centre of the octave changed (cycles/px)")
-    ax.set_ylabel("accuracy")
+    ax.set_ylabel("accuracy (paired 95 % band)")
     ax.set_title(title or "sensitivity spectrum: accuracy when one octave is attenuated or amplified", fontsize=9)
     ax.legend(fontsize=7, frameon=False, ncol=3)
     ax.grid(alpha=0.3)
@@ -34,7 +41,7 @@ def plot_sensitivity_spectrum(table: pl.DataFrame, base_accuracy: float, title: 
 
 
 def plot_strength(table: pl.DataFrame, base_accuracy: float) -> str:
-    """Accuracy (95 % interval) against strength for each simulator change, one small panel each."""
+    """Accuracy (paired 95 % interval of the change) against strength for each simulator change, one panel each."""
     plt = pyplot()
     acq = table.filter(pl.col("family") == "acquisition")
     names = list(dict.fromkeys(acq["change"].to_list()))

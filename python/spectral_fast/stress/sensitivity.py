@@ -146,12 +146,14 @@ def spectrum_summary(table: pl.DataFrame) -> list[dict]:
     """Per band group and gain, the accuracy change, ordered by frequency: the sensitivity spectrum in words' reach.
 
     Each entry: ``centre``, ``strength``, ``accuracy_change`` with its interval
-    and ``significant`` (interval excluding 0).
+    (``low``, ``high``), ``significant`` (interval excluding 0), ``flip_rate``
+    and ``score_shift``.
     """
     band = table.filter(pl.col("family") == "band").sort("centre", "strength")
     return [
         {"centre": r["centre"], "strength": r["strength"], "accuracy_change": r["accuracy_change"],
          "low": r["accuracy_change_low"], "high": r["accuracy_change_high"],
-         "significant": bool(r["accuracy_change_high"] < 0 or r["accuracy_change_low"] > 0)}
+         "significant": bool(r["accuracy_change_high"] < 0 or r["accuracy_change_low"] > 0),
+         "flip_rate": r["flip_rate"], "score_shift": r["score_shift"]}
         for r in band.iter_rows(named=True)
     ]  # fmt: skip
