@@ -236,17 +236,41 @@ def real_model(work: Path, n_test: int) -> dict:
     for name, uri in (("spectrum", plot_sensitivity_spectrum(table, base, "site_shortcut texture classifier, 256 px")),
                       ("strength", plot_strength(table, base))):  # fmt: skip
         (RESULTS / f"stress_real_{name}.png").write_bytes(base64.b64decode(uri.split(",", 1)[1]))
-    acq = table.filter(table["family"] == "acquisition")
     return {
         "scenario": "site_shortcut", "n_train": int(train.sum()), "n_test": len(test_idx), "size": 256,
         "base_accuracy": round(base, 4), "seconds": round(time.perf_counter() - t0, 1),
         "spectrum": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
                      for r in spectrum_summary(table)],
-        "acquisition": [{"change": r["change"], "strength": r["strength"], "accuracy": round(r["accuracy"], 4),
-                         "low": round(r["accuracy_low"], 4), "high": round(r["accuracy_high"], 4),
-                         "flip_rate": round(r["flip_rate"], 4), "score_shift": round(r["score_shift"], 4)}
-                        for r in acq.iter_rows(named=True)],
+        "acquisition": acquisition_rows(table),
     }  # fmt: skip
+
+
+def acquisition_rows(table) -> list[dict]:
+    """The simulator rungs of a sensitivity table: accuracy, its paired change with interval, flips, score shift."""
+    acq = table.filter(table["family"] == "acquisition")
+    keys = ("accuracy", "accuracy_change", "accuracy_change_low", "accuracy_change_high", "flip_rate", "score_shift")
+    return [{"change": r["change"], "strength": r["strength"], **{k: round(r[k], 4) for k in keys}}
+            for r in acq.iter_rows(named=True)]  # fmt: skip
+
+
+def reading(real: dict) -> str:
+    """What the real model's sensitivity spectrum says, in sentences computed from its numbers."""
+    bands, acq = real["spectrum"], real["acquisition"]
+    sig = [b for b in bands if b["significant"]]
+    top = max(bands, key=lambda b: b["flip_rate"])
+    acq_sig = [a for a in acq if a["accuracy_change_high"] < 0 or a["accuracy_change_low"] > 0]
+    acq_top = max(acq, key=lambda a: a["flip_rate"])
+    out = [f"{len(sig)} of {len(bands)} band changes move the accuracy significantly"
+           + (": " + ", ".join(f"{b['strength']:g}x at {b['centre']:.3g} cycles/px ({b['accuracy_change']:+.2f})"
+                               for b in sig) if sig else "") + ".",
+           f"The band change that flips most decisions is {top['strength']:g}x at {top['centre']:.3g} cycles/px: "
+           f"{top['flip_rate']:.0%} flipped, mean score {top['score_shift']:+.3f}.",
+           f"Of the simulator's changes, {len(acq_sig)} of {len(acq)} rungs move the accuracy significantly"
+           + (": " + ", ".join(f"{a['change']} {a['strength']:g} ({a['accuracy_change']:+.2f})" for a in acq_sig)
+              if acq_sig else "") + "; "
+           f"the most decisions flip under {acq_top['change']} {acq_top['strength']:g} ({acq_top['flip_rate']:.0%}, "
+           f"mean score {acq_top['score_shift']:+.3f})."]  # fmt: skip
+    return " ".join(out)
 
 
 EXPLAINS = "acquisition explains this blind spot"
@@ -324,20 +348,31 @@ def markdown(result: dict) -> str:
             mark = " *" if r["significant"] else ""
             lines.append(f"| {r['centre']:.4f} | {r['strength']:g}× | {r['accuracy_change']:+.3f} "
                          f"[{r['low']:+.3f}, {r['high']:+.3f}]{mark} | {r['flip_rate']:.3f} | {r['score_shift']:+.3f} |")  # fmt: skip
-        lines += ["", "| acquisition change | strength | accuracy [95 % CI] | flip rate | mean score shift |",
-                  "|---|---|---|---|---|"]  # fmt: skip
+        lines += ["", "| acquisition change | strength | accuracy | accuracy change [95 % CI] | flip rate | "
+                  "mean score shift |", "|---|---|---|---|---|---|"]  # fmt: skip
         for r in real["acquisition"]:
-            lines.append(f"| {r['change']} | {r['strength']:g} | {r['accuracy']:.3f} [{r['low']:.3f}, {r['high']:.3f}] "
+            mark = " *" if r["accuracy_change_high"] < 0 or r["accuracy_change_low"] > 0 else ""
+            lines.append(f"| {r['change']} | {r['strength']:g} | {r['accuracy']:.3f} | {r['accuracy_change']:+.3f} "
+                         f"[{r['accuracy_change_low']:+.3f}, {r['accuracy_change_high']:+.3f}]{mark} "
                          f"| {r['flip_rate']:.3f} | {r['score_shift']:+.3f} |")  # fmt: skip
+        lines += [
+            "",
+            "![accuracy against strength](../evaluation/results/stress_real_strength.png)",
+            "",
+            f"What it says: {reading(real)}",
+            "",
+            "(* = paired 95 % interval of the change excludes 0.)",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def publish(md: str, docs: Path) -> None:
-    """Write (or replace) the ``## Stress tests`` section of docs/evaluations.md."""
+    """Write (or replace) the ``## Stress tests`` section of docs/evaluations.md (before Known misses)."""
     text = docs.read_text()
     head = "## Stress tests"
-    block = f"{head} ({DATE})\n\nCommand: `python evaluation/stress_eval.py`; protocol in its docstring.\n\n{md}"
-    pattern = re.compile(re.escape(head) + r" \(.*?\)\n.*?(?=\n## |\Z)", re.DOTALL)
+    block = (f"{head}\n\n{DATE}. Command: `python evaluation/stress_eval.py`; protocol in its docstring, "
+             f"method in [method.md](method.md#stress-tests).\n\n{md}")  # fmt: skip
+    pattern = re.compile(re.escape(head) + r"\n.*?(?=\n## |\Z)", re.DOTALL)
     if pattern.search(text):
         text = pattern.sub(lambda _: block.rstrip("\n") + "\n", text, count=1)
     else:
