@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from spectral_fast.ingest import ArchiveSummary, combine_profiles, process_batch, profile_archive
     from spectral_fast.profiling import ProfileOptions, band_edges, feature_matrix, profile
     from spectral_fast.reliability import MonitorResult, Prediction, monitor, predict
-    from spectral_fast.render import show, write_monitor, write_report
+    from spectral_fast.render import show, write_monitor, write_report, write_stress
+    from spectral_fast.stress import StressResult, run_stress
 
 # public name -> subpackage that exports it
 _PUBLIC = {
@@ -42,6 +43,9 @@ _PUBLIC = {
     "write_report": "spectral_fast.render",
     "write_monitor": "spectral_fast.render",
     "show": "spectral_fast.render",
+    "write_stress": "spectral_fast.render",
+    "run_stress": "spectral_fast.stress",
+    "StressResult": "spectral_fast.stress",
     "SpectralFastError": "spectral_fast.errors",
     "InvalidInputError": "spectral_fast.errors",
     "InvalidTypeError": "spectral_fast.errors",
@@ -60,6 +64,7 @@ __all__ = [
     "Report",
     "SpectralClusters",
     "SpectralFastError",
+    "StressResult",
     "__version__",
     "analyze",
     "band_edges",
@@ -70,9 +75,11 @@ __all__ = [
     "process_batch",
     "profile",
     "profile_archive",
+    "run_stress",
     "show",
     "write_monitor",
     "write_report",
+    "write_stress",
 ]
 
 

@@ -30,6 +30,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "spectral_fast.commands.monitor",
         "Compare a new batch with a report's reference; verdict, JSON + HTML.",
     ),
+    "stress": (
+        "spectral_fast.commands.stress",
+        "Stress-test a model: its sensitivity spectrum, and whether each blind spot's spectrum causes its errors.",
+    ),
     "demo": (
         "spectral_fast.commands.demo",
         "Run the built-in demo: phantoms, a classifier, its hidden acquisition failures, and the report finding them.",

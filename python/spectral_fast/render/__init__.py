@@ -2,5 +2,6 @@
 
 from spectral_fast.render.folders import write_monitor, write_report
 from spectral_fast.render.notebook import show, to_html
+from spectral_fast.render.stress_html import write_stress
 
-__all__ = ["show", "to_html", "write_monitor", "write_report"]
+__all__ = ["show", "to_html", "write_monitor", "write_report", "write_stress"]

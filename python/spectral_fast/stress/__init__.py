@@ -6,3 +6,7 @@ magnitudes, keep their phase, anatomy and labels), the correlation can be tested
 does the model start failing when clean images are given the blind spot's spectrum?
 See docs/method.md#stress-tests.
 """
+
+from spectral_fast.stress.run import StressResult, run_stress
+
+__all__ = ["StressResult", "run_stress"]

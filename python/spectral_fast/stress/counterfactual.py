@@ -1,0 +1,179 @@
+"""Counterfactual test of a blind spot: does giving other images its spectrum make the model fail on them?
+
+For a blind spot (images ``inside``) and the rest:
+
+1. the spot's band-power ratio to the rest, band by band (geometric means of
+   the profile's band fractions), as a smoothed radial amplitude gain
+   g = sqrt(ratio) at the band centres (:func:`spot_log_gain`);
+2. forward: images outside the spot get g (magnitudes multiplied, phase and
+   DC kept); the rise of their error rate; inverse: the spot's own images get
+   1 / g; the fall of theirs. Both with paired bootstrap intervals;
+3. the control: the same test with a random smoothed gain of the same
+   energy-weighted log-magnitude norm, i.e. the same size of change in the
+   pixels (:func:`spectral_fast.stress.gains.random_log_gain`);
+4. a verdict (:func:`verdict`): "acquisition explains this blind spot",
+   "partly", or "not the spectra: look at the population".
+
+See docs/method.md#stress-tests for the maths and the thresholds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from spectral_fast.errors import InvalidInputError
+from spectral_fast.stress.gains import apply_gain, random_log_gain, ratio_log_gain
+from spectral_fast.stress.metrics import N_BOOT, mean_interval, score_images
+
+EXPLAINS = "acquisition explains this blind spot"
+PARTLY = "partly"
+NOT_SPECTRA = "not the spectra: look at the population"
+#: Share of the spot's excess error a significant effect must reproduce (outside) or remove (inside)
+#: for "explains"; a significant effect below it is "partly".
+EXPLAIN_SHARE = 0.5
+#: Images of each side tested at most (a random subset above it; the interval says what this costs).
+MAX_IMAGES = 400
+#: Log10 band fraction at or below which a band holds no coefficient (the profile's 1e-12 floor).
+EMPTY_BAND = -11.5
+
+
+def band_centres(edges: np.ndarray) -> np.ndarray:
+    """Geometric centres of the bands between consecutive ``edges`` (cycles/px)."""
+    e = np.asarray(edges, dtype=np.float64)
+    return np.sqrt(e[:-1] * e[1:])
+
+
+def spot_log_gain(
+    bands: np.ndarray, inside: np.ndarray, edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Band centres, the smoothed log amplitude gain that moves the rest's spectrum to the spot's, band weights.
+
+    ``bands`` (N, B) are the profile's log10 band fractions; bands that hold no
+    coefficient (at the 1e-12 floor) in any image are left out. The ratio of a
+    band is 10^(mean inside - mean outside) of its log10 fraction (a geometric
+    mean, so one outlier image does not set the gain); the gain is its square
+    root (power to amplitude), smoothed over neighbouring bands. The weights
+    are the bands' mean shares of the image energy over all images (they size
+    the control, :func:`~spectral_fast.stress.gains.random_log_gain`).
+    """
+    bands = np.asarray(bands, dtype=np.float64)
+    inside = np.asarray(inside, dtype=bool)
+    if bands.ndim != 2 or len(bands) != len(inside) or bands.shape[1] + 1 != len(edges):
+        raise InvalidInputError(f"spot gain: expected (N, B) bands, N flags and B + 1 edges, got {bands.shape}, "
+                                f"{inside.shape}, {np.shape(edges)}")  # fmt: skip
+    if inside.all() or not inside.any():
+        raise InvalidInputError("spot gain: the spot must hold some but not all images")
+    held = np.all(np.isfinite(bands) & (bands > EMPTY_BAND), axis=0)
+    log10_ratio = bands[inside][:, held].mean(axis=0) - bands[~inside][:, held].mean(axis=0)
+    weights = (10.0 ** bands[:, held]).mean(axis=0)
+    return band_centres(edges)[held], ratio_log_gain(log10_ratio), weights / weights.sum()
+
+
+def verdict(
+    rise_outside: tuple[float, float, float],
+    fall_inside: tuple[float, float, float],
+    gap: float,
+    control: tuple[float, float] | None = None,
+) -> tuple[str, str]:
+    """The verdict and its reason from the two effects, each (estimate, low, high), and the spot's excess error.
+
+    An effect is significant when its interval lies above 0. None significant:
+    "not the spectra". Otherwise the larger significant effect as a share of
+    ``gap`` (the spot's error rate minus the rest's): at least
+    :data:`EXPLAIN_SHARE` and, when ``control`` (the control's rise outside and
+    fall inside) is given, larger than the control's same effect: "explains";
+    else "partly" (also when the spot has no excess error).
+    """
+    sig = {
+        name: e for name, e in (("outside", rise_outside), ("inside", fall_inside)) if np.isfinite(e[1]) and e[1] > 0
+    }
+    if not sig:
+        return NOT_SPECTRA, "neither imposing the spot's spectrum outside nor removing it inside changed the errors"
+    name, best = max(sig.items(), key=lambda kv: kv[1][0])
+    what = "errors rose outside" if name == "outside" else "errors fell inside"
+    if not gap > 0:
+        return PARTLY, f"{what} by {best[0]:.3f}, but the spot has no excess error to explain"
+    share = best[0] / gap
+    if control is not None:
+        ctrl = control[0] if name == "outside" else control[1]
+        if np.isfinite(ctrl) and ctrl >= best[0]:
+            return PARTLY, f"{what} by {best[0]:.3f}, but a random change of the same size did as much ({ctrl:.3f})"
+    if share >= EXPLAIN_SHARE:
+        return EXPLAINS, f"{what} by {best[0]:.3f} ({share:.0%} of the spot's excess error {gap:.3f})"
+    return PARTLY, f"{what} by {best[0]:.3f}, only {share:.0%} of the spot's excess error {gap:.3f}"
+
+
+def _errors(scores: np.ndarray, labels: np.ndarray, threshold: float) -> np.ndarray:
+    return ((scores >= threshold) != labels.astype(bool)).astype(np.float64)
+
+
+def _subset(mask: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
+    idx = np.flatnonzero(mask)
+    return np.sort(rng.choice(idx, size=limit, replace=False)) if len(idx) > limit else idx
+
+
+def counterfactual(
+    model: Callable[[np.ndarray], np.ndarray],
+    images: np.ndarray,
+    labels: np.ndarray,
+    inside: np.ndarray,
+    centres: np.ndarray,
+    log_gain: np.ndarray,
+    weights: np.ndarray | None = None,
+    *,
+    threshold: float = 0.5,
+    base_scores: np.ndarray | None = None,
+    batch_size: int = 32,
+    n_boot: int = N_BOOT,
+    max_images: int = MAX_IMAGES,
+    seed: int = 0,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict:
+    """The counterfactual test of one spot and its random-gain control (module docstring).
+
+    ``centres``, ``log_gain`` and ``weights`` are what :func:`spot_log_gain`
+    returns (weights None: every band counts alike in the control's size).
+    Returns a dict: sizes, error rates, ``gap``, per test (``spot``,
+    ``control``) the ``rise_outside`` and ``fall_inside`` (estimate, low, high),
+    its verdict and reason, and the two gain curves.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    labels, inside = np.asarray(labels), np.asarray(inside, dtype=bool)
+    if images.ndim != 3 or not (len(images) == len(labels) == len(inside)):
+        raise InvalidInputError(f"counterfactual: expected (N, H, W) images, N labels and N flags, got "
+                                f"{images.shape}, {labels.shape}, {inside.shape}")  # fmt: skip
+    if inside.all() or not inside.any():
+        raise InvalidInputError("counterfactual: the spot must hold some but not all images")
+    centres, log_gain = np.asarray(centres, dtype=np.float64), np.asarray(log_gain, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    base = score_images(model, images, batch_size, on_batch) if base_scores is None else np.asarray(base_scores)
+    err = _errors(base, labels, threshold)
+    gap = float(err[inside].mean() - err[~inside].mean())
+    out_idx, in_idx = _subset(~inside, max_images, rng), _subset(inside, max_images, rng)
+    control_gain = random_log_gain(log_gain, rng, weights)
+    result: dict = {
+        "n_inside": int(inside.sum()), "n_outside": int((~inside).sum()),
+        "n_inside_tested": len(in_idx), "n_outside_tested": len(out_idx),
+        "error_inside": float(err[inside].mean()), "error_outside": float(err[~inside].mean()), "gap": gap,
+        "centres": centres.tolist(), "log_gain": log_gain.tolist(), "control_log_gain": control_gain.tolist(),
+    }  # fmt: skip
+    deltas = {}
+    for name, curve in (("spot", log_gain), ("control", control_gain)):
+        fwd = score_images(model, apply_gain(images[out_idx], centres, np.exp(curve)), batch_size, on_batch)
+        inv = score_images(model, apply_gain(images[in_idx], centres, np.exp(-curve)), batch_size, on_batch)
+        deltas[name] = (_errors(fwd, labels[out_idx], threshold) - err[out_idx],
+                        err[in_idx] - _errors(inv, labels[in_idx], threshold))  # fmt: skip
+        result[name] = {
+            "rise_outside": mean_interval(deltas[name][0], rng, n_boot),
+            "fall_inside": mean_interval(deltas[name][1], rng, n_boot),
+        }
+    ctrl = result["control"]
+    ctrl["verdict"], ctrl["reason"] = verdict(ctrl["rise_outside"], ctrl["fall_inside"], gap)
+    spot = result["spot"]
+    spot["verdict"], spot["reason"] = verdict(
+        spot["rise_outside"], spot["fall_inside"], gap, (ctrl["rise_outside"][0], ctrl["fall_inside"][0])
+    )
+    result["verdict"], result["reason"] = spot["verdict"], spot["reason"]
+    return result

@@ -1,0 +1,90 @@
+"""The counterfactual's verdict: an acquisition-sensitive model's blurred slice is "explains", a patient shortcut is not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers.stress_models import brightness_model, hf_model, textured_images
+from spectral_fast import InvalidInputError
+from spectral_fast.stress.counterfactual import (
+    EXPLAINS,
+    NOT_SPECTRA,
+    PARTLY,
+    band_centres,
+    counterfactual,
+    spot_log_gain,
+    verdict,
+)
+from spectral_fast.stress.run import _spot_bands
+
+N = 120
+
+
+def _run(model, images, labels, inside, seed=0):
+    bands, edges = _spot_bands(images, {}, 1)
+    centres, gain, weights = spot_log_gain(bands, inside, edges)
+    return counterfactual(model, images, labels, inside, centres, gain, weights, n_boot=200, seed=seed)
+
+
+def test_a_blurred_slice_of_a_model_that_thresholds_fine_texture_is_explained_by_acquisition():
+    inside = np.arange(N) < 30
+    images, labels = textured_images(N, 0, blurred=inside)
+    res = _run(hf_model, images, labels, inside)
+    assert res["error_inside"] > res["error_outside"] + 0.2
+    assert res["spot"]["rise_outside"][1] > 0
+    assert res["verdict"] == EXPLAINS
+    assert res["control"]["verdict"] != EXPLAINS
+
+
+def test_a_model_keyed_on_a_patient_variable_is_not_the_spectra():
+    inside = np.arange(N) < 30
+    images, labels = textured_images(N, 1, bright=inside)
+    res = _run(brightness_model, images, labels, inside)
+    assert res["error_inside"] > res["error_outside"] + 0.5
+    assert res["verdict"] == NOT_SPECTRA
+
+
+def test_the_blurred_slice_gain_attenuates_high_and_keeps_low_frequencies():
+    inside = np.arange(N) < 30
+    images, _ = textured_images(N, 0, blurred=inside)
+    bands, edges = _spot_bands(images, {}, 1)
+    centres, gain, weights = spot_log_gain(bands, inside, edges)
+    assert np.all(np.diff(centres) > 0)
+    assert weights.sum() == pytest.approx(1.0) and weights[0] > weights[-1]
+    assert gain[centres > 0.3].max() < np.log(0.5)
+    assert abs(gain[centres < 0.05]).max() < np.log(1.5)
+
+
+@pytest.mark.parametrize(
+    ("outside", "inside", "gap", "control", "expected"),
+    [
+        ((0.0, -0.05, 0.05), (0.01, -0.02, 0.04), 0.3, None, NOT_SPECTRA),
+        ((0.25, 0.1, 0.4), (0.0, -0.1, 0.1), 0.3, None, EXPLAINS),
+        ((0.0, -0.1, 0.1), (0.2, 0.05, 0.35), 0.3, (0.0, 0.0), EXPLAINS),
+        ((0.05, 0.01, 0.09), (0.0, -0.1, 0.1), 0.3, None, PARTLY),
+        ((0.25, 0.1, 0.4), (0.0, -0.1, 0.1), 0.3, (0.3, 0.0), PARTLY),
+        ((float("nan"),) * 3, (float("nan"),) * 3, 0.3, None, NOT_SPECTRA),
+        ((0.25, 0.1, 0.4), (0.0, -0.1, 0.1), -0.05, None, PARTLY),
+    ],
+)
+def test_verdict_rules(outside, inside, gap, control, expected):
+    assert verdict(outside, inside, gap, control)[0] == expected
+
+
+def test_bad_spots_are_refused():
+    images, labels = textured_images(20, 0)
+    bands, edges = _spot_bands(images, {}, 1)
+    with pytest.raises(InvalidInputError, match="some but not all"):
+        spot_log_gain(bands, np.ones(20, bool), edges)
+    with pytest.raises(InvalidInputError, match="bands"):
+        spot_log_gain(bands[:, :-1], np.arange(20) < 5, edges)
+    with pytest.raises(InvalidInputError, match="some but not all"):
+        counterfactual(hf_model, images, labels, np.zeros(20, bool), band_centres(edges), np.zeros(len(edges) - 1))
+
+
+def test_a_model_returning_the_wrong_number_of_scores_is_a_clear_error():
+    images, labels = textured_images(20, 0)
+    inside = np.arange(20) < 5
+    with pytest.raises(InvalidInputError, match="expected 20 finite scores"):
+        counterfactual(lambda x: np.zeros(3), images, labels, inside, np.array([0.1, 0.2]), np.zeros(2), batch_size=64)
