@@ -14,8 +14,14 @@ EXAMPLE = """example:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, metavar="MODULE:FUNCTION",
-                        help="the model: a Python function taking an (N, H, W) float32 batch, returning N scores")  # fmt: skip
+    parser.add_argument("--model", required=True, metavar="MODEL",
+                        help="the model: an ONNX file (its sidecar model.json beside it is read), a model.json "
+                             "description, or MODULE:FUNCTION taking an (N, H, W) float32 batch, returning N scores")  # fmt: skip
+    parser.add_argument("--model-config", metavar="JSON",
+                        help="the ONNX model's sidecar (input size, channels, layout, scaling, output) when it is "
+                             "not model.json beside the model")  # fmt: skip
+    parser.add_argument("--input-size", type=positive_int, metavar="PX",
+                        help="resize images to PX x PX for the model (overrides the sidecar and the ONNX input)")  # fmt: skip
     parser.add_argument("--images", required=True, metavar="DIR", help="folder of the labelled images")
     parser.add_argument("--labels", metavar="FILE",
                         help="labels (CSV or Parquet) with --id-col and --label-col; default: from --report "
@@ -44,11 +50,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from spectral_fast.render.stress_html import write_stress
+    from spectral_fast.stress.models import load_model
     from spectral_fast.stress.run import run_stress
 
     check_output_dir(args.out, args.overwrite)
+    model = load_model(args.model, sidecar=args.model_config, input_size=args.input_size, threads=args.threads)
     result = run_stress(
-        args.model, args.images, args.labels, report=args.report, finding=args.finding, id_col=args.id_col,
+        model, args.images, args.labels, report=args.report, finding=args.finding, id_col=args.id_col,
         label_col=args.label_col, size=args.size, threshold=args.threshold, run_sensitivity=not args.no_sensitivity,
         batch_size=args.batch_size, threads=args.threads, n_boot=args.n_boot, seed=args.seed,
     )  # fmt: skip

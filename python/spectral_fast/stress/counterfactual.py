@@ -130,6 +130,7 @@ def counterfactual(
     max_images: int = MAX_IMAGES,
     seed: int = 0,
     on_batch: Callable[[int], None] | None = None,
+    threads: int | None = None,
 ) -> dict:
     """The counterfactual test of one spot and its random-gain control (module docstring).
 
@@ -161,8 +162,8 @@ def counterfactual(
     }  # fmt: skip
     deltas = {}
     for name, curve in (("spot", log_gain), ("control", control_gain)):
-        fwd = score_images(model, apply_gain(images[out_idx], centres, np.exp(curve)), batch_size, on_batch)
-        inv = score_images(model, apply_gain(images[in_idx], centres, np.exp(-curve)), batch_size, on_batch)
+        fwd = score_images(model, apply_gain(images[out_idx], centres, np.exp(curve), threads), batch_size, on_batch)
+        inv = score_images(model, apply_gain(images[in_idx], centres, np.exp(-curve), threads), batch_size, on_batch)
         deltas[name] = (_errors(fwd, labels[out_idx], threshold) - err[out_idx],
                         err[in_idx] - _errors(inv, labels[in_idx], threshold))  # fmt: skip
         result[name] = {

@@ -14,9 +14,8 @@ import numpy as np
 
 from spectral_fast.errors import InvalidInputError
 
-# The one import of the filter: the numpy oracle until the Rust core's version
-# (same signature) replaces it here.
-from spectral_fast.stress.filter_oracle import radial_filter
+# The one import of the filter (the Rust core's; stress/filter_oracle.py is its numpy oracle).
+from spectral_fast.stress.filtering import radial_filter
 
 #: Radii at which a gain curve is sampled for the filter (log-spaced; finer than any band layout used).
 CURVE_POINTS = 96
@@ -26,9 +25,10 @@ BUMP_OCTAVES = 0.5
 MAX_LOG_GAIN = float(np.log(10.0))
 
 
-def apply_gain(images: np.ndarray, radii: np.ndarray, gains: np.ndarray) -> np.ndarray:
-    """``images`` (N, H, W) with Fourier magnitudes multiplied by the curve, as float32."""
-    return np.asarray(radial_filter(images, radii, gains), dtype=np.float32)
+def apply_gain(images: np.ndarray, radii: np.ndarray, gains: np.ndarray, threads: int | None = None) -> np.ndarray:
+    """``images`` (N, H, W) with Fourier magnitudes multiplied by the curve, as float32 (core ``threads``)."""
+    x = np.asarray(images, dtype=np.float32)
+    return np.asarray(radial_filter(x, radii, gains, threads=threads), dtype=np.float32)
 
 
 def curve_radii(height: int, width: int) -> np.ndarray:

@@ -22,7 +22,7 @@ from spectral_fast.errors import InvalidInputError
 from spectral_fast.stress.counterfactual import MAX_IMAGES, counterfactual, spot_log_gain
 from spectral_fast.stress.inputs import ImageSet, labels_for, load_images, read_report_spots, read_table
 from spectral_fast.stress.metrics import N_BOOT, score_images
-from spectral_fast.stress.models import load_entry_point
+from spectral_fast.stress.models import load_model
 from spectral_fast.stress.sensitivity import Change, plan_changes, sensitivity
 
 #: Columns of the per-spot counterfactual table.
@@ -79,13 +79,17 @@ class StressResult:
         return paths
 
 
-def resolve_model(model: str | Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
-    """A callable model as is; a string ``module:function`` imported."""
+def resolve_model(
+    model: str | Path | Callable[[np.ndarray], np.ndarray], threads: int | None = None
+) -> Callable[[np.ndarray], np.ndarray]:
+    """A callable model as is; a path (``.onnx``, ``model.json``) or ``module:function`` through ``load_model``."""
     if callable(model):
         return model
-    if isinstance(model, str):
-        return load_entry_point(model)
-    raise InvalidInputError(f"model: expected a callable or 'module:function', got {type(model).__name__}")
+    if isinstance(model, str | Path):
+        return load_model(model, threads=threads)
+    raise InvalidInputError(
+        f"model: expected a callable, a model file or 'module:function', got {type(model).__name__}"
+    )
 
 
 def _image_set(images: str | Path | ImageSet | np.ndarray, size: int | None) -> ImageSet:
@@ -154,8 +158,10 @@ def run_stress(
 
     Parameters
     ----------
-    model : callable or str
-        A :class:`~spectral_fast.stress.models.ScoreModel` ((N, H, W) float32 -> (N,) scores) or ``module:function``.
+    model : callable, path or str
+        A :class:`~spectral_fast.stress.models.ScoreModel` ((N, H, W) float32 -> (N,) scores), or what
+        :func:`~spectral_fast.stress.models.load_model` reads: ``model.onnx``, a ``model.json`` description,
+        ``module:function``.
     images : folder, ImageSet or (N, H, W) array
         The labelled sample (a folder is read by :func:`~spectral_fast.stress.inputs.load_images`).
     labels : CSV/Parquet path, (N,) 0/1 array, or None
@@ -174,12 +180,12 @@ def run_stress(
     base_scores : (N,) array, optional
         The model's scores of the unchanged images when already known (with ``labels``).
     batch_size, threads, n_boot, max_images, seed
-        Model batch, core threads for profiling, bootstrap resamples,
+        Model batch, threads (core filter and profiling, onnxruntime), bootstrap resamples,
         images per side of a counterfactual at most, seed of everything.
     out : folder, optional
         Write ``stress.json`` and the Parquet tables there.
     """
-    model = resolve_model(model)
+    model = resolve_model(model, threads)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidInputError(f"batch_size: expected a positive integer, got {batch_size!r}")
     data = _image_set(images, size)
@@ -210,7 +216,7 @@ def run_stress(
         if run_sensitivity:
             table = sensitivity(model, data.images, y, threshold=threshold, native_dtype=data.native_dtype,
                                 changes=changes, batch_size=batch_size, n_boot=n_boot, seed=seed, base_scores=base,
-                                on_batch=bar.update)  # fmt: skip
+                                on_batch=bar.update, threads=threads)  # fmt: skip
         results = []
         if masks:
             bands, edges = _spot_bands(data.images, spots.profile_options, threads)
@@ -218,7 +224,7 @@ def run_stress(
                 centres, log_gain, weights = spot_log_gain(bands, inside, edges)
                 res = counterfactual(model, data.images, y, inside, centres, log_gain, weights, threshold=threshold,
                                      base_scores=base, batch_size=batch_size, n_boot=n_boot, max_images=max_images,
-                                     seed=seed + int(spot["rank"]), on_batch=bar.update)  # fmt: skip
+                                     seed=seed + int(spot["rank"]), on_batch=bar.update, threads=threads)  # fmt: skip
                 results.append({**spot, **res})
     meta = {"n_images": n, "shape": list(data.images.shape[1:]), "threshold": threshold, "seed": seed,
             "n_boot": n_boot, "report": None if report is None else str(report),

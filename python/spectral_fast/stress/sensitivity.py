@@ -77,7 +77,9 @@ def plan_changes(
     return changes
 
 
-def apply_change(images: np.ndarray, change: Change, native_dtype: np.dtype, seed: int) -> np.ndarray:
+def apply_change(
+    images: np.ndarray, change: Change, native_dtype: np.dtype, seed: int, threads: int | None = None
+) -> np.ndarray:
     """``images`` (N, H, W) float32 under ``change``, float32.
 
     Simulator changes run per image in ``native_dtype`` (the files' dtype, so a
@@ -86,7 +88,7 @@ def apply_change(images: np.ndarray, change: Change, native_dtype: np.dtype, see
     if change.family == "band":
         h, w = images.shape[1:]
         radii = curve_radii(h, w)
-        return apply_gain(images, radii, band_bump(radii, change.centre, change.strength))
+        return apply_gain(images, radii, band_bump(radii, change.centre, change.strength), threads)
     rng = np.random.default_rng(seed)
     dtype = np.dtype(native_dtype)
     strength = int(change.strength) if change.change == "jpeg" else change.strength
@@ -110,6 +112,7 @@ def sensitivity(
     seed: int = 0,
     base_scores: np.ndarray | None = None,
     on_batch: Callable[[int], None] | None = None,
+    threads: int | None = None,
 ) -> pl.DataFrame:
     """One row per change (:data:`COLUMNS`): the model on changed images against the same images unchanged.
 
@@ -132,7 +135,7 @@ def sensitivity(
         changed = np.empty(len(images), dtype=np.float64)
         for start in range(0, len(images), batch_size):
             batch = apply_change(
-                images[start : start + batch_size], change, np.dtype(native_dtype), seed + 7919 * k + start
+                images[start : start + batch_size], change, np.dtype(native_dtype), seed + 7919 * k + start, threads
             )
             changed[start : start + len(batch)] = score_images(model, batch, batch_size, on_batch)
         m = change_metrics(labels, base, changed, threshold, rng, n_boot)
