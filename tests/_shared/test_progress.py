@@ -20,6 +20,7 @@ class Terminal(io.StringIO):
 def terminal(monkeypatch):
     """A fake terminal as stderr; installed by the test body, as pytest's capture resets sys.stderr after setup."""
     err = Terminal()
+    progress.set_quiet(False)  # a CLI test run before may have left --quiet on
     monkeypatch.setenv("COLUMNS", "160")  # bars fit their descriptions whatever pytest's own width
     yield lambda: monkeypatch.setattr("sys.stderr", err) or err
     progress.set_quiet(False)
