@@ -73,7 +73,7 @@ FULL = {
     "png_large": (1024, 96),  # (side, files)
     "thumbs": ((96, 1500), (256, 600)),
     "rgb": ((2048, 2500), 16),  # ((height, width), files)
-    "dicom": (1024, 24),
+    "dicom": (1024, 12),
     "report_rows": (10_000, 112_000),
     "report_args": [],  # the defaults
     "startup_runs": 5,

@@ -23,6 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from spectral_fast import _core
 from spectral_fast.errors import InvalidInputError
 from spectral_fast.ingest import budget as _budget
 from spectral_fast.ingest.batch import (
@@ -36,7 +37,8 @@ from spectral_fast.ingest.pacing import BatchPacer
 from spectral_fast.ingest.sources import plan
 from spectral_fast.profiling.options import resolve_options
 
-#: Batches in the core at once (see ``profile_archive``).
+#: Batches in the core at once with two or more threads (see ``profile_archive``). With
+#: one thread the core profiles on the calling thread, so one batch at a time keeps it one.
 IN_FLIGHT = 2
 
 
@@ -237,6 +239,7 @@ def profile_archive(
         if bar is not None and memory is not None:
             bar.write(memory.line(), file=sys.stderr)
         pacer = BatchPacer(batch_size, start=DEFAULT_BATCH_SIZE)
+        in_flight = IN_FLIGHT if _core.resolve_thread_count(opts.threads) > 1 else 1
         # Two batches are in the core at once: the pool's workers take the next
         # batch's images while the last images of this one finish, so no core
         # idles at a batch boundary or while Python handles a result. The
@@ -245,7 +248,7 @@ def profile_archive(
         # keeps parts in order; a kill loses at most the batches in flight.
         with (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="spectral-fast-journal") as writer,
-            ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="spectral-fast-batch") as runner,
+            ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="spectral-fast-batch") as runner,
         ):
             pending = None
             running: deque[Future[pa.RecordBatch]] = deque()
@@ -265,6 +268,7 @@ def profile_archive(
                     outputs = _in_flight(
                         runner,
                         running,
+                        in_flight,
                         (
                             lambda b=batch: process_batch(b, opts, max_pixels=max_pixels, dicom_fallback=dicom_fallback)
                             for batch in batches
@@ -297,15 +301,17 @@ def profile_archive(
     return summary
 
 
-def _in_flight(runner: ThreadPoolExecutor, running: deque, jobs: Iterator[Callable[[], pa.RecordBatch]]):
-    """Results of ``jobs`` in order, with up to ``IN_FLIGHT`` of them running on ``runner`` at once.
+def _in_flight(
+    runner: ThreadPoolExecutor, running: deque, most: int, jobs: Iterator[Callable[[], pa.RecordBatch]]
+) -> Iterator[pa.RecordBatch]:
+    """Results of ``jobs`` in order, with up to ``most`` of them running on ``runner`` at once.
 
     The next job is only taken from ``jobs`` (which builds its batch) once a
     slot is free, so batch sizes chosen from the rate so far stay current.
     """
     for job in jobs:
         running.append(runner.submit(job))
-        if len(running) >= IN_FLIGHT:
+        if len(running) >= most:
             yield running.popleft().result()
     while running:
         yield running.popleft().result()
