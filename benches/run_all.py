@@ -288,6 +288,28 @@ def summarise(ms: list[T.Measurement], info: dict[str, Any]) -> dict[str, Any]:
     return res
 
 
+def cpu_view(res: dict[str, Any]) -> dict[str, Any]:
+    """The same ratios by process CPU time per image instead of wall time.
+
+    On a machine whose load exceeds its cores, wall time mostly says how
+    much of a core each pipeline was given; CPU time says how much work it
+    did (spin-waiting included, which counts against spectral_fast's pool).
+    Derived from the stored measurements, so old result files re-render.
+    """
+    cpu = {
+        m["pipeline"]: 1e3 * m["cores_used"] * sum(m["times_s"]) / len(m["times_s"]) / m["units"]
+        for m in res["measurements"]
+    }
+    floor = sum(cpu[p] for p in res["floor"]["parts"])
+    out = {"ms_per_image": cpu, "floor_share_default": floor / cpu["sf_default"]}
+    if "scipy_pool" in cpu:
+        out["vs_scipy_pool"] = {
+            "default": cpu["scipy_pool"] / cpu["sf_default"],
+            "no_artefacts": cpu["scipy_pool"] / cpu["sf_no_artefacts"],
+        }
+    return out
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -430,6 +452,7 @@ def markdown(doc: dict[str, Any]) -> str:
     ]
     rows = []
     for label, res in doc["archives"].items():
+        cpu = cpu_view(res)["ms_per_image"]
         for meas in res["measurements"]:
             rows.append(
                 [
@@ -437,23 +460,27 @@ def markdown(doc: dict[str, Any]) -> str:
                     meas["pipeline"],
                     T.fmt_ms(meas["ms_per_unit"]),
                     f"{meas['units_per_s']:.1f}",
+                    T.fmt_ms(cpu[meas["pipeline"]]),
                     f"{meas['cores_used']:.2f}",
                     f"{meas['iqr_rel']:.0%}",
                 ]
             )
-    lines.append(T.md_table(["archive", "pipeline", "ms / image", "images / s", "cores used", "IQR"], rows))
-    lines += ["", "Per archive (ratios of medians in the same run):", ""]
+    heads = ["archive", "pipeline", "ms / image", "images / s", "CPU ms / image", "cores used", "IQR"]
+    lines.append(T.md_table(heads, rows))
+    lines += ["", "Per archive: ratios of medians in the same run, wall time (CPU time in brackets):", ""]
     rows = []
     for label, res in doc["archives"].items():
-        vs = res.get("vs_scipy_pool")
+        vs, cv = res.get("vs_scipy_pool"), cpu_view(res)
+        cvs = cv.get("vs_scipy_pool")
         agree = res.get("agreement")
         rows.append(
             [
                 label,
                 res["files"],
-                f"{res['floor']['share_default']:.2f} ({' + '.join(res['floor']['parts'])})",
-                T.fmt_ratio(vs["default"]) if vs else "n/a",
-                T.fmt_ratio(vs["no_artefacts"]) if vs else "n/a",
+                f"{res['floor']['share_default']:.2f} [{cv['floor_share_default']:.2f}] "
+                f"({' + '.join(res['floor']['parts'])})",
+                f"{T.fmt_ratio(vs['default'])} [{T.fmt_ratio(cvs['default'])}]" if vs else "n/a",
+                f"{T.fmt_ratio(vs['no_artefacts'])} [{T.fmt_ratio(cvs['no_artefacts'])}]" if vs else "n/a",
                 f"{res['artefact_cost']:+.0%}",
                 ("ok" if agree["passed"] else "FAILED") if agree else f"no peer: {res['peer_problem']}",
             ]
@@ -518,18 +545,20 @@ def targets(doc: dict[str, Any], cfg: dict[str, Any]) -> list[dict[str, Any]]:
     out = [
         {
             "target": f">= {TARGETS['floor_share']} of the decode + FFT floor, default profile, "
-            f"{cfg['png_large'][0]}^2 8-bit PNG",
-            "measured": f"{large['floor']['share_default']:.2f}",
+            f"{cfg['png_large'][0]}^2 8-bit PNG (wall [CPU])",
+            "measured": f"{large['floor']['share_default']:.2f} [{cpu_view(large)['floor_share_default']:.2f}]",
             "met": large["floor"]["share_default"] >= TARGETS["floor_share"],
         }
     ]
     for side, _ in cfg["thumbs"]:
-        vs = arch[f"png{side}"].get("vs_scipy_pool", {})
+        res = arch[f"png{side}"]
+        vs, cvs = res.get("vs_scipy_pool", {}), cpu_view(res).get("vs_scipy_pool", {})
         out.append(
             {
                 "target": f">= {TARGETS['thumbs_vs_scipy']:.0f}x the scipy pool, {side}^2 PNG archive "
-                "(default / no artefacts)",
-                "measured": f"{T.fmt_ratio(vs.get('default'))} / {T.fmt_ratio(vs.get('no_artefacts'))}",
+                "(default / no artefacts; wall [CPU])",
+                "measured": f"{T.fmt_ratio(vs.get('default'))} / {T.fmt_ratio(vs.get('no_artefacts'))} "
+                f"[{T.fmt_ratio(cvs.get('default'))} / {T.fmt_ratio(cvs.get('no_artefacts'))}]",
                 "met": vs.get("default", 0) >= TARGETS["thumbs_vs_scipy"],
             }
         )
@@ -562,7 +591,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--allow-debug", action="store_true", help="run on a debug build (results are not a benchmark)")
+    ap.add_argument("--render", type=Path, default=None, metavar="ALL.json", help="only re-render a result file")
     args = ap.parse_args(argv)
+    if args.render is not None:
+        doc = json.loads(args.render.read_text())
+        doc["targets"] = targets(doc, doc["config"])
+        T.publish(args.out_dir or args.render.parent, "all", doc, markdown(doc))
+        return 0
     cfg = dict(QUICK if args.quick else FULL)
     if args.repeats:
         cfg["repeats"] = args.repeats
