@@ -399,36 +399,52 @@ def report_runs(base: Any, rows: tuple[int, ...], extra: list[str], work: Path, 
 # --------------------------------------------------------------------------- start-up
 
 
+#: ``spectral-fast ARGS`` that prints, on stderr, the wall clock (``time.time``) and the
+#: process CPU seconds at the moment the core is first handed a non-empty batch: when
+#: the first image starts. The hook wraps ``_core.process_batch``; nothing else changes.
+FIRST_IMAGE_CHILD = r"""
+import sys, time
+from spectral_fast import _core
+real = _core.process_batch
+def first(batch, **kw):
+    if batch.num_rows and _core.process_batch is first:
+        print("SF_FIRST", time.time(), time.process_time(), file=sys.stderr)
+        _core.process_batch = real
+    return real(batch, **kw)
+_core.process_batch = first
+from spectral_fast.cli import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
 def startup(one_image: Path, work: Path, runs: int) -> list[dict[str, Any]]:
-    """Best of ``runs`` fresh processes: wall and CPU seconds of each command."""
+    """Best of ``runs`` fresh processes: wall and CPU seconds of each command, and of
+    ``spectral-fast profile`` until its first image starts (see :data:`FIRST_IMAGE_CHILD`)."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(p for p in (str(REPO / "python"), os.environ.get("PYTHONPATH")) if p),
     }
+    profile = ["profile", str(one_image), "-o", str(work / "one.parquet"), "--overwrite", "--quiet"]
     commands = {
         "python -c pass": [sys.executable, "-c", "pass"],
         "spectral-fast --help": [sys.executable, "-m", "spectral_fast", "--help"],
-        "spectral-fast profile (one 96^2 PNG)": [
-            sys.executable,
-            "-m",
-            "spectral_fast",
-            "profile",
-            str(one_image),
-            "-o",
-            str(work / "one.parquet"),
-            "--overwrite",
-            "--quiet",
-        ],
+        "spectral-fast profile (one 96^2 PNG), whole run": [sys.executable, "-m", "spectral_fast", *profile],
+        "spectral-fast profile, until the first image starts": [sys.executable, "-c", FIRST_IMAGE_CHILD, *profile],
     }
     out = []
     for name, cmd in commands.items():
         best_cpu = best_wall = math.inf
         for _ in range(runs):
-            r0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
+            r0, t0, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter(), time.time()
+            proc = subprocess.run(
+                cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+            )
             wall, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN)
-            best_wall = min(best_wall, wall)
-            best_cpu = min(best_cpu, r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+            cpu = r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime
+            first = [ln.split() for ln in proc.stderr.splitlines() if ln.startswith("SF_FIRST")]
+            if first:
+                wall, cpu = float(first[0][1]) - start, float(first[0][2])
+            best_wall, best_cpu = min(best_wall, wall), min(best_cpu, cpu)
         out.append({"command": name, "wall_s": round(best_wall, 3), "cpu_s": round(best_cpu, 3)})
     return out
 
@@ -562,7 +578,9 @@ def targets(doc: dict[str, Any], cfg: dict[str, Any]) -> list[dict[str, Any]]:
                 "met": vs.get("default", 0) >= TARGETS["thumbs_vs_scipy"],
             }
         )
-    for s in doc["startup"][1:]:
+    for s in doc["startup"]:
+        if s["command"] not in ("spectral-fast --help", "spectral-fast profile, until the first image starts"):
+            continue
         out.append(
             {
                 "target": f"< {TARGETS['startup_s']} s start-up: {s['command']} (CPU; wall)",
