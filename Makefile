@@ -49,6 +49,7 @@ stubtest:
 	$(PYTHON) -m mypy.stubtest spectral_fast._core
 
 bench: setup-test
+	$(PYTHON) benches/run_all.py
 	$(PYTHON) benches/bench_core.py
 	$(PYTHON) benches/bench_archive.py
 	$(PYTHON) evaluation/planted_slices.py

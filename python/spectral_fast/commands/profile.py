@@ -41,7 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "with --engine ray: CPUs and threads per Ray task (default: 1)",
     )
     parser.add_argument(
-        "--batch-size", type=int, default=64, help="files per batch; a kill loses at most one (default: 64)"
+        "--batch-size",
+        type=int,
+        default=None,
+        help="files per batch; a kill loses at most the two in flight "
+        "(default: 64, then as many as take about half a second, at most 4096)",
     )
     parser.add_argument("--resume", action="store_true", help="skip images already in the output or its journal")
     parser.add_argument(

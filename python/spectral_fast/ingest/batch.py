@@ -135,7 +135,8 @@ def checked_options(options: ProfileOptions, *, max_pixels: int) -> tuple[dict[s
     """
     if not isinstance(options, ProfileOptions):
         options = resolve_options(options, {}, "checked_options")  # None, or a clear InvalidTypeError
-    empty = pa.record_batch({"id": pa.array([], pa.string()), "bytes": pa.array([], pa.binary())})
+    # pa.nulls, not pa.array([]) or pa.record_batch(dict), which import pandas (CLI start-up: docs/benchmarks.md).
+    empty = pa.RecordBatch.from_arrays([pa.nulls(0, pa.string()), pa.nulls(0, pa.binary())], names=["id", "bytes"])
     schema = _core.process_batch(empty, options=options, max_pixels=max_pixels).schema
     return journal_options(options, max_pixels), schema
 

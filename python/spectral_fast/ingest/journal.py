@@ -41,14 +41,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from spectral_fast._version import __version__
 from spectral_fast.errors import InvalidInputError
-from spectral_fast.profiling.tables import METADATA_KEY, _file_metadata
+from spectral_fast.profiling.metadata import METADATA_KEY, _file_metadata
 
 #: Rows gathered before a row group of the final file is written: small
 #: enough to bound memory, large enough for efficient Parquet reads.
@@ -115,6 +113,8 @@ class Journal:
 
         self._writer = pq.ParquetWriter(self.tmp, schema.with_metadata({METADATA_KEY: json.dumps(meta).encode()}))
         done: list[pa.Array] = []
+        if previous_files:
+            import pyarrow.compute as pc  # here, not at the top: a fresh run's start-up does without it
         for path, keep in zip(previous_files, latest):
             offset = 0
             for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_ROWS):
@@ -131,10 +131,12 @@ class Journal:
                 done.append(batch.column("id"))
                 self.previous_ok += int(pc.sum(pc.equal(batch.column("status"), "ok")).as_py() or 0)
                 self.previous_rows += batch.num_rows
-        return pa.concat_arrays(done) if done else pa.array([], pa.string())
+        return pa.concat_arrays(done) if done else pa.nulls(0, pa.string())  # pa.array([]) would import pandas
 
     def _leave_out_errors(self, batch: pa.RecordBatch, keep: pa.Array | None, retry: pa.Array) -> pa.Array:
         """``keep`` without the error rows of ids in ``retry``; counts them in :attr:`retried`."""
+        import pyarrow.compute as pc
+
         again = pc.and_(pc.equal(batch.column("status"), "error"), pc.is_in(batch.column("id"), value_set=retry))
         if keep is not None:
             again = pc.and_(again, keep)  # a superseded row is not retried, only dropped
@@ -294,6 +296,8 @@ def _latest_rows(files: list[Path]) -> list[pa.Array | None]:
     """
     if not files:
         return []
+    import polars as pl  # only when resuming: a fresh run's start-up does without it
+
     ids = [pq.read_table(path, columns=["id"]).column("id") for path in files]
     chunks = [c for col in ids for c in col.chunks]
     if not chunks:

@@ -14,16 +14,16 @@ import dataclasses
 import os
 import sys
 import time
-from collections import Counter
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from spectral_fast import _core
 from spectral_fast.errors import InvalidInputError
 from spectral_fast.ingest import budget as _budget
 from spectral_fast.ingest.batch import (
@@ -33,8 +33,13 @@ from spectral_fast.ingest.batch import (
     process_batch,
 )
 from spectral_fast.ingest.journal import Journal
+from spectral_fast.ingest.pacing import BatchPacer
 from spectral_fast.ingest.sources import plan
 from spectral_fast.profiling.options import resolve_options
+
+#: Batches in the core at once with two or more threads (see ``profile_archive``). With
+#: one thread the core profiles on the calling thread, so one batch at a time keeps it one.
+IN_FLIGHT = 2
 
 
 @dataclass
@@ -88,7 +93,7 @@ def profile_archive(
     window: str = "hann",
     artefacts: bool = True,
     threads: int | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     resume: bool = False,
     retry_errors: bool = False,
     overwrite: bool = False,
@@ -129,8 +134,12 @@ def profile_archive(
         limit are chosen so that the peak stays under it
         (:mod:`spectral_fast.ingest.budget`, ``docs/guides/profiling.md``);
         ``summary.memory`` says what was chosen. Local engine only.
-    batch_size : int, default 64
-        Files per batch. A kill loses at most the batch in flight.
+    batch_size : int or None, default None
+        Files per batch; a kill loses at most the two batches in flight.
+        ``None`` starts at 64 and sizes later batches to about half a second
+        each (up to 4096 files), so that thumbnails do not pay a batch's
+        fixed cost every few milliseconds (:mod:`spectral_fast.ingest.pacing`).
+        The Ray engine takes 64 for ``None``.
     resume : bool, default False
         Skip the ids already in ``output`` or its journal (a killed or an
         earlier run) and add the rest; options must match that run's.
@@ -173,7 +182,9 @@ def profile_archive(
     KeyboardInterrupt
         The journal is kept; run again with ``resume=True`` to continue.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 1_000_000:
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 1_000_000
+    ):
         raise InvalidInputError(f"batch_size must be an integer in [1, 1000000], got {batch_size!r}")
     if retry_errors and not resume:
         raise InvalidInputError(
@@ -227,30 +238,44 @@ def profile_archive(
         bar = _progress_bar(total - summary.skipped, progress)
         if bar is not None and memory is not None:
             bar.write(memory.line(), file=sys.stderr)
-        # The journal write of batch k (Parquet + two fsyncs, ~15 ms) runs on
-        # its own thread while the core profiles batch k + 1: the GIL is free
-        # in both. One write at a time keeps parts in order; a kill then loses
-        # at most the batch being profiled and the one being written.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spectral-fast-journal") as writer:
+        pacer = BatchPacer(batch_size, start=DEFAULT_BATCH_SIZE)
+        in_flight = IN_FLIGHT if _core.resolve_thread_count(opts.threads) > 1 else 1
+        # Two batches are in the core at once: the pool's workers take the next
+        # batch's images while the last images of this one finish, so no core
+        # idles at a batch boundary or while Python handles a result. The
+        # journal write of a batch (Parquet + two fsyncs) runs on its own
+        # thread meanwhile; the GIL is free in all of them. One write at a time
+        # keeps parts in order; a kill loses at most the batches in flight.
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="spectral-fast-journal") as writer,
+            ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="spectral-fast-batch") as runner,
+        ):
             pending = None
+            running: deque[Future[pa.RecordBatch]] = deque()
             try:
                 if ray_outputs is not None:
                     outputs = ray_outputs(
                         sources,
                         opts,
-                        batch_size=batch_size,
+                        batch_size=batch_size or DEFAULT_BATCH_SIZE,
                         done=done,
                         max_pixels=max_pixels,
                         dicom_fallback=dicom_fallback,
                         address=address,
                     )
                 else:
-                    outputs = (
-                        process_batch(batch, opts, max_pixels=max_pixels, dicom_fallback=dicom_fallback)
-                        for source in sources
-                        for batch in source.batches(batch_size, done)
+                    batches = (batch for source in sources for batch in source.batches(pacer, done))
+                    outputs = _in_flight(
+                        runner,
+                        running,
+                        in_flight,
+                        (
+                            lambda b=batch: process_batch(b, opts, max_pixels=max_pixels, dicom_fallback=dicom_fallback)
+                            for batch in batches
+                        ),
                     )
                 for out in outputs:
+                    pacer.done(out.num_rows)
                     if pending is not None:
                         pending.result()
                     pending = writer.submit(journal.add, out)
@@ -259,8 +284,9 @@ def profile_archive(
                         bar.update(out.num_rows)
                         bar.set_postfix(errors=summary.errors, refresh=False)
             except BaseException:
-                if pending is not None:
-                    wait([pending])  # let the write end before abandon() closes the file
+                for job in running:
+                    job.cancel()
+                wait([*running, *([pending] if pending is not None else [])])  # let work end before abandon()
                 raise
             if pending is not None:
                 pending.result()  # surface an error of the last write
@@ -273,6 +299,22 @@ def profile_archive(
             bar.close()
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _in_flight(
+    runner: ThreadPoolExecutor, running: deque, most: int, jobs: Iterator[Callable[[], pa.RecordBatch]]
+) -> Iterator[pa.RecordBatch]:
+    """Results of ``jobs`` in order, with up to ``most`` of them running on ``runner`` at once.
+
+    The next job is only taken from ``jobs`` (which builds its batch) once a
+    slot is free, so batch sizes chosen from the rate so far stay current.
+    """
+    for job in jobs:
+        running.append(runner.submit(job))
+        if len(running) >= most:
+            yield running.popleft().result()
+    while running:
+        yield running.popleft().result()
 
 
 def _memory_plan(engine: str, max_memory: int | str | None, threads: int | None, max_pixels: int | None):
@@ -316,8 +358,7 @@ def _engine(engine: str, address: str | None):
 
 
 def _count(summary: ArchiveSummary, out: pa.RecordBatch) -> None:
-    status = out.column("status")
-    ok = int(pc.sum(pc.equal(status, "ok")).as_py() or 0)
+    ok = out.column("status").to_pylist().count("ok")
     summary.ok += ok
     summary.errors += out.num_rows - ok
     if ok < out.num_rows:
@@ -335,6 +376,6 @@ def _progress_bar(total: int, progress: bool | None):
 
 def run_options(output: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The version and options stored in a profiles file by :func:`profile_archive`."""
-    from spectral_fast.profiling.tables import read_metadata
+    from spectral_fast.profiling.metadata import read_metadata
 
     return read_metadata(output)

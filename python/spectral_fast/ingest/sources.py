@@ -46,18 +46,19 @@ UTF-8 text only.
 
 from __future__ import annotations
 
+import array
 import fnmatch
 import glob
+import itertools
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
@@ -84,19 +85,32 @@ class FileSource:
         self.ids = [self.ids[i] for i in keep]
         self.paths = [self.paths[i] for i in keep]
 
-    def batches(self, batch_size: int, done: pa.Array | None) -> Iterator[pa.RecordBatch]:
-        for batch in self._path_batches(batch_size, done):
+    def batches(self, batch_size: BatchSize, done: pa.Array | None) -> Iterator[pa.RecordBatch]:
+        """Batches of ``batch_size`` rows (an int, or a callable giving each batch's size)."""
+        for batch in self._path_batches(_sizer(batch_size), done):
             yield from _split_undecodable(batch, self.problems)
 
-    def _path_batches(self, batch_size: int, done: pa.Array | None) -> Iterator[list[tuple[str, str]]]:
+    def _path_batches(self, size: Callable[[], int], done: pa.Array | None) -> Iterator[list[tuple[str, str]]]:
         keep = range(len(self.ids))
         if done is not None and len(done):
+            import pyarrow.compute as pc  # resuming only: start-up does without it
+
             mask = pc.invert(pc.is_in(pa.array(self.ids, pa.string()), value_set=done))
             keep = [i for i, k in enumerate(mask.to_pylist()) if k]
         keep = list(keep)
-        for start in range(0, len(keep), batch_size):
-            rows = keep[start : start + batch_size]
+        start = 0
+        while start < len(keep):
+            rows = keep[start : start + size()]
+            start += len(rows)
             yield [(self.ids[i], self.paths[i]) for i in rows]
+
+
+#: Rows per batch: a number, or a callable asked before each batch (``pacing.BatchPacer``).
+BatchSize = int | Callable[[], int]
+
+
+def _sizer(batch_size: BatchSize) -> Callable[[], int]:
+    return batch_size if callable(batch_size) else lambda: batch_size
 
 
 def _is_text(path: str) -> bool:
@@ -113,22 +127,40 @@ def _split_undecodable(rows: list[tuple[str, str]], problems: dict[str, str]) ->
     text = [(i, p) for i, p in rows if _is_text(p)]
     other = [(i, p) for i, p in rows if not _is_text(p)]
     if text:
-        yield pa.record_batch(
-            {
-                "id": pa.array([i for i, _ in text], pa.string()),
-                "path": pa.array([p for _, p in text], pa.string()),
-                "read_error": pa.array([problems.get(p) for _, p in text], pa.string()),
-            }
+        errors = [problems.get(p) for _, p in text]
+        yield pa.RecordBatch.from_arrays(
+            [
+                string_array([i for i, _ in text]),
+                string_array([p for _, p in text]),
+                pa.array(errors, pa.string()) if any(errors) else pa.nulls(len(text), pa.string()),
+            ],
+            names=["id", "path", "read_error"],
         )
     if other:
         data, errors = zip(*(_read_here(p, problems.get(p)) for _, p in other), strict=True)
-        yield pa.record_batch(
-            {
-                "id": pa.array([i for i, _ in other], pa.string()),
-                "bytes": pa.array(data, pa.binary()),
-                "read_error": pa.array(errors, pa.string()),
-            }
+        yield pa.RecordBatch.from_arrays(
+            [pa.array([i for i, _ in other], pa.string()), pa.array(data, pa.binary()), pa.array(errors, pa.string())],
+            names=["id", "bytes", "read_error"],
         )
+
+
+def string_array(values: list[str]) -> pa.Array:
+    """A pyarrow string array of ``values`` (valid UTF-8 text), built from its buffers.
+
+    ``pa.array(list)`` asks pandas whether the list is array-like, and so
+    imports pandas when it is installed: about 0.35 s of CPU, more than the
+    rest of a profile run's start-up (``docs/benchmarks.md``). Strings that
+    are not valid UTF-8, or over 2 GiB of them, take ``pa.array``.
+    """
+    try:
+        data = [v.encode("utf-8") for v in values]
+    except UnicodeEncodeError:
+        return pa.array(values, pa.string())
+    offsets = array.array("i", [0])
+    offsets.extend(itertools.accumulate(len(d) for d in data))
+    if offsets[-1] >= 2**31 - 1 or offsets.itemsize != 4:
+        return pa.array(values, pa.string())
+    return pa.StringArray.from_buffers(len(values), pa.py_buffer(offsets), pa.py_buffer(b"".join(data)))
 
 
 #: Largest file read on the Python side (undecodable names): as the core's limit at the default pixel limit.
@@ -166,22 +198,26 @@ class TableSource:
         self.ids = [i for i in self.ids if _selected(i, include, exclude)]
         self.selected = pa.array(self.ids, pa.string())
 
-    def batches(self, batch_size: int, done: pa.Array | None) -> Iterator[pa.RecordBatch]:
+    def batches(self, batch_size: BatchSize, done: pa.Array | None) -> Iterator[pa.RecordBatch]:
+        """Batches of ``batch_size`` rows (an int, or a callable giving each batch's size)."""
+        import pyarrow.compute as pc
+
+        size = _sizer(batch_size)
         pending: list[pa.RecordBatch] = []
         rows = 0
+        want = size()
         for batch in self._open():
             batch = _normalise(batch, self.id_column, self.bytes_column, self.label)
             if self.selected is not None:
                 batch = batch.filter(pc.is_in(batch.column("id"), value_set=self.selected))
             if done is not None and len(done):
                 batch = batch.filter(pc.invert(pc.is_in(batch.column("id"), value_set=done)))
-            for start in range(0, batch.num_rows, batch_size):
-                piece = batch.slice(start, batch_size)
-                pending.append(piece)
-                rows += piece.num_rows
-                while rows >= batch_size:
-                    out, pending, rows = _take(pending, batch_size)
-                    yield out
+            pending.append(batch)
+            rows += batch.num_rows
+            while rows >= want:
+                out, pending, rows = _take(pending, want)
+                yield out
+                want = size()
         if rows:
             out, pending, rows = _take(pending, rows)
             yield out
@@ -272,21 +308,32 @@ def _directory(path: str, skip: set[str]) -> FileSource:
             src.paths.append(folder)
             src.problems[folder] = f"cannot list folder: {exc.strerror or exc}"
             return
+        # realpath once per folder: an entry that is not a symlink resolves to
+        # the folder's real path plus its name (a realpath per file costs an
+        # lstat per path component, more than profiling a thumbnail).
+        real_folder = os.path.realpath(folder) if skip else ""
         for entry in entries:
             full = entry.path
-            if os.path.realpath(full) in skip:
-                continue
+            if skip:
+                real = os.path.realpath(full) if entry.is_symlink() else os.path.join(real_folder, entry.name)
+                if real in skip:
+                    continue
             try:
                 is_dir = entry.is_dir(follow_symlinks=True)
             except OSError:
                 is_dir = False
             if is_dir:
                 walk(full)
-            else:
-                src.paths.append(full)
+                continue
+            src.paths.append(full)
+            try:
+                regular = entry.is_file(follow_symlinks=True)  # the directory's file type: no stat for plain files
+            except OSError:
+                regular = False
+            if not regular:
+                _note_special_path(src, full)
 
     walk(str(root))
-    _note_special(src)
     return src
 
 
@@ -326,12 +373,16 @@ def _path_list(list_file: str) -> FileSource:
 def _note_special(src: FileSource) -> None:
     """Mark FIFOs, sockets and devices: opening them could block forever."""
     for p in src.paths:
-        try:
-            mode = os.stat(p).st_mode
-        except OSError:
-            continue  # missing, broken link, loop: the reader reports it
-        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-            src.problems[p] = "not a regular file (FIFO, socket or device); not read"
+        _note_special_path(src, p)
+
+
+def _note_special_path(src: FileSource, p: str) -> None:
+    try:
+        mode = os.stat(p).st_mode
+    except OSError:
+        return  # missing, broken link, loop: the reader reports it
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        src.problems[p] = "not a regular file (FIFO, socket or device); not read"
 
 
 def _assign_ids(files: list[FileSource]) -> None:
@@ -342,7 +393,28 @@ def _assign_ids(files: list[FileSource]) -> None:
     else:
         root = Path(os.path.commonpath([str(f.root) for f in files]))
     for src in files:
-        src.ids = [_relative_id(p, root) for p in src.paths]
+        src.ids = _relative_ids(src.paths, root)
+
+
+def _relative_ids(paths: list[str], root: Path) -> list[str]:
+    """:func:`_relative_id` of every path; a string prefix cut where that is the same thing.
+
+    The planned paths are absolute and normalised (``os.path.abspath``, or a
+    normalised folder joined with entry names), so on POSIX a path under
+    ``root`` is ``root/`` plus its relative POSIX path; the others, and every
+    path elsewhere, take the ``pathlib`` route.
+    """
+    if os.sep != "/" or os.altsep:
+        return [_relative_id(p, root) for p in paths]
+    base = str(root)
+    prefix = base if base.endswith("/") else base + "/"
+    cut = len(prefix)
+    out = []
+    for p in paths:
+        rel = p[cut:] if p.startswith(prefix) else ""
+        plain = rel and _is_text(rel) and all(part not in ("", ".", "..") for part in rel.split("/"))
+        out.append(rel if plain else _relative_id(p, root))
+    return out
 
 
 def _relative_id(path: str, root: Path) -> str:

@@ -10,19 +10,18 @@ from the ``band_*`` columns, which works for any table.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from spectral_fast import _core
 from spectral_fast._shared.progress import bar, stage
 from spectral_fast.errors import InvalidInputError
+from spectral_fast.profiling.metadata import METADATA_KEY as METADATA_KEY  # re-exported: the run description
+from spectral_fast.profiling.metadata import _file_metadata as _file_metadata
+from spectral_fast.profiling.metadata import read_metadata as read_metadata
 from spectral_fast.profiling.options import ProfileOptions
 
 #: Profile options that must match between the reference and a new batch.
@@ -237,21 +236,3 @@ def drop_error_rows(table: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
             dropped["error"].cast(pl.Utf8).drop_nulls().unique(maintain_order=True).head(3).to_list()
         )
     return flagged.filter(~pl.col("__sf_bad")).drop("__sf_bad"), info
-
-
-#: Key of the run description in the Parquet file's key-value metadata.
-METADATA_KEY = b"spectral_fast"
-
-
-def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The run description (version, options) stored in a profiles file."""
-    return _file_metadata(Path(path))
-
-
-def _file_metadata(path: Path) -> dict[str, Any] | None:
-    try:
-        meta = pq.read_schema(path).metadata or {}
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise InvalidInputError(f"cannot read {str(path)!r} as Parquet: {exc}") from exc
-    raw = meta.get(METADATA_KEY)
-    return json.loads(raw) if raw else None
