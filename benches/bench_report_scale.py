@@ -135,8 +135,8 @@ def run_report(data: Path, out: Path, pythonpath: str, cfg: dict, extra: list[st
             "html_kib": round((out / "report.html").stat().st_size / 1024, 1), "args": extra}  # fmt: skip
 
 
-def spot_sets(report_dir: Path) -> tuple[np.ndarray, dict[str, list[set[str]]]]:
-    """Cluster of every image (sorted by id) and each finding's blind spots as sets of image ids."""
+def spot_sets(report_dir: Path, stable_only: bool = False) -> tuple[np.ndarray, dict[str, list[set[str]]]]:
+    """Cluster of every image (sorted by id) and each finding's blind spots (or stable ones) as sets of image ids."""
     a = pl.read_parquet(report_dir / "assignments.parquet").sort("id")
     spots = pl.read_csv(report_dir / "blind_spots.csv", schema_overrides={"clusters": pl.Utf8})
     by_cluster: dict[int, list[str]] = {}
@@ -144,6 +144,8 @@ def spot_sets(report_dir: Path) -> tuple[np.ndarray, dict[str, list[set[str]]]]:
         by_cluster.setdefault(int(c), []).append(i)
     out: dict[str, list[set[str]]] = {}
     for row in spots.iter_rows(named=True):
+        if stable_only and row.get("stable") is not True:
+            continue
         members = {i for c in str(row["clusters"]).split("+") for i in by_cluster.get(int(c), [])}
         out.setdefault(row["finding"], []).append(members)
     return a["cluster"].to_numpy(), out
@@ -160,7 +162,18 @@ def agreement(reference: Path, other: Path) -> dict[str, Any]:
         return [round(max((len(s & o) / len(s | o) for o in against), default=0.0), 3) for s in spots]
 
     findings = sorted(set(spots_ref) | set(spots_oth))
+
+    def union_jaccard(stable_only: bool) -> dict[str, float]:
+        ref, oth = spot_sets(reference, stable_only)[1], spot_sets(other, stable_only)[1]
+        out = {}
+        for f in findings:
+            a, b = set().union(*ref.get(f, [])), set().union(*oth.get(f, []))
+            out[f] = round(len(a & b) / len(a | b), 3) if a | b else 1.0
+        return out
+
     return {
+        "union_jaccard": union_jaccard(False),
+        "union_jaccard_stable": union_jaccard(True),
         "ari": round(float(adjusted_rand_score(lab_ref, lab_oth)), 4),
         "spots_reference": {f: [len(s) for s in spots_ref.get(f, [])] for f in findings},
         "spots_other": {f: [len(s) for s in spots_oth.get(f, [])] for f in findings},
@@ -171,9 +184,11 @@ def agreement(reference: Path, other: Path) -> dict[str, Any]:
 
 def run(quick: bool, *, sizes: tuple[int, ...] | None = None, before: str | None = None, source: Path | None = None,
         cache: Path = DEFAULT_CACHE, work: Path | None = None, full_max: int | None = None,
-        log=T.log) -> dict[str, Any]:  # fmt: skip
+        fast_sample: int | None = None, log=T.log) -> dict[str, Any]:  # fmt: skip
     """Time ``report`` at each size (default, full fit, optionally another checkout) and compare blind spots."""
     cfg = dict(QUICK if quick else FULL)
+    if fast_sample:
+        cfg["max_fit_samples"] = fast_sample
     sizes = tuple(sizes or cfg["sizes"])
     full_max = cfg["full_max"] if full_max is None else full_max
     here = str(ROOT / "python")
@@ -218,7 +233,8 @@ def markdown(doc: dict[str, Any]) -> str:
         for ref in ("full", "before"):
             a = row.get(f"agreement_vs_{ref}")
             if a:
-                text.append(f"- {row['n']:,} rows, default against {ref}: ARI {a['ari']}, "
+                text.append(f"- {row['n']:,} rows, default against {ref}: ARI {a['ari']}, images in any blind spot "
+                            f"Jaccard {a['union_jaccard']} (stable spots {a['union_jaccard_stable']}), "
                             f"spots {a['spots_reference']} vs {a['spots_other']}, best Jaccard "
                             f"{a['jaccard_reference_to_other']} (back: {a['jaccard_other_to_reference']}), "
                             f"wall time ratio {row[f'speedup_vs_{ref}']}x; other load {row['foreign_load_cores']} "
@@ -233,12 +249,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--before", metavar="PYTHONPATH", help="also time another checkout's package (its python/ dir)")
     ap.add_argument("--source", type=Path, help="folder with profiles.parquet and predictions.csv (default: demo)")
     ap.add_argument("--full-max", type=int, default=None, help="largest size also run with a full fit")
+    ap.add_argument(
+        "--fast-sample",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run 'default' with --max-fit-samples N (the archive-scale path from N rows, e.g. at 10k)",
+    )
     ap.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     ap.add_argument("--out-dir", type=Path, default=None)
     args = ap.parse_args(argv)
     out = args.out_dir or (Path(tempfile.mkdtemp(prefix="bench_report_scale_out_")) if args.quick else DEFAULT_OUT)
     doc = run(args.quick, sizes=args.sizes, before=args.before, source=args.source, cache=args.cache_dir,
-              full_max=args.full_max)  # fmt: skip
+              full_max=args.full_max, fast_sample=args.fast_sample)  # fmt: skip
     doc = {"schema_version": T.SCHEMA_VERSION, "benchmark": "report_scale", "quick": args.quick,
            "date": time.strftime("%Y-%m-%d"), **doc}  # fmt: skip
     T.publish(out, "report_scale", doc, markdown(doc))

@@ -363,9 +363,12 @@ def _stability(model, table, finding, spots, labels, n_refits, n_perm, spot_args
     if not spots or n_refits == 0:
         return [float("nan")] * len(spots)
     error, _, truth, _ = finding
+    # At archive scale a refit fits on half the main fit's sample, as it fits on half the images below it.
+    half_sample = None if model.max_fit_samples is None else max(int(model.max_fit_samples) // 2, 2)
 
     def fit_assign(rows, seed):
-        refit = clone(model).set_params(n_clusters=int(model.n_clusters_), random_state=seed, n_init=1)
+        refit = clone(model).set_params(n_clusters=int(model.n_clusters_), random_state=seed, n_init=1,
+                                        max_fit_samples=half_sample)  # fmt: skip
         refit.fit(table[rows])
         return refit.predict(table), tree_members(refit.tree_, refit.n_clusters_), refit.cluster_centers_
 
