@@ -192,6 +192,9 @@ def analyze(
         )
     if isinstance(n_refits, bool) or not isinstance(n_refits, (int, np.integer)) or n_refits < 0:
         raise InvalidInputError(f"n_refits must be an integer >= 0, got {n_refits!r}")
+    m = max_fit_samples
+    if m is not None and (isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 2):
+        raise InvalidInputError(f"max_fit_samples must be None or an integer >= 2, got {m!r}")
     names = [f.title for f in findings]
     if len(set(names)) != len(names):
         raise InvalidInputError(f"findings: names must be distinct, got {names}")
