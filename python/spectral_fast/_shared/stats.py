@@ -9,9 +9,16 @@ import numpy as np
 Z95 = 1.959963984540054
 
 
+#: Tables larger than this are analysed at archive scale (``docs/method.md#archive-scale``): the clustering
+#: is fitted on a seeded sample of this many images and every image assigned, and permutation tests draw
+#: their counts per cluster (:func:`permuted_counts`) instead of shuffling images. Smaller tables: unchanged.
+ARCHIVE_SCALE_N = 10_000
+
 #: Above this many images a cluster's AUROC interval uses the Hanley-McNeil
 #: normal approximation instead of the bootstrap (which would re-rank it 500 times).
 BOOTSTRAP_MAX_N = 5000
+#: Resampled values :func:`resampled_aurocs` holds at once (resamples x images): bounds its memory.
+BOOTSTRAP_BLOCK = 1 << 20
 
 
 def wilson_interval(k: np.ndarray | int, n: np.ndarray | int, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
@@ -50,16 +57,46 @@ def bootstrap_auroc(
     n = len(truth)
     if n > BOOTSTRAP_MAX_N:
         return hanley_mcneil_interval(truth, score)
-    values = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
-        t = truth[idx]
-        if t.any() and not t.all():
-            values.append(auroc(t, score[idx]))
+    score = np.asarray(score, dtype=np.float64)
+    if np.isnan(score).any():  # every resample's AUROC would be NaN
+        return float("nan"), float("nan")
+    values = resampled_aurocs(truth, score, rng, n_boot)
     if len(values) < 20:
         return float("nan"), float("nan")
     lo, hi = np.percentile(values, [2.5, 97.5])
     return float(lo), float(hi)
+
+
+def resampled_aurocs(truth: np.ndarray, score: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
+    """AUROC of each of ``n_boot`` resamples with replacement that hold both classes, in draw order.
+
+    Each resample is ``rng.integers(0, n, n)``, drawn in blocks of
+    :data:`BOOTSTRAP_BLOCK` values (the same draws as one call per resample).
+    Its AUROC is the Mann-Whitney count from how often it drew each image,
+    over the tie groups of the scores sorted once, instead of ranking every
+    resample; the counts are whole and half numbers, so the values equal
+    :func:`auroc` of each resample exactly.
+    """
+    n = len(truth)
+    order = np.argsort(score, kind="stable")
+    ranked = score[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])  # first image of each tie group
+    positive = np.asarray(truth, dtype=bool)[order]
+    per_block = max(1, BOOTSTRAP_BLOCK // n)
+    out = []
+    for first in range(0, n_boot, per_block):
+        b = min(per_block, n_boot - first)
+        draws = rng.integers(0, n, (b, n)) + n * np.arange(b)[:, None]
+        times = np.bincount(draws.ravel(), minlength=b * n).reshape(b, n)[:, order]
+        pos = np.add.reduceat(np.where(positive, times, 0), starts, axis=1)
+        neg = np.add.reduceat(np.where(positive, 0, times), starts, axis=1)
+        below = np.cumsum(neg, axis=1) - neg  # negatives scored lower than the group
+        twice_u = (pos * (2 * below + neg)).sum(axis=1)
+        n_pos = pos.sum(axis=1)
+        n_neg = n - n_pos
+        both = (n_pos > 0) & (n_neg > 0)
+        out.append((twice_u[both] / 2.0) / (n_pos[both] * n_neg[both]))
+    return np.concatenate(out) if out else np.zeros(0)
 
 
 def hanley_mcneil_interval(truth: np.ndarray, score: np.ndarray) -> tuple[float, float]:
@@ -113,13 +150,32 @@ def bernoulli_llr(errors_in: int, n_in: int, errors_total: int, n_total: int) ->
 
 def mutual_information(labels: np.ndarray, error: np.ndarray, k: int) -> float:
     """Mutual information (nats) between cluster and error."""
-    n = len(labels)
-    joint = np.zeros((k, 2))
-    np.add.at(joint, (labels, error.astype(np.int64)), 1.0)
-    joint /= n
+    labels = np.asarray(labels, dtype=np.int64)
+    sizes = np.bincount(labels, minlength=k)
+    return mutual_information_counts(np.bincount(labels, weights=np.asarray(error, dtype=np.float64), minlength=k),
+                                     sizes)  # fmt: skip
+
+
+def mutual_information_counts(errors: np.ndarray, sizes: np.ndarray) -> float:
+    """Mutual information (nats) between cluster and error from each cluster's error count and size."""
+    errors = np.asarray(errors, dtype=np.float64)
+    joint = np.column_stack([sizes - errors, errors])
+    joint /= joint.sum()
     pc, pe = joint.sum(axis=1, keepdims=True), joint.sum(axis=0, keepdims=True)
     nz = joint > 0
     return float((joint[nz] * np.log(joint[nz] / (pc @ pe)[nz])).sum())
+
+
+def permuted_counts(sizes: np.ndarray, cases: int, n_perm: int, rng: np.random.Generator) -> np.ndarray:
+    """Cases per group in ``n_perm`` random permutations, drawn without shuffling images.
+
+    Shuffling ``cases`` cases over the images of groups of ``sizes`` images
+    and counting them per group gives multivariate hypergeometric counts;
+    they are drawn directly, which costs per group, not per image
+    (``docs/method.md#archive-scale``). Returns a float array (n_perm, groups).
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    return rng.multivariate_hypergeometric(sizes, int(cases), size=n_perm).astype(np.float64)
 
 
 def worst_share(labels: np.ndarray, error: np.ndarray, k: int, coverage: float) -> float:

@@ -34,7 +34,8 @@ from spectral_fast._shared.stats import (
     bootstrap_auroc,
     enrichment_p,
     is_probability,
-    mutual_information,
+    mutual_information_counts,
+    permuted_counts,
     wilson_interval,
     worst_share,
 )
@@ -127,6 +128,7 @@ def analyze_finding(
     seed: int | None = 0,
     centers: np.ndarray | None = None,
     min_similarity: float = 0.8,
+    draw_counts: bool = False,
 ) -> FindingResult:
     """All statistics of one finding.
 
@@ -162,6 +164,12 @@ def analyze_finding(
     min_similarity : float
         Cosine similarity of the two groups' centres below which they are
         physically different.
+    draw_counts : bool
+        Permutation tests draw each permutation's counts per cluster from
+        their exact distribution instead of shuffling images: the same tests,
+        other random draws, and a cost independent of the number of images
+        (``docs/method.md#archive-scale``; :func:`analyze` turns it on above
+        ``max_fit_samples`` images).
 
     Returns
     -------
@@ -226,7 +234,7 @@ def analyze_finding(
 
     spots, p_scan = scan_blind_spots(
         labels, error, members, lift_threshold=lift_threshold, grow_lift=grow_lift, alpha=alpha, n_perm=n_perm,
-        seed=seed, centers=centers, min_similarity=min_similarity, truth=truth,
+        seed=seed, centers=centers, min_similarity=min_similarity, truth=truth, draw_counts=draw_counts,
     )  # fmt: skip
     for row in rows:
         row["blind_spot"], row["rank"], row["group"] = False, None, ""
@@ -234,7 +242,8 @@ def analyze_finding(
         for c in spot["clusters"]:
             rows[c]["blind_spot"], rows[c]["rank"], rows[c]["group"] = True, spot["rank"], spot["name"]
 
-    summary = concentration(labels, error, k, n_perm=n_perm, min_cluster_size=min_cluster_size, rng=rng)
+    summary = concentration(labels, error, k, n_perm=n_perm, min_cluster_size=min_cluster_size, rng=rng,
+                            draw_counts=draw_counts)  # fmt: skip
     summary.update(
         finding=finding,
         n=n,
@@ -260,6 +269,7 @@ def find_blind_spots(
     centers: np.ndarray | None = None,
     min_similarity: float = 0.8,
     truth: np.ndarray | None = None,
+    draw_counts: bool = False,
 ) -> list[dict]:
     """Blind spots among the tree's nodes (module docstring), ranked by excess errors.
 
@@ -271,11 +281,11 @@ def find_blind_spots(
     reported) and ``p_scan`` (the tree scan's family-wise p-value, which
     decides). A node whose two children are blind spots of opposite
     directions is never a blind spot. ``centers`` and ``min_similarity`` as
-    in :func:`analyze_finding`.
+    in :func:`analyze_finding`, and ``draw_counts``.
     """
     return scan_blind_spots(
         labels, error, members, lift_threshold=lift_threshold, grow_lift=grow_lift, alpha=alpha, n_perm=n_perm,
-        seed=seed, centers=centers, min_similarity=min_similarity, truth=truth,
+        seed=seed, centers=centers, min_similarity=min_similarity, truth=truth, draw_counts=draw_counts,
     )[0]  # fmt: skip
 
 
@@ -292,6 +302,7 @@ def scan_blind_spots(
     centers: np.ndarray | None = None,
     min_similarity: float = 0.8,
     truth: np.ndarray | None = None,
+    draw_counts: bool = False,
 ) -> tuple[list[dict], float]:
     """:func:`find_blind_spots` and the scan's global p-value (that of the largest LLR over all node-directions)."""
     from spectral_fast.analysis.error_directions import DirectionCounts
@@ -307,7 +318,8 @@ def scan_blind_spots(
     k = counts.k
     sizes = np.bincount(labels, minlength=k)
     nodes = {d: counts.nodes(d) for d in counts.directions}
-    p_scan = counts.scan_p_values({d: np.array([x["llr"] for x in nodes[d]]) for d in nodes}, n_perm, seed)
+    p_scan = counts.scan_p_values({d: np.array([x["llr"] for x in nodes[d]]) for d in nodes}, n_perm, seed,
+                                  draw_counts=draw_counts)  # fmt: skip
     flat = [x for d in nodes for x in nodes[d]]
     for x, q in zip(flat, bh_adjust(np.array([x["p_value"] for x in flat]))):
         x["p_adjusted"] = float(q)
@@ -482,6 +494,7 @@ def concentration(
     n_perm: int = 999,
     min_cluster_size: int = 5,
     rng: np.random.Generator | None = None,
+    draw_counts: bool = False,
 ) -> dict:
     """Is failure concentrated at all? Chi-square, permutation tests and worst-cluster shares.
 
@@ -489,7 +502,9 @@ def concentration(
     drawing random partitions with the observed cluster sizes; statistics are
     the largest lift (clusters of at least ``min_cluster_size``) and the
     mutual information between cluster and error. p = (1 + #{perm >= obs}) /
-    (1 + n_perm).
+    (1 + n_perm). ``draw_counts`` draws each permutation's errors per cluster
+    from their exact distribution instead of shuffling images
+    (:func:`~spectral_fast._shared.stats.permuted_counts`; archive scale).
     """
     from scipy.stats import chi2_contingency
 
@@ -506,19 +521,25 @@ def concentration(
         chi2, p, dof, _ = chi2_contingency(table[present], correction=False)
         out.update(chi2=float(chi2), chi2_dof=int(dof), chi2_p=float(p))
 
-    def max_lift(err: np.ndarray) -> float:
-        if not big.any() or not err.any():
-            return float("nan")
-        rate = np.bincount(labels, weights=err.astype(np.float64), minlength=k)[big] / sizes[big]
-        return float(rate.max() / err.mean())
+    total, n = int(error.sum()), len(labels)
 
-    obs_lift, obs_mi = max_lift(error), mutual_information(labels, error, k)
+    def max_lift(errs: np.ndarray) -> float:
+        if not big.any() or not total:
+            return float("nan")
+        return float((errs[big] / sizes[big]).max() / (total / n))
+
+    def cluster_errors(err: np.ndarray) -> np.ndarray:
+        return np.bincount(labels, weights=err.astype(np.float64), minlength=k)
+
+    observed = cluster_errors(error)
+    obs_lift, obs_mi = max_lift(observed), mutual_information_counts(observed, sizes)
+    drawn = permuted_counts(sizes, total, n_perm, rng) if draw_counts else None
     perm_lift = np.empty(n_perm)
     perm_mi = np.empty(n_perm)
     for i in counted(range(n_perm), n_perm, "concentration permutations", "perm"):
-        shuffled = rng.permutation(error)
-        perm_lift[i] = max_lift(shuffled)
-        perm_mi[i] = mutual_information(labels, shuffled, k)
+        errs = drawn[i] if drawn is not None else cluster_errors(rng.permutation(error))
+        perm_lift[i] = max_lift(errs)
+        perm_mi[i] = mutual_information_counts(errs, sizes)
     valid = error.any() and not error.all() and n_perm > 0
     out.update(
         max_lift=obs_lift,

@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from spectral_fast._shared.frames import ACCEPTED, is_frame, to_polars
 from spectral_fast._shared.progress import counted
 from spectral_fast._shared.serialize import check_arrays, check_number, read_checksummed, write_checksummed
+from spectral_fast._shared.stats import ARCHIVE_SCALE_N
 from spectral_fast._version import __version__
 from spectral_fast.analysis.cluster_tree import ward_tree
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
@@ -38,6 +39,8 @@ FORMAT_VERSION = 3  # 2: anatomy adjustment of the upper bands; 3: lower bands s
 #: Largest k the automatic choices consider.
 MAX_K = 30
 K_CHOICES = ("auto", "bic", "silhouette")
+#: Elements of the (rows, clusters, features) difference :meth:`SpectralClusters.transform` holds at once.
+TRANSFORM_BLOCK = 1 << 20
 
 
 def auto_k(n: int) -> int:
@@ -116,11 +119,11 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         (``docs/method.md#clustering``).
     n_init : int, default 10
         Restarts; the best objective wins.
-    max_fit_samples : int or None, default 100_000
+    max_fit_samples : int or None, default 10_000
         Larger sets fit scaling, k choice and clusters on a seeded random
-        subsample of this size and then assign every image (a diagonal
-        mixture on 100k x 37 takes seconds; on millions, minutes per restart).
-        None fits on everything.
+        subsample of this size and then assign every image
+        (:data:`~spectral_fast._shared.stats.ARCHIVE_SCALE_N`,
+        ``docs/method.md#archive-scale``). None fits on everything.
     random_state : int or None, default None
         Seed; the same seed gives the same clusters.
 
@@ -173,7 +176,7 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         anatomy_components: int = 2,
         lower_bands: str = "bands",
         n_init: int = 10,
-        max_fit_samples: int | None = 100_000,
+        max_fit_samples: int | None = ARCHIVE_SCALE_N,
         random_state: int | None = None,
     ) -> None:
         self.n_clusters = n_clusters
@@ -294,8 +297,12 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
     def transform(self, X: Any) -> np.ndarray:
         """Euclidean distance of each image to each cluster centre, in the clustering space."""
         z = self.embed(X)
-        diff = z[:, None, :] - self.cluster_centers_[None, :, :]
-        return np.sqrt((diff * diff).sum(axis=2))
+        out = np.empty((len(z), len(self.cluster_centers_)))
+        step = max(1, TRANSFORM_BLOCK // max(self.cluster_centers_.size, 1))
+        for lo in range(0, len(z), step):  # rows in blocks: the (rows, k, d) difference stays small
+            diff = z[lo : lo + step, None, :] - self.cluster_centers_[None, :, :]
+            out[lo : lo + step] = np.sqrt((diff * diff).sum(axis=2))
+        return out
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the :meth:`transform` columns (distance to each centre): ``spectralclusters0, 1, ..``.

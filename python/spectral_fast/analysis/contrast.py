@@ -79,7 +79,8 @@ def _categorical(name: str, values: pl.Series, inside: np.ndarray) -> dict | Non
     if values.dtype.is_numeric():  # 640.0 -> "640", 0.168 -> "0.168"
         raw = values.cast(pl.Float64).fill_null(float("nan")).to_numpy()
         ok &= np.isfinite(raw)
-        v = np.array([_num(x) if np.isfinite(x) else "" for x in raw], dtype=object)
+        distinct, inverse = np.unique(raw, return_inverse=True)  # words for each distinct value, not each image
+        v = np.array([_num(x) if np.isfinite(x) else "" for x in distinct], dtype=object)[inverse.ravel()]
     else:
         v = values.cast(pl.Utf8).to_numpy()
     levels = sorted(set(v[ok].tolist()))

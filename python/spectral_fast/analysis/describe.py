@@ -69,12 +69,17 @@ def band_frequencies(table: pl.DataFrame, band_cols: list[str]) -> np.ndarray:
 
 def robust_z(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Robust z of ``values`` (per column) against the columns of ``reference``."""
+    loc, scale = robust_scale(reference)
+    return (values - loc) / scale
+
+
+def robust_scale(reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median and IQR / 1.349 of each column (the standard deviation where the IQR is 0, else 1)."""
     loc = np.nanmedian(reference, axis=0)
     q75, q25 = np.nanpercentile(reference, [75, 25], axis=0)
     scale = (q75 - q25) / 1.349
     fallback = np.nanstd(reference, axis=0)
-    scale = np.where(scale > 0, scale, np.where(fallback > 0, fallback, 1.0))
-    return (values - loc) / scale
+    return loc, np.where(scale > 0, scale, np.where(fallback > 0, fallback, 1.0))
 
 
 class ProfileFeatures:
@@ -89,10 +94,14 @@ class ProfileFeatures:
         self.data = (
             table.select(cols).cast({c: pl.Float64 for c in cols}).to_numpy() if cols else np.zeros((table.height, 0))
         )
+        self._scale: tuple[np.ndarray, np.ndarray] | None = None
 
     def describe(self, inside: np.ndarray, threshold: float = THRESHOLD) -> dict:
         """``description``, ``findings`` and ``band_z`` of the images where ``inside`` is true, against all."""
-        z = robust_z(np.nanmedian(self.data[inside], axis=0), self.data)
+        if self._scale is None:  # the whole set's statistics, once for every group described
+            self._scale = robust_scale(self.data)
+        loc, scale = self._scale
+        z = (np.nanmedian(self.data[inside], axis=0) - loc) / scale
         zb = z[: len(self.band_cols)]
         found: list[tuple[str, float]] = []
         for name, lo, hi in RANGES:

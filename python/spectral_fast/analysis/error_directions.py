@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from spectral_fast._shared.progress import counted
-from spectral_fast._shared.stats import enrichment_p
+from spectral_fast._shared.stats import enrichment_p, permuted_counts
 
 #: Directions scored with true labels, and without them.
 WITH_LABELS = ("misses", "false_alarms", "both")
@@ -166,14 +166,42 @@ class DirectionCounts:
         return out
 
     def scan_p_values(
-        self, observed_llr: dict[str, np.ndarray], n_perm: int, seed: int | None
+        self, observed_llr: dict[str, np.ndarray], n_perm: int, seed: int | None, *, draw_counts: bool = False
     ) -> dict[str, np.ndarray]:
-        """Family-wise p-value of each node-direction LLR: errors permuted within each label (module docstring)."""
+        """Family-wise p-value of each node-direction LLR: errors permuted within each label (module docstring).
+
+        ``draw_counts``: each permutation's cases per cluster are drawn from
+        their exact distribution (:func:`~spectral_fast._shared.stats.permuted_counts`)
+        instead of shuffling the images, for archive-scale tables.
+        """
         rng = np.random.default_rng(seed)
+        if draw_counts:
+            batch = self._drawn_counts(n_perm, rng)
+        else:
+            batch = self._shuffled_counts(n_perm, rng)
+        max_llr = np.zeros(n_perm)
+        for d in self.directions:
+            max_llr = np.maximum(max_llr, self.llr(d, batch[d] @ self.onehot.T).max(axis=1))
+        return {
+            d: np.array([(1 + np.sum(max_llr >= v - 1e-9)) / (1 + n_perm) if v > 0 else 1.0 for v in observed_llr[d]])
+            for d in self.directions
+        }
+
+    def _drawn_counts(self, n_perm: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Cases per cluster of each direction in ``n_perm`` permutations within labels, drawn per cluster."""
+        sizes = np.bincount(self.labels, minlength=self.k)
+        if self.truth is None:
+            return {"errors": permuted_counts(sizes, int(self.total_errors), n_perm, rng)}
+        pos = np.bincount(self.labels, weights=self.truth.astype(np.float64), minlength=self.k).astype(np.int64)
+        miss = permuted_counts(pos, int(self.misses_total), n_perm, rng)
+        fa = permuted_counts(sizes - pos, int(self.fa_total), n_perm, rng)
+        return {"misses": miss, "false_alarms": fa, "both": miss + fa}
+
+    def _shuffled_counts(self, n_perm: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Cases per cluster of each direction in ``n_perm`` shuffles of the errors within labels."""
         strata = (
             [np.arange(self.n)] if self.truth is None else [np.flatnonzero(self.truth), np.flatnonzero(~self.truth)]
         )
-        max_llr = np.zeros(n_perm)
         batch = {d: np.empty((n_perm, self.k)) for d in self.directions}
         for i in counted(range(n_perm), n_perm, "scan permutations", "perm"):
             if self.truth is None:
@@ -184,9 +212,4 @@ class DirectionCounts:
                     perm[idx] = rng.permutation(self.error[idx])
             for d, v in self.cluster_counts(perm).items():
                 batch[d][i] = v
-        for d in self.directions:
-            max_llr = np.maximum(max_llr, self.llr(d, batch[d] @ self.onehot.T).max(axis=1))
-        return {
-            d: np.array([(1 + np.sum(max_llr >= v - 1e-9)) / (1 + n_perm) if v > 0 else 1.0 for v in observed_llr[d]])
-            for d in self.directions
-        }
+        return batch

@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from spectral_fast._shared.display import NotebookView
+from spectral_fast._shared.stats import ARCHIVE_SCALE_N
 from spectral_fast._version import __version__
 from spectral_fast.analysis.stability import STABLE
 from spectral_fast.analysis.summary_types import ReportSummary
@@ -109,6 +110,7 @@ def analyze(
     metadata: pl.DataFrame | str | Path | None = None,
     metadata_cols: list[str] | None = None,
     metadata_id_col: str | None = None,
+    max_fit_samples: int | None = ARCHIVE_SCALE_N,
 ) -> Report:
     """Find, test and describe the clusters where a model's errors concentrate.
 
@@ -156,6 +158,13 @@ def analyze(
         profile's own acquisition columns they are compared between each
         blind spot and the rest (:mod:`spectral_fast.analysis.contrast`);
         they do not enter the clustering.
+    max_fit_samples : int or None
+        Archive scale (``docs/method.md#archive-scale``): above this many
+        images the clustering (and each stability refit) is fitted on a seeded
+        sample of this size and every image assigned, and the permutation
+        tests draw their counts per cluster instead of shuffling images.
+        None: fit on every image and shuffle at any size. Below it nothing
+        changes.
 
     Returns
     -------
@@ -183,6 +192,9 @@ def analyze(
         )
     if isinstance(n_refits, bool) or not isinstance(n_refits, (int, np.integer)) or n_refits < 0:
         raise InvalidInputError(f"n_refits must be an integer >= 0, got {n_refits!r}")
+    m = max_fit_samples
+    if m is not None and (isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 2):
+        raise InvalidInputError(f"max_fit_samples must be None or an integer >= 2, got {m!r}")
     names = [f.title for f in findings]
     if len(set(names)) != len(names):
         raise InvalidInputError(f"findings: names must be distinct, got {names}")
@@ -219,8 +231,9 @@ def analyze(
     stage(f"clustering {joined.height} images" if model is None else f"assigning {joined.height} images to clusters")
     if model is None:
         model = SpectralClusters(
-            n_clusters, method=method, features=features, anatomy_components=anatomy_components, random_state=seed
-        ).fit(joined)
+            n_clusters, method=method, features=features, anatomy_components=anatomy_components, random_state=seed,
+            max_fit_samples=max_fit_samples,
+        ).fit(joined)  # fmt: skip
         labels = model.labels_
     else:
         labels = model.predict(joined)
@@ -238,7 +251,8 @@ def analyze(
     feature_vars = profile_variables(joined, describer.band_cols, describer.freqs)
     evidence_rows: list[dict] = []
 
-    spot_args = {"lift_threshold": lift_threshold, "alpha": alpha, "seed": seed}
+    draw_counts = max_fit_samples is not None and joined.height > max_fit_samples
+    spot_args = {"lift_threshold": lift_threshold, "alpha": alpha, "seed": seed, "draw_counts": draw_counts}
     slice_rows, spot_rows, summaries = [], [], {}
     for f in findings:
         error, loss, truth, score = per_finding[f.title]
@@ -246,7 +260,7 @@ def analyze(
         res = analyze_finding(
             f.title, labels, error, truth, score, members,
             lift_threshold=lift_threshold, alpha=alpha, n_boot=n_boot, n_perm=n_perm, seed=seed,
-            centers=model.cluster_centers_,
+            centers=model.cluster_centers_, draw_counts=draw_counts,
         )  # fmt: skip
         for row in res.clusters:
             d = descriptions[row["cluster"]]
@@ -314,7 +328,7 @@ def analyze(
             "seed": seed, "match": match, "id_col": id_col, "group_col": group_col,
             "lift_threshold": lift_threshold, "alpha": alpha,
             "n_boot": n_boot, "n_perm": n_perm, "n_refits": n_refits, "findings": [asdict(f) for f in findings],
-            "metadata_cols": list(metadata_cols or []),
+            "metadata_cols": list(metadata_cols or []), "max_fit_samples": max_fit_samples,
         },
     }  # fmt: skip
     evidence = (
@@ -352,9 +366,12 @@ def _stability(model, table, finding, spots, labels, n_refits, n_perm, spot_args
     if not spots or n_refits == 0:
         return [float("nan")] * len(spots)
     error, _, truth, _ = finding
+    # At archive scale a refit fits on half the main fit's sample, as it fits on half the images below it.
+    half_sample = None if model.max_fit_samples is None else max(int(model.max_fit_samples) // 2, 2)
 
     def fit_assign(rows, seed):
-        refit = clone(model).set_params(n_clusters=int(model.n_clusters_), random_state=seed, n_init=1)
+        refit = clone(model).set_params(n_clusters=int(model.n_clusters_), random_state=seed, n_init=1,
+                                        max_fit_samples=half_sample)  # fmt: skip
         refit.fit(table[rows])
         return refit.predict(table), tree_members(refit.tree_, refit.n_clusters_), refit.cluster_centers_
 

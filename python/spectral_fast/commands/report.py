@@ -57,6 +57,18 @@ def _k(value: str) -> int | str:
         raise argparse.ArgumentTypeError(f"--k must be 'auto' or a positive integer, got {value!r}") from None
 
 
+def _sample_size(value: str) -> int | str:
+    if value == "all":
+        return value
+    try:
+        n = positive_int(value)
+    except argparse.ArgumentTypeError:
+        n = 0
+    if n < 2:
+        raise argparse.ArgumentTypeError(f"--max-fit-samples must be 'all' or an integer >= 2, got {value!r}")
+    return n
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "profiles", metavar="PROFILES", help="profile table (Parquet or CSV) from `spectral-fast profile`"
@@ -105,6 +117,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metadata-cols", metavar="A,B", type=lambda v: [c for c in v.split(",") if c],
                         help="columns of --metadata to use, comma-separated")  # fmt: skip
     parser.add_argument("--metadata-id-col", metavar="C", help="id column of --metadata (default --pred-id-col)")
+    parser.add_argument("--max-fit-samples", type=_sample_size, default=None, metavar="N",
+                        help="above N images, fit the clustering on a seeded sample of N and draw permutation counts "
+                             "per cluster (archive scale, docs/method.md#archive-scale; default 10000); 'all': fit "
+                             "on every image and shuffle images at any size")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -132,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
         anatomy_components=args.anatomy_components, seed=args.seed, n_perm=args.n_perm, n_boot=args.n_boot,
         artefacts_from=args.images if args.artefacts else None, group_col=args.group_col, n_refits=args.refits,
         metadata=args.metadata, metadata_cols=args.metadata_cols, metadata_id_col=args.metadata_id_col,
+        **({} if args.max_fit_samples is None else
+           {"max_fit_samples": None if args.max_fit_samples == "all" else args.max_fit_samples}),
     )  # fmt: skip
     stage(f"writing the report to {args.output}")
     paths = write_report(rep, args.output, image_root=args.images)

@@ -12,6 +12,8 @@ SPOT_COLOURS = ("#c0392b", "#d35400", "#8e44ad", "#16a085", "#2c7fb8", "#b7950b"
 REST = "#aab4be"
 #: Named frequency ranges of the ratio plot, cycles/px (those of analysis.describe).
 RANGE_NAMES = (("large-scale", 0.0, 0.05), ("fine detail", 0.05, 0.2), ("finest", 0.2, 0.5))
+#: Most images the map draws: beyond it a random sample, so the figure's cost and size stay bounded.
+MAP_POINTS = 8000
 
 
 def spot_colour(i: int) -> str:
@@ -57,6 +59,13 @@ def pca_xy(z: np.ndarray) -> np.ndarray:
     centred = z - z.mean(axis=0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     return centred @ vt[:2].T if vt.shape[0] >= 2 else np.c_[centred[:, 0], np.zeros(len(z))]
+
+
+def map_rows(n: int, limit: int = MAP_POINTS, seed: int = 0) -> np.ndarray:
+    """Rows the map draws: all ``n``, or a seeded random ``limit`` of them (sorted) when there are more."""
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
 
 
 def plot_map(xy: np.ndarray, spot_of: np.ndarray, spots: list[tuple[int, str]], error: np.ndarray, finding: str) -> str:

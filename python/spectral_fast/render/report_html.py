@@ -177,7 +177,10 @@ def render_body(report, *, image_root: str | Path | None = None) -> str:
             "(1 = the same; above 1 more energy at that scale, e.g. sharpening or noise; below, blur or smoothing).</p>"
         )
 
-    xy = plots.pca_xy(model.embed(report.table))
+    shown = plots.map_rows(len(labels), seed=int(summary["options"].get("seed") or 0))
+    xy = plots.pca_xy(model.embed(report.table))[shown]
+    sampled = (f" A random {len(shown):,} of the {len(labels):,} images are drawn."
+               if len(shown) < len(labels) else "")  # fmt: skip
     parts.append("<h2>Where the errors are</h2>")
     for title in titles:
         mine = [sp for sp in spots if sp.finding == title]
@@ -191,9 +194,9 @@ def render_body(report, *, image_root: str | Path | None = None) -> str:
         parts.append(f"<h3>{esc(title)}</h3>")
         parts.append(
             '<div class="figs">'
-            + figure(plots.plot_map(xy, spot_of, names, error, title),
+            + figure(plots.plot_map(xy, spot_of[shown], names, error[shown], title),
                      f"Images on the first two principal components of the clustering features: blind spots in "
-                     f"colour, the rest grey; circled: the model's errors on {title}.")
+                     f"colour, the rest grey; circled: the model's errors on {title}.{sampled}")
             + figure(plots.plot_error_rates(rows_f, summary["findings"][title]["error_rate"], title, colour_of),
                      f"Error rate per cluster, {title}, highest first.")
             + "</div>"
