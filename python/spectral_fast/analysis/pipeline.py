@@ -97,6 +97,7 @@ def analyze(
     method: str = "gmm",
     features: str | list[str] = "auto",
     anatomy_components: int = 2,
+    frequency_axis: str = "pixel",
     seed: int = 0,
     model: Any = None,
     lift_threshold: float = 1.5,
@@ -126,7 +127,9 @@ def analyze(
         How predictions are joined to profiles (:func:`spectral_fast.analysis.predictions.join_predictions`).
     min_match : float
         Least share of the profiles that must match a prediction (``min_match_share`` there).
-    n_clusters, method, features, anatomy_components : see :class:`spectral_fast.analysis.clustering.SpectralClusters`
+    n_clusters, method, features, anatomy_components, frequency_axis : see
+        :class:`spectral_fast.analysis.clustering.SpectralClusters` (``frequency_axis="field"`` falls back
+        to ``"pixel"`` for profiles that cannot be re-binned)
     seed : int
         Seed of the clustering, bootstrap and permutations.
     model : SpectralClusters, optional
@@ -221,7 +224,7 @@ def analyze(
     stage(f"clustering {joined.height} images" if model is None else f"assigning {joined.height} images to clusters")
     if model is None:
         # a resized or linear-spaced profile keeps its pixel-axis bands (profiling/field_bands.py)
-        axis = "field" if can_rebin(list(joined.columns), profile_options) else "pixel"
+        axis = frequency_axis if can_rebin(list(joined.columns), profile_options) else "pixel"
         model = SpectralClusters(
             n_clusters, method=method, features=features, anatomy_components=anatomy_components,
             frequency_axis=axis, random_state=seed,
@@ -320,7 +323,7 @@ def analyze(
         "findings": summaries,
         "options": {
             "n_clusters": n_clusters, "method": model.method, "scaling": model.scaling, "features": features,
-            "anatomy_components": model.anatomy_components,
+            "anatomy_components": model.anatomy_components, "frequency_axis": model.frequency_axis,
             "lower_bands": model.lower_bands,
             "seed": seed, "match": match, "id_col": id_col, "group_col": group_col,
             "lift_threshold": lift_threshold, "alpha": alpha,
