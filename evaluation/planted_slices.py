@@ -292,6 +292,10 @@ def best_node(labels: np.ndarray, tree, k: int, planted: np.ndarray) -> tuple[fl
     return best[1], best[2]
 
 
+#: The comparison row of the size-invariant bands.
+FIELD_AXIS = "spectral_fast, field-axis bands"
+
+
 def finders(
     table: pl.DataFrame, seed: int, ablations: bool
 ) -> dict[str, tuple[np.ndarray, np.ndarray, int, np.ndarray]]:
@@ -309,6 +313,9 @@ def finders(
     from spectral_fast.analysis.cluster_tree import ward_tree
 
     out["random"] = (rand, ward_tree(centres, np.bincount(rand, minlength=sf.n_clusters_)), sf.n_clusters_, centres)
+    # the size-invariant band axis (docs/method.md#frequencies-that-mean-the-same-across-matrix-sizes)
+    fa = SpectralClusters(random_state=seed, frequency_axis="field").fit(table)
+    out[FIELD_AXIS] = (fa.labels_, fa.tree_, fa.n_clusters_, fa.cluster_centers_)
     if ablations:
         bands = [c for c in table.columns if c.startswith("band_")]
         variants = {

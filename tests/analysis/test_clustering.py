@@ -207,7 +207,8 @@ def test_large_sets_fit_on_a_subsample_and_assign_everyone():
 def _slice_separation(model: SpectralClusters, table: pl.DataFrame, slice_: np.ndarray) -> float:
     """Distance between the slice and the rest along their mean difference, in pooled sds (upper bands)."""
     z = model.embed(table)
-    upper = [i for i, f in enumerate(model.embedding_names_) if f.startswith("band_") and int(f[5:]) >= 16]
+    bands = [i for i, f in enumerate(model.embedding_names_) if f.startswith(("band_", "field_", "fine_"))]
+    upper = bands[len(bands) // 2 :]
     d = z[slice_][:, upper].mean(axis=0) - z[~slice_][:, upper].mean(axis=0)
     p = z[:, upper] @ (d / np.linalg.norm(d))
     return float((p[slice_].mean() - p[~slice_].mean()) / np.sqrt((p[slice_].var() + p[~slice_].var()) / 2))
@@ -281,3 +282,34 @@ def test_anatomy_adjustment_round_trips_and_checks_its_parameter(tmp_path):
     np.testing.assert_allclose(reloaded.predict_proba(df), short.predict_proba(df))
     with pytest.raises(InvalidInputError, match="lower_bands"):
         SpectralClusters(lower_bands="pcs").fit(df)
+
+
+def profiled_mixed_sizes(n: int = 48) -> pl.DataFrame:
+    """Profiles of random power-law images of two matrix sizes (the core's table: band_*, low, height, width)."""
+    import spectral_fast as sf
+
+    rng = np.random.default_rng(5)
+    images = []
+    for i in range(n):
+        side = 96 if i % 2 else 160
+        f = np.maximum(np.hypot(np.fft.fftfreq(side)[:, None], np.fft.rfftfreq(side)[None, :]), 1.0 / side)
+        spectrum = f ** (-1.3 - 0.2 * rng.random()) * np.exp(2j * np.pi * rng.random(f.shape))
+        images.append(np.fft.irfft2(spectrum, s=(side, side)))
+    return sf.profile(images, artefacts=False)
+
+
+def test_frequency_axis_field_clusters_on_size_invariant_bands(tmp_path):
+    from spectral_fast.profiling.field_bands import FIELD_COLUMNS, FINE_COLUMNS
+
+    table = profiled_mixed_sizes()
+    m = SpectralClusters(3, frequency_axis="field", random_state=0).fit(table)
+    assert m.features_ == FIELD_COLUMNS[:21] + FINE_COLUMNS  # above 80 cycles/field (160 px): no image
+    assert len(m.anatomy_low_) == len(m.anatomy_high_) > 0  # the adjustment sees the re-binned bands
+    assert np.array_equal(m.predict(table), m.labels_)  # the raw table is re-binned at prediction too
+    m.save(tmp_path / "m")
+    assert np.array_equal(SpectralClusters.load(tmp_path / "m").predict(table), m.labels_)
+    pixel = SpectralClusters(3, random_state=0).fit(table)  # the default
+    assert pixel.features_ == sorted(c for c in table.columns if c.startswith("band_"))
+    assert feature_columns(list(table.columns) + FIELD_COLUMNS + FINE_COLUMNS, "bands", "pixel") == pixel.features_
+    with pytest.raises(InvalidInputError, match="frequency_axis"):
+        SpectralClusters(3, frequency_axis="mm").fit(table)

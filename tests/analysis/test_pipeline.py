@@ -230,3 +230,13 @@ def test_artefacts_computed_from_images_when_missing(tmp_path):
                   artefacts_from=tmp_path)  # fmt: skip
     assert {"jpeg_block", "hist_comb", "peak_max"} <= set(rep.summary["features"])
     assert rep.summary["excluded"]["artefact_failures"] == 1
+
+
+def test_directional_spots_are_described_within_their_label():
+    """Misses are compared among positives, false alarms among negatives; ``both`` and unlabelled among all."""
+    from spectral_fast.analysis.pipeline import _population
+
+    truth = np.array([1.0, 0.0, 1.0, 0.0, 1.0])
+    assert _population("misses", truth, 5).tolist() == [True, False, True, False, True]
+    assert _population("false_alarms", truth, 5).tolist() == [False, True, False, True, False]
+    assert _population("both", truth, 5).all() and _population("errors", None, 5).all()

@@ -46,7 +46,8 @@ def test_quick_planted_benchmark_finds_jpeg_where_intensity_does_not(tmp_path):
     assert doc["n_images"] == 122 and doc["seeds"] == 1
     cell = {(r["change"], r["errors"], r["finder"]): r for r in doc["records"]}
     assert {c for c, _, _ in cell} == {"blur", "jpeg", "gamma"}
-    assert {f for _, _, f in cell} == {"spectral_fast", "intensity", "random"}
+    assert {f for _, _, f in cell} == {"spectral_fast", "intensity", "random", "spectral_fast, field-axis bands"}
+    assert {e for _, e, f in cell if f == "spectral_fast, field-axis bands"} == {"a"}  # (b) for the main three only
     ours, intensity = cell[("jpeg", "a", "spectral_fast")], cell[("jpeg", "a", "intensity")]
     assert ours["precision"] >= 0.9 and ours["recall"] >= 0.8, ours
     assert intensity["recall"] <= 0.5, intensity

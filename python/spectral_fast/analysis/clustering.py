@@ -33,6 +33,7 @@ from spectral_fast._version import __version__
 from spectral_fast.analysis.cluster_tree import ward_tree
 from spectral_fast.errors import InvalidInputError, InvalidTypeError
 from spectral_fast.profiling.artefacts_oracle import FEATURE_NAMES as ARTEFACT_FEATURES
+from spectral_fast.profiling.field_bands import FIELD_COLUMNS, FINE_COLUMNS, with_field_bands
 
 FORMAT = "spectral_fast.clusters"
 FORMAT_VERSION = 3  # 2: anatomy adjustment of the upper bands; 3: lower bands summarised (lower_bands)
@@ -41,6 +42,7 @@ MAX_K = 30
 K_CHOICES = ("auto", "bic", "silhouette")
 #: Elements of the (rows, clusters, features) difference :meth:`SpectralClusters.transform` holds at once.
 TRANSFORM_BLOCK = 1 << 20
+FREQUENCY_AXES = ("field", "pixel")
 
 
 def auto_k(n: int) -> int:
@@ -53,14 +55,20 @@ def auto_k(n: int) -> int:
     return int(min(MAX_K, max(2, round(math.sqrt(n / 2.0)))))
 
 
-def feature_columns(columns: list[str], features: str | list[str] = "auto") -> list[str]:
+def feature_columns(columns: list[str], features: str | list[str] = "auto", frequency_axis: str = "pixel") -> list[str]:
     """The clustering features among ``columns``.
 
-    ``"auto"``: every ``band_*`` column (in name order) plus the artefact
-    features of :mod:`spectral_fast.profiling.artefacts_oracle` that are present. ``"bands"``:
-    band columns only. A list: exactly those columns.
+    ``"auto"``: the band columns plus the artefact features of
+    :mod:`spectral_fast.profiling.artefacts_oracle` that are present. ``"bands"``:
+    band columns only. A list: exactly those columns. The band columns are
+    the size-invariant ``field_*`` and ``fine_*`` columns
+    (:mod:`spectral_fast.profiling.field_bands`) when ``frequency_axis="field"``
+    and the table has them, else every ``band_*`` column (cycles per pixel),
+    in name order (``docs/method.md#clustering``).
     """
     bands = sorted(c for c in columns if c.startswith("band_"))
+    if frequency_axis == "field" and all(c in columns for c in FIELD_COLUMNS + FINE_COLUMNS):
+        bands = FIELD_COLUMNS + FINE_COLUMNS
     if isinstance(features, str):
         if features not in ("auto", "bands"):
             raise InvalidInputError(f"features must be 'auto', 'bands' or a list of columns, got {features!r}")
@@ -75,6 +83,11 @@ def feature_columns(columns: list[str], features: str | list[str] = "auto") -> l
     if not chosen or missing:
         raise InvalidInputError(f"features: columns {missing or chosen} not in the profile table")
     return chosen
+
+
+def _is_band(name: str) -> bool:
+    """A frequency-band feature (pixel-axis ``band_*`` or size-invariant ``field_*`` / ``fine_*``)."""
+    return name.startswith(("band_", "field_", "fine_"))
 
 
 class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -117,6 +130,17 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         whose lower half is anatomy only; on small images the lower half
         already holds acquisition changes, so it is not the default
         (``docs/method.md#clustering``).
+    frequency_axis : {"pixel", "field"}, default "pixel"
+        Axis of the band features of a table: ``"field"`` re-bins the
+        profile onto cycles per field of view plus fine-detail bands in
+        cycles per pixel near the Nyquist limit
+        (:mod:`spectral_fast.profiling.field_bands`), so images of different
+        matrix sizes are compared at the same frequencies; ``"pixel"`` uses
+        the ``band_*`` columns as profiled (cycles per pixel from
+        ``1 / min(H, W)``). Tables that cannot be re-binned (resized or
+        linear-spaced profiles, no ``height``/``width``/``low``) use ``"pixel"``.
+        ``"pixel"`` is the default on the evidence of the real-world
+        evaluation (``docs/method.md#frequencies-that-mean-the-same-across-matrix-sizes``).
     n_init : int, default 10
         Restarts; the best objective wins.
     max_fit_samples : int or None, default 10_000
@@ -175,6 +199,7 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         covariance_type: str = "diag",
         anatomy_components: int = 2,
         lower_bands: str = "bands",
+        frequency_axis: str = "pixel",
         n_init: int = 10,
         max_fit_samples: int | None = ARCHIVE_SCALE_N,
         random_state: int | None = None,
@@ -186,6 +211,7 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         self.covariance_type = covariance_type
         self.anatomy_components = anatomy_components
         self.lower_bands = lower_bands
+        self.frequency_axis = frequency_axis
         self.n_init = n_init
         self.max_fit_samples = max_fit_samples
         self.random_state = random_state
@@ -245,6 +271,8 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
             raise InvalidInputError(f"anatomy_components must be an integer >= 0, got {a!r}")
         if self.lower_bands not in ("bands", "components"):
             raise InvalidInputError(f"lower_bands must be 'bands' or 'components', got {self.lower_bands!r}")
+        if self.frequency_axis not in FREQUENCY_AXES:
+            raise InvalidInputError(f"frequency_axis must be one of {FREQUENCY_AXES}, got {self.frequency_axis!r}")
         if isinstance(self.n_init, bool) or not isinstance(self.n_init, (int, np.integer)) or self.n_init < 1:
             raise InvalidInputError(f"n_init must be a positive integer, got {self.n_init!r}")
         m = self.max_fit_samples
@@ -337,7 +365,14 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         if is_frame(X):  # polars, pandas, pyarrow, __arrow_c_stream__
             X = to_polars(X, "X")
         if isinstance(X, pl.DataFrame):
-            names = feature_columns(list(X.columns), self.features) if fitting else list(self.features_)
+            if self.frequency_axis == "field":
+                X = with_field_bands(X)
+            if fitting:
+                names = feature_columns(list(X.columns), self.features, self.frequency_axis)
+                # field bands above the Nyquist limit of every image do not apply to this set
+                names = [c for c in names if not (c in FIELD_COLUMNS and X[c].cast(pl.Float64).is_nan().all())]
+            else:
+                names = list(self.features_)
             missing = [c for c in names if c not in X.columns]
             if missing:
                 raise InvalidInputError(f"X lacks the feature columns {missing} the model was fitted on")
@@ -400,7 +435,7 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _fit_anatomy(self, z: np.ndarray) -> None:
         """Fit the anatomy adjustment (``anatomy_components``) on standardised rows."""
-        bands = sorted((name, i) for i, name in enumerate(self.features_) if str(name).startswith("band_"))
+        bands = sorted((name, i) for i, name in enumerate(self.features_) if _is_band(str(name)))
         self.anatomy_low_ = self.anatomy_high_ = np.zeros(0, dtype=np.int64)
         self.anatomy_coef_ = self.anatomy_basis_ = np.zeros((0, 0))
         self.anatomy_loc_ = self.anatomy_scale_ = self.anatomy_low_mean_ = np.zeros(0)

@@ -98,6 +98,7 @@ def analyze(
     method: str = "gmm",
     features: str | list[str] = "auto",
     anatomy_components: int = 2,
+    frequency_axis: str = "pixel",
     seed: int = 0,
     model: Any = None,
     lift_threshold: float = 1.5,
@@ -128,7 +129,9 @@ def analyze(
         How predictions are joined to profiles (:func:`spectral_fast.analysis.predictions.join_predictions`).
     min_match : float
         Least share of the profiles that must match a prediction (``min_match_share`` there).
-    n_clusters, method, features, anatomy_components : see :class:`spectral_fast.analysis.clustering.SpectralClusters`
+    n_clusters, method, features, anatomy_components, frequency_axis : see
+        :class:`spectral_fast.analysis.clustering.SpectralClusters` (``frequency_axis="field"`` falls back
+        to ``"pixel"`` for profiles that cannot be re-binned)
     seed : int
         Seed of the clustering, bootstrap and permutations.
     model : SpectralClusters, optional
@@ -184,6 +187,7 @@ def analyze(
         join_predictions,
         read_predictions,
     )
+    from spectral_fast.profiling.field_bands import can_rebin
     from spectral_fast.profiling.tables import load_usable_profiles
 
     if not findings:
@@ -199,6 +203,7 @@ def analyze(
     if len(set(names)) != len(names):
         raise InvalidInputError(f"findings: names must be distinct, got {names}")
     profiles = to_polars_or_path(profiles, "profiles")
+    profile_options = None if isinstance(profiles, pl.DataFrame) else read_profile_options(profiles)
     predictions = to_polars_or_path(predictions, "predictions")
     preds = predictions if isinstance(predictions, pl.DataFrame) else read_predictions(predictions)
     needed = [c for f in findings for c in (f.label_col, f.score_col, f.pred_col) if c] + (
@@ -230,9 +235,11 @@ def analyze(
 
     stage(f"clustering {joined.height} images" if model is None else f"assigning {joined.height} images to clusters")
     if model is None:
+        # a resized or linear-spaced profile keeps its pixel-axis bands (profiling/field_bands.py)
+        axis = frequency_axis if can_rebin(list(joined.columns), profile_options) else "pixel"
         model = SpectralClusters(
-            n_clusters, method=method, features=features, anatomy_components=anatomy_components, random_state=seed,
-            max_fit_samples=max_fit_samples,
+            n_clusters, method=method, features=features, anatomy_components=anatomy_components,
+            frequency_axis=axis, random_state=seed, max_fit_samples=max_fit_samples,
         ).fit(joined)  # fmt: skip
         labels = model.labels_
     else:
@@ -272,10 +279,17 @@ def analyze(
         for spot, stab in zip(res.blind_spots, stability):
             spot["stability"], spot["stable"] = stab, bool(stab >= STABLE) if np.isfinite(stab) else None
             inside = np.isin(labels, spot["clusters"])
-            meta_rows, feature_rows = compare(acquisition, inside), compare(feature_vars, inside)
+            # the rest: images of the spot's population outside every spot of its direction, so that
+            # fragments of one failure are not described against each other
+            others = [np.isin(labels, o["clusters"]) for o in res.blind_spots if o["direction"] == spot["direction"]]
+            among = _population(spot["direction"], truth, len(labels)) & (inside | ~np.any(others, axis=0))
+            meta_rows, feature_rows = (compare(v.filter(among) if v.width else v, inside[among])
+                                       for v in (acquisition, feature_vars))  # fmt: skip
             spot["description"] = describe_against_rest(
                 sorted(meta_rows + feature_rows, key=lambda r: -abs(r["effect"]))
             )
+            if spot["direction"] in POPULATION_LABEL:
+                spot["description"] = f"among label-{POPULATION_LABEL[spot['direction']]} images: {spot['description']}"
             spot["metadata"] = "; ".join(sentence(r) for r in named(meta_rows)) or "no acquisition variable differs"
             for group, rows in (("metadata", meta_rows), ("profile", feature_rows)):
                 evidence_rows += [{"finding": f.title, "rank": spot["rank"], "source": group, **r} for r in rows]
@@ -310,7 +324,6 @@ def analyze(
         proba = model.predict_proba(joined)
         assignments = assignments.with_columns(pl.Series("probability", proba.max(axis=1)))
 
-    profile_options = None if isinstance(profiles, pl.DataFrame) else read_profile_options(profiles)
     summary: ReportSummary = {
         "package_version": __version__,
         "profile_options": profile_options,
@@ -323,7 +336,7 @@ def analyze(
         "findings": summaries,
         "options": {
             "n_clusters": n_clusters, "method": model.method, "scaling": model.scaling, "features": features,
-            "anatomy_components": model.anatomy_components,
+            "anatomy_components": model.anatomy_components, "frequency_axis": model.frequency_axis,
             "lower_bands": model.lower_bands,
             "seed": seed, "match": match, "id_col": id_col, "group_col": group_col,
             "lift_threshold": lift_threshold, "alpha": alpha,
@@ -335,6 +348,18 @@ def analyze(
         pl.DataFrame(evidence_rows, schema=EVIDENCE_SCHEMA) if evidence_rows else pl.DataFrame(schema=EVIDENCE_SCHEMA)
     )
     return Report(slices, blind, assignments, summary, model, descriptions, joined, groups, evidence)
+
+
+#: The label whose images a directional spot is compared within (misses: positives, false alarms: negatives).
+POPULATION_LABEL = {"misses": 1, "false_alarms": 0}
+
+
+def _population(direction: str, truth: np.ndarray | None, n: int) -> np.ndarray:
+    """Images a spot is described against: those of its direction's label, as its errors were counted
+    (``docs/method.md#describing-a-blind-spot``); every image for ``both`` or without labels."""
+    if truth is None or direction not in POPULATION_LABEL:
+        return np.ones(n, dtype=bool)
+    return np.asarray(truth) == POPULATION_LABEL[direction]
 
 
 def _spot_row(finding: str, spot: dict) -> dict:

@@ -101,7 +101,8 @@ def load_usable_profiles(
     Returns
     -------
     table : polars.DataFrame
-        The usable rows.
+        The usable rows, with the size-invariant band columns of
+        :mod:`spectral_fast.profiling.field_bands` added when the profile can be re-binned.
     n_input : int
         Rows before error rows were dropped.
     excluded : dict
@@ -112,6 +113,7 @@ def load_usable_profiles(
     InvalidInputError
         An empty table, or one with error rows only (``what`` names it in the message).
     """
+    from spectral_fast.profiling.field_bands import with_field_bands
     from spectral_fast.profiling.tables import (
         add_artefacts,
         drop_error_rows,
@@ -127,7 +129,8 @@ def load_usable_profiles(
         raise InvalidInputError(f"profiles ({what}): all {n_input} rows are error rows; nothing to use")
     if artefacts_from is not None:
         table, excluded["artefact_failures"] = add_artefacts(table, artefacts_from, id_col=id_col)
-    return table, n_input, excluded
+    options = None if isinstance(profiles, pl.DataFrame) else read_profile_options(profiles)
+    return with_field_bands(table, options), n_input, excluded
 
 
 def load_profiles(profiles: pl.DataFrame | str | Path) -> pl.DataFrame:
