@@ -7,10 +7,10 @@ and ``spectral-fast --help`` stay fast and never import scikit-learn; the
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from spectral_fast._shared import display as _display
+from spectral_fast._shared.lazy import lazy_names
 from spectral_fast._version import __version__
 
 if TYPE_CHECKING:
@@ -95,14 +95,4 @@ def _render_html(obj: object) -> str | None:
 _display.set_renderer(_render_html)
 
 
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'spectral_fast' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_names(__name__, _PUBLIC, __all__)
