@@ -172,9 +172,9 @@ def demo_seed(seed: int, n: int, work: Path, max_images: int) -> dict:
     for shift in SHIFTS:
         held = next((p for p in result.planted if p["setting"] == shift), None)
         spot = by_rank.get(held["rank"]) if held and held["rank"] is not None else None
-        inside = settings == shift
-        centres, gain, weights = spot_log_gain(bands, inside, edges)
-        sl = counterfactual(model, data.images, labels, inside, centres, gain, weights, **common)
+        inside, clean = settings == shift, settings == "clean"
+        centres, gain, weights = spot_log_gain(bands, inside, edges, clean)
+        sl = counterfactual(model, data.images, labels, inside, centres, gain, weights, reference=clean, **common)
         planted[shift] = {
             "report_spot": None if spot is None else {"rank": spot["rank"], "precision": round(held["precision"], 3),
                                                       "recall": round(held["recall"], 3), **_verdicts(spot)},

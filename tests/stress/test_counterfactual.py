@@ -72,6 +72,25 @@ def test_verdict_rules(outside, inside, gap, control, expected):
     assert verdict(outside, inside, gap, control)[0] == expected
 
 
+def test_a_reference_keeps_other_spots_out_of_the_comparison():
+    inside, other = np.arange(N) < 30, (np.arange(N) >= 30) & (np.arange(N) < 60)
+    images, labels = textured_images(N, 0, blurred=inside | other)
+    bands, edges = _spot_bands(images, {}, 1)
+    clean = ~(inside | other)
+    _, against_all, _ = spot_log_gain(bands, inside, edges)
+    _, against_clean, _ = spot_log_gain(bands, inside, edges, clean)
+    # the other blurred images pull "everything outside" toward the spot: the clean reference shows the full ratio
+    assert against_clean.mean() < against_all.mean() < 0
+    res = counterfactual(hf_model, images, labels, inside, *spot_log_gain(bands, inside, edges, clean),
+                         n_boot=100, reference=clean)  # fmt: skip
+    assert res["n_outside"] == int(clean.sum()) and res["n_outside_tested"] == int(clean.sum())
+    assert res["verdict"] == EXPLAINS
+    with pytest.raises(InvalidInputError, match="reference"):
+        spot_log_gain(bands, inside, edges, clean[:-1])
+    with pytest.raises(InvalidInputError, match="its reference some others"):
+        spot_log_gain(bands, inside, edges, inside)
+
+
 def test_bad_spots_are_refused():
     images, labels = textured_images(20, 0)
     bands, edges = _spot_bands(images, {}, 1)

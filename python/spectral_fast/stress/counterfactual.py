@@ -1,11 +1,13 @@
 """Counterfactual test of a blind spot: does giving other images its spectrum make the model fail on them?
 
-For a blind spot (images ``inside``) and the rest:
+For a blind spot (images ``inside``) and its reference (by default every image
+outside it; ``run_stress`` passes the images in no blind spot, so that other
+spots' own spectra and failures do not blur the comparison):
 
-1. the spot's band-power ratio to the rest, band by band (geometric means of
+1. the spot's band-power ratio to the reference, band by band (geometric means of
    the profile's band fractions), as a smoothed radial amplitude gain
    g = sqrt(ratio) at the band centres (:func:`spot_log_gain`);
-2. forward: images outside the spot get g (magnitudes multiplied, phase and
+2. forward: reference images get g (magnitudes multiplied, phase and
    DC kept); the rise of their error rate; inverse: the spot's own images get
    1 / g; the fall of theirs. Both with paired bootstrap intervals;
 3. the control: the same test with a random smoothed gain of the same
@@ -45,10 +47,21 @@ def band_centres(edges: np.ndarray) -> np.ndarray:
     return np.sqrt(e[:-1] * e[1:])
 
 
+def reference_mask(inside: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
+    """The images a spot is compared with: ``reference`` without the spot's own, or everything outside it."""
+    inside = np.asarray(inside, dtype=bool)
+    if reference is not None and np.shape(reference) != inside.shape:
+        raise InvalidInputError(f"reference: expected {len(inside)} flags, got shape {np.shape(reference)}")
+    outside = ~inside if reference is None else np.asarray(reference, dtype=bool) & ~inside
+    if inside.all() or not inside.any() or not outside.any():
+        raise InvalidInputError("the spot must hold some but not all images, and its reference some others")
+    return outside
+
+
 def spot_log_gain(
-    bands: np.ndarray, inside: np.ndarray, edges: np.ndarray
+    bands: np.ndarray, inside: np.ndarray, edges: np.ndarray, reference: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Band centres, the smoothed log amplitude gain that moves the rest's spectrum to the spot's, band weights.
+    """Band centres, the smoothed log amplitude gain that moves the reference's spectrum to the spot's, band weights.
 
     ``bands`` (N, B) are the profile's log10 band fractions; bands that hold no
     coefficient (at the 1e-12 floor) in any image are left out. The ratio of a
@@ -63,10 +76,9 @@ def spot_log_gain(
     if bands.ndim != 2 or len(bands) != len(inside) or bands.shape[1] + 1 != len(edges):
         raise InvalidInputError(f"spot gain: expected (N, B) bands, N flags and B + 1 edges, got {bands.shape}, "
                                 f"{inside.shape}, {np.shape(edges)}")  # fmt: skip
-    if inside.all() or not inside.any():
-        raise InvalidInputError("spot gain: the spot must hold some but not all images")
+    outside = reference_mask(inside, reference)
     held = np.all(np.isfinite(bands) & (bands > EMPTY_BAND), axis=0)
-    log10_ratio = bands[inside][:, held].mean(axis=0) - bands[~inside][:, held].mean(axis=0)
+    log10_ratio = bands[inside][:, held].mean(axis=0) - bands[outside][:, held].mean(axis=0)
     weights = (10.0 ** bands[:, held]).mean(axis=0)
     return band_centres(edges)[held], ratio_log_gain(log10_ratio), weights / weights.sum()
 
@@ -131,10 +143,12 @@ def counterfactual(
     seed: int = 0,
     on_batch: Callable[[int], None] | None = None,
     threads: int | None = None,
+    reference: np.ndarray | None = None,
 ) -> dict:
     """The counterfactual test of one spot and its random-gain control (module docstring).
 
-    ``centres``, ``log_gain`` and ``weights`` are what :func:`spot_log_gain`
+    ``reference`` (N flags): the images compared with and given the spot's spectrum
+    (default: all outside it). ``centres``, ``log_gain`` and ``weights`` are what :func:`spot_log_gain`
     returns (weights None: every band counts alike in the control's size).
     Returns a dict: sizes, error rates, ``gap``, per test (``spot``,
     ``control``) the ``rise_outside`` and ``fall_inside`` (estimate, low, high),
@@ -145,19 +159,18 @@ def counterfactual(
     if images.ndim != 3 or not (len(images) == len(labels) == len(inside)):
         raise InvalidInputError(f"counterfactual: expected (N, H, W) images, N labels and N flags, got "
                                 f"{images.shape}, {labels.shape}, {inside.shape}")  # fmt: skip
-    if inside.all() or not inside.any():
-        raise InvalidInputError("counterfactual: the spot must hold some but not all images")
+    outside = reference_mask(inside, reference)
     centres, log_gain = np.asarray(centres, dtype=np.float64), np.asarray(log_gain, dtype=np.float64)
     rng = np.random.default_rng(seed)
     base = score_images(model, images, batch_size, on_batch) if base_scores is None else np.asarray(base_scores)
     err = _errors(base, labels, threshold)
-    gap = float(err[inside].mean() - err[~inside].mean())
-    out_idx, in_idx = _subset(~inside, max_images, rng), _subset(inside, max_images, rng)
+    gap = float(err[inside].mean() - err[outside].mean())
+    out_idx, in_idx = _subset(outside, max_images, rng), _subset(inside, max_images, rng)
     control_gain = random_log_gain(log_gain, rng, weights)
     result: dict = {
-        "n_inside": int(inside.sum()), "n_outside": int((~inside).sum()),
+        "n_inside": int(inside.sum()), "n_outside": int(outside.sum()),
         "n_inside_tested": len(in_idx), "n_outside_tested": len(out_idx),
-        "error_inside": float(err[inside].mean()), "error_outside": float(err[~inside].mean()), "gap": gap,
+        "error_inside": float(err[inside].mean()), "error_outside": float(err[outside].mean()), "gap": gap,
         "centres": centres.tolist(), "log_gain": log_gain.tolist(), "control_log_gain": control_gain.tolist(),
     }  # fmt: skip
     deltas = {}

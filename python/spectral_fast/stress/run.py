@@ -199,9 +199,14 @@ def run_stress(
         cluster = np.array([spots.cluster_of.get(i, -1) for i in data.ids])
         masks = [(spot, np.isin(cluster, spot["clusters"])) for spot in spots.spots]
         masks = [(spot, m) for spot, m in masks if m.any() and not m.all()]
+    # each spot against the images in no blind spot: another spot's own spectrum and failures would
+    # blur the comparison (when every image is in a spot: against everything outside it)
+    in_none = ~np.logical_or.reduce([m for _, m in masks]) if masks else np.ones(n, dtype=bool)
+    reference = in_none if in_none.any() else None
     # model calls: the unchanged images, each change, and per spot two tests of both sides
     total = n * (int(base_scores is None) + n_changes) + sum(
-        2 * (min(m.sum(), max_images) + min((~m).sum(), max_images)) for _, m in masks
+        2 * (min(m.sum(), max_images) + min(((~m) if reference is None else reference).sum(), max_images))
+        for _, m in masks
     )
     progress.stage(f"stress-testing the model on {n:,} images ({n_changes} changes, {len(masks)} blind spot(s))")
     with progress.bar(int(total), "stress", "img") as bar:
@@ -221,10 +226,11 @@ def run_stress(
         if masks:
             bands, edges = _spot_bands(data.images, spots.profile_options, threads)
             for spot, inside in masks:
-                centres, log_gain, weights = spot_log_gain(bands, inside, edges)
+                centres, log_gain, weights = spot_log_gain(bands, inside, edges, reference)
                 res = counterfactual(model, data.images, y, inside, centres, log_gain, weights, threshold=threshold,
                                      base_scores=base, batch_size=batch_size, n_boot=n_boot, max_images=max_images,
-                                     seed=seed + int(spot["rank"]), on_batch=bar.update, threads=threads)  # fmt: skip
+                                     seed=seed + int(spot["rank"]), on_batch=bar.update, threads=threads,
+                                     reference=reference)  # fmt: skip
                 results.append({**spot, **res})
     meta = {"n_images": n, "shape": list(data.images.shape[1:]), "threshold": threshold, "seed": seed,
             "n_boot": n_boot, "report": None if report is None else str(report),
