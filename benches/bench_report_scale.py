@@ -118,12 +118,15 @@ def synthesise(source: Path, n: int, out: Path, *, seed: int = 0, id_col: str = 
     return out
 
 
-def run_report(data: Path, out: Path, pythonpath: str, cfg: dict, extra: list[str]) -> dict[str, Any]:
-    """``spectral-fast report`` on ``data`` in a child process: wall, CPU, peak RSS."""
+def run_report(data: Path, out: Path, pythonpath: str | None, cfg: dict, extra: list[str]) -> dict[str, Any]:
+    """``spectral-fast report`` on ``data`` in a child process: wall, CPU, peak RSS.
+
+    ``pythonpath`` None: the installed package (the one this process imports); else that package dir.
+    """
     argv = ["report", str(data / "profiles.parquet"), "--predictions", str(data / "predictions.csv"),
             "--pred-id-col", "image", "--label-col", "finding", "--score-col", "score", "-o", str(out),
             "--overwrite", "--quiet", "--refits", str(cfg["refits"]), "--n-perm", str(cfg["n_perm"]), *extra]  # fmt: skip
-    env = dict(os.environ, PYTHONPATH=pythonpath)
+    env = dict(os.environ) if pythonpath is None else dict(os.environ, PYTHONPATH=pythonpath)
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", CHILD, *argv], env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -191,7 +194,6 @@ def run(quick: bool, *, sizes: tuple[int, ...] | None = None, before: str | None
         cfg["max_fit_samples"] = fast_sample
     sizes = tuple(sizes or cfg["sizes"])
     full_max = cfg["full_max"] if full_max is None else full_max
-    here = str(ROOT / "python")
     source = source or demo_source(cache, cfg["demo_n"], log)
     work = work or Path(tempfile.mkdtemp(prefix="bench_report_scale_"))
     fast = ["--max-fit-samples", str(cfg["max_fit_samples"])] if cfg["max_fit_samples"] else []
@@ -201,10 +203,10 @@ def run(quick: bool, *, sizes: tuple[int, ...] | None = None, before: str | None
         row: dict[str, Any] = {"n": n}
         with T.ForeignLoad() as load:
             log(f"n = {n}: default")
-            row["default"] = run_report(data, work / f"default-{n}", here, cfg, fast)
+            row["default"] = run_report(data, work / f"default-{n}", None, cfg, fast)
             if n <= full_max:
                 log(f"n = {n}: full fit")
-                row["full"] = run_report(data, work / f"full-{n}", here, cfg, ["--max-fit-samples", "all"])
+                row["full"] = run_report(data, work / f"full-{n}", None, cfg, ["--max-fit-samples", "all"])
             if before:
                 log(f"n = {n}: before ({before})")
                 row["before"] = run_report(data, work / f"before-{n}", before, cfg, [])

@@ -30,7 +30,6 @@ import _timing as T
 REPO = T.REPO_ROOT
 # The ONNX CNN builder is shared with the stress tests (tests/helpers/onnx_models.py).
 sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO / "python"))
 
 from helpers.onnx_models import save_cnn
 

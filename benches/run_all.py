@@ -361,10 +361,7 @@ print("SF_CHILD", code, hwm, r.ru_utime + r.ru_stime, file=sys.stderr)
 
 
 def run_cli(args: list[str]) -> dict[str, Any]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(p for p in (str(REPO / "python"), os.environ.get("PYTHONPATH")) if p),
-    }
+    env = dict(os.environ)  # the installed package, as this process imports it
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", CLI_CHILD, *args], capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
@@ -420,10 +417,7 @@ raise SystemExit(main(sys.argv[1:]))
 def startup(one_image: Path, work: Path, runs: int) -> list[dict[str, Any]]:
     """Best of ``runs`` fresh processes: wall and CPU seconds of each command, and of
     ``spectral-fast profile`` until its first image starts (see :data:`FIRST_IMAGE_CHILD`)."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(p for p in (str(REPO / "python"), os.environ.get("PYTHONPATH")) if p),
-    }
+    env = dict(os.environ)  # the installed package, as this process imports it
     profile = ["profile", str(one_image), "-o", str(work / "one.parquet"), "--overwrite", "--quiet"]
     commands = {
         "python -c pass": [sys.executable, "-c", "pass"],
