@@ -448,6 +448,13 @@ def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], align: str |
     return "\n".join(lines)
 
 
+def targets_table(targets: Iterable[dict[str, Any]]) -> str:
+    """The Markdown table of a benchmark's targets: each ``target``, ``measured`` and whether it is ``met``."""
+    return md_table(
+        ["target", "measured", "met"], [[t["target"], t["measured"], "yes" if t["met"] else "no"] for t in targets]
+    )
+
+
 def fmt_ms(ms: float) -> str:
     """Milliseconds with ~3 significant digits."""
     if not math.isfinite(ms):

@@ -344,10 +344,7 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         "## Targets",
         "",
-        T.md_table(
-            ["target", "measured", "met"],
-            [[t["target"], t["measured"], "yes" if t["met"] else "no"] for t in doc["targets"]],
-        ),
+        T.targets_table(doc["targets"]),
         "",
     ]
     return "\n".join(lines)

@@ -58,12 +58,7 @@ def main(argv=None) -> int:
                 return rows.with_columns(pl.Series("__index", idx.astype(np.int64)))
 
             replaced = cache.get(f"{change}_{seed}", make).select(clean.columns + ["__index"])
-            table = (
-                pl.concat([clean.with_row_index("__index").filter(~pl.col("__index").is_in(idx.tolist())), replaced],
-                          how="diagonal_relaxed")
-                .sort("__index")
-                .drop("__index")
-            )  # fmt: skip
+            table = ps.with_planted_rows(clean, replaced, idx)
             planted = np.zeros(n, dtype=bool)
             planted[idx] = True
             error = ps.simulated_errors(planted, seed)

@@ -194,6 +194,12 @@ class Cache:
 
 
 # ------------------------------------------------------------ experiment
+def with_planted_rows(clean: pl.DataFrame, replaced: pl.DataFrame, idx: np.ndarray) -> pl.DataFrame:
+    """The clean profile table with the rows at ``idx`` replaced by ``replaced`` (which carries ``__index``)."""
+    kept = clean.with_row_index("__index").filter(~pl.col("__index").is_in(idx.tolist()))
+    return pl.concat([kept, replaced], how="diagonal_relaxed").sort("__index").drop("__index")
+
+
 def planted_set(n: int, share: float, change: str, seed: int) -> tuple[np.ndarray, np.random.Generator]:
     rng = np.random.default_rng([seed, zlib.crc32(change.encode())])
     idx = np.sort(rng.choice(n, int(round(share * n)), replace=False))
@@ -380,12 +386,7 @@ def run(args) -> dict:
             planted_rows = cache.get(f"{change}_{seed}", make)
             overshoot.setdefault(change, []).extend(planted_rows["edge_overshoot"].to_list())
             replaced = planted_rows.select(clean.columns + ["__index"])
-            table = (
-                pl.concat([clean.with_row_index("__index").filter(~pl.col("__index").is_in(idx.tolist())), replaced],
-                          how="diagonal_relaxed")
-                .sort("__index")
-                .drop("__index")
-            )  # fmt: skip
+            table = with_planted_rows(clean, replaced, idx)
             planted = np.zeros(n, dtype=bool)
             planted[idx] = True
             errors = {"a": simulated_errors(planted, seed)}
