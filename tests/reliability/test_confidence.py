@@ -171,6 +171,19 @@ def test_side_of_threshold_is_learned_when_one_side_errs_more():
     assert a_comb > auroc(new_error, -np.abs(new_score - 0.5)) + 0.05
 
 
+def test_scores_that_separate_errors_perfectly_fit_without_overflow():
+    """Errors exactly where the score is near the threshold: the fit drives the logit far out, which must
+    not overflow (no RuntimeWarning) nor leave the unit interval."""
+    rng = np.random.default_rng(5)
+    score = rng.uniform(0.0, 1.0, 600)
+    error = np.abs(score - 0.5) < 0.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cm = fit_confidence_model(np.full(600, 0.2), score, error, 0.5)
+        risk = confidence_risk({**cm, "intercept": cm["intercept"] + 1e4}, np.full(600, 0.2), score)
+    assert np.all((risk >= 0) & (risk <= 1)) and np.isfinite(risk).all()
+
+
 def test_held_out_cluster_risk_leaves_the_whole_patient_out():
     posterior = np.eye(2)[[0, 0, 0, 0, 1, 1]]
     error = np.array([1.0, 1.0, 0.0, 0.0, 1.0, 0.0])

@@ -108,6 +108,7 @@ def _fit_logistic(x: np.ndarray, y: np.ndarray, penalised: np.ndarray, penalty: 
     spread gets coefficient 0.
     """
     from scipy.optimize import minimize
+    from scipy.special import expit
 
     centre, spread = x.mean(axis=0), x.std(axis=0)
     flat = spread < 1e-12
@@ -120,7 +121,7 @@ def _fit_logistic(x: np.ndarray, y: np.ndarray, penalised: np.ndarray, penalty: 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
         t = z @ w
         value = float(np.sum(np.logaddexp(0.0, t) - y * t) + 0.5 * lam * np.sum(w[pen] ** 2))
-        grad = z.T @ (1.0 / (1.0 + np.exp(-t)) - y) + lam * np.where(pen, w, 0.0)
+        grad = z.T @ (expit(t) - y) + lam * np.where(pen, w, 0.0)
         return value, grad
 
     w = minimize(loss, np.zeros(z.shape[1]), jac=True, method="L-BFGS-B").x
@@ -273,7 +274,9 @@ def confidence_risk(model: Mapping[str, Any], cluster_risk: np.ndarray, score: n
     if len(coef) != len(features):
         raise InvalidInputError(f"confidence model: {len(coef)} coefficients for {len(features)} inputs {features}")
     z = model["intercept"] + confidence_features(cluster_risk, score, model["threshold"], features) @ coef
-    return 1.0 / (1.0 + np.exp(-z))
+    from scipy.special import expit
+
+    return expit(z)
 
 
 def held_out_cluster_risk(
