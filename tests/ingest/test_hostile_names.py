@@ -77,3 +77,23 @@ def test_cli_profiles_a_latin1_name_next_to_a_normal_one(tmp_path, request):
         with open(os.path.join(os.fsencode(folder), id_to_fspath(id_)), "rb") as fh:
             assert fh.read() == data
     shutil.rmtree(folder)
+
+
+def test_fast_ids_equal_the_pathlib_ids_inside_and_outside_the_root():
+    """``_relative_ids`` cuts strings where it can; every id must be the one ``pathlib`` gives."""
+    from spectral_fast.ingest.sources import _relative_id, _relative_ids
+
+    latin1 = os.fsdecode(b"/data/caf\xe9.png")
+    for root in [Path("/data/lists"), Path("/data"), Path("/")]:
+        paths = [
+            "/data/lists/a.png",
+            "/data/lists/sub/b.png",
+            "/data/listsx/c.png",  # a sibling whose name starts like the root
+            "/data/lists",  # the root itself
+            "/elsewhere/d.png",
+            "/elsewhere//e.png",
+            "/elsewhere/./f.png",
+            "//net/g.png",
+            latin1,
+        ]
+        assert _relative_ids(paths, root) == [_relative_id(p, root) for p in paths], root

@@ -401,8 +401,10 @@ def _relative_ids(paths: list[str], root: Path) -> list[str]:
 
     The planned paths are absolute and normalised (``os.path.abspath``, or a
     normalised folder joined with entry names), so on POSIX a path under
-    ``root`` is ``root/`` plus its relative POSIX path; the others, and every
-    path elsewhere, take the ``pathlib`` route.
+    ``root`` is ``root/`` plus its relative POSIX path, and a path outside
+    ``root`` (a list of absolute paths kept elsewhere) is its own id, as
+    ``pathlib`` would give it; the other paths take the ``pathlib`` route,
+    which costs more than profiling a thumbnail.
     """
     if os.sep != "/" or os.altsep:
         return [_relative_id(p, root) for p in paths]
@@ -411,9 +413,14 @@ def _relative_ids(paths: list[str], root: Path) -> list[str]:
     cut = len(prefix)
     out = []
     for p in paths:
-        rel = p[cut:] if p.startswith(prefix) else ""
+        if p.startswith(prefix):
+            rel = p[cut:]
+        elif p.startswith("/") and not p.startswith("//") and p != base:
+            rel = p[1:]  # outside root: relative_to fails and the id is the whole path
+        else:
+            rel = ""
         plain = rel and _is_text(rel) and all(part not in ("", ".", "..") for part in rel.split("/"))
-        out.append(rel if plain else _relative_id(p, root))
+        out.append((rel if p.startswith(prefix) else p) if plain else _relative_id(p, root))
     return out
 
 
