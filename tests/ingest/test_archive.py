@@ -188,6 +188,28 @@ def test_symlink_loops_fifos_and_unreadable_files(tmp_path):
         assert rows["locked.png"]["error_kind"] == "unreadable" and "Permission denied" in rows["locked.png"]["error"]
 
 
+@pytest.mark.parametrize("how", ["list", "glob", "file"])
+def test_a_listed_or_globbed_fifo_is_an_error_row_not_a_hang(tmp_path, how):
+    """The core refuses to open a FIFO named in a list, a glob or an argument (no ``stat`` on the Python side)."""
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / "ok.png").write_bytes(S.png(S.phantom(32, 32)))
+    os.mkfifo(root / "pipe.png")
+    listing = tmp_path / "files.txt"
+    listing.write_text(f"{root / 'ok.png'}\n{root / 'pipe.png'}\n")
+    inputs = {"list": [listing], "glob": [str(root / "*.png")], "file": [root / "ok.png", root / "pipe.png"]}[how]
+    out = tmp_path / "f.parquet"
+    done = {}
+    worker = threading.Thread(target=lambda: done.setdefault("s", profile_archive(inputs, out, threads=2)))
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive(), "profile_archive hung on a FIFO"
+    rows = {r["id"].rsplit("/", 1)[-1]: r for r in read(out).iter_rows(named=True)}
+    assert rows["ok.png"]["status"] == "ok"
+    assert rows["pipe.png"]["error_kind"] == "unreadable"
+    assert rows["pipe.png"]["error"] == "not a regular file (FIFO, socket or device); not read"
+
+
 def test_existing_output_is_guarded(tree, tmp_path):
     out = tmp_path / "p.parquet"
     profile_archive(tree / "a", out)

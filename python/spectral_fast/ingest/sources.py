@@ -371,9 +371,15 @@ def _path_list(list_file: str) -> FileSource:
 
 
 def _note_special(src: FileSource) -> None:
-    """Mark FIFOs, sockets and devices: opening them could block forever."""
+    """Mark FIFOs, sockets and devices among the paths read here: opening them could block forever.
+
+    Only paths that are not UTF-8 are read on the Python side
+    (:func:`_read_here`); the core stats the others itself before opening
+    them and makes the same error row, so they cost no ``stat`` here.
+    """
     for p in src.paths:
-        _note_special_path(src, p)
+        if not _is_text(p):
+            _note_special_path(src, p)
 
 
 def _note_special_path(src: FileSource, p: str) -> None:
