@@ -73,6 +73,20 @@ def test_directory_run_ids_order_metadata(tree, tmp_path):
     assert "4 profiled, 1 errors (1 not_an_image)" in line and "images/s" in line
 
 
+def test_output_keeps_dictionaries_for_text_columns_only(tree, tmp_path):
+    """Feature values rarely repeat: building dictionaries for them doubled the output's write cost."""
+    out = tmp_path / "p.parquet"
+    profile_archive(tree, out, threads=1)
+    group = pq.ParquetFile(out).metadata.row_group(0)
+    dictionary = {
+        group.column(i).path_in_schema
+        for i in range(group.num_columns)
+        if group.column(i).dictionary_page_offset is not None
+    }
+    assert {"id", "status", "format"} <= dictionary
+    assert not dictionary & {"band_00", "slope", "mean", "peak_max", "height", "bytes"}
+
+
 def test_rows_equal_process_batch_on_bytes(tree, tmp_path):
     out = tmp_path / "p.parquet"
     profile_archive(tree, out, threads=1, bands=8)
