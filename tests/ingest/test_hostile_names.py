@@ -97,3 +97,13 @@ def test_fast_ids_equal_the_pathlib_ids_inside_and_outside_the_root():
             latin1,
         ]
         assert _relative_ids(paths, root) == [_relative_id(p, root) for p in paths], root
+
+
+def test_listed_paths_are_their_abspath(tmp_path):
+    """Absolute normal lines of a list are taken as they are; every other line still goes through abspath."""
+    from spectral_fast.ingest.sources import _path_list
+
+    lines = ["rel/a.png", "/abs/b.png", "/abs/../c.png", "/abs//d.png", "/abs/./e.png", "//net/f.png", "/abs/g/", "./h"]
+    listing = tmp_path / "files.txt"
+    listing.write_text("\n".join(lines) + "\n")
+    assert _path_list(str(listing)).paths == [os.path.abspath(os.path.join(tmp_path, line)) for line in lines]
