@@ -85,6 +85,16 @@ def killed(wrapper, mode: str, step: int, *args: str) -> subprocess.CompletedPro
     )
 
 
+def kill_after_parts(tmp_path, root, n: int):
+    """Profile ``root`` with the CLI until its ``n``-th part is durable, then SIGKILL it; the output path."""
+    wrapper = tmp_path / "wrapper.py"
+    wrapper.write_text(WRAPPER)
+    out = tmp_path / "p.parquet"
+    res = killed(wrapper, "between_batches", n, str(root), "-o", str(out), *BATCH)
+    assert res.returncode == -signal.SIGKILL, res.stderr
+    return out
+
+
 def assert_resumes_to_reference(root, out, reference) -> None:
     parts = out.with_name(out.name + ".parts")
     for part in parts.glob("part-*.arrow"):
@@ -121,10 +131,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(archive, tmp_path, mode
 def test_a_journal_of_parquet_parts_from_an_earlier_version_resumes(archive, tmp_path):
     """Parts were Parquet files before they were Arrow IPC: a journal left by such a run still resumes whole."""
     root, reference = archive
-    wrapper = tmp_path / "wrapper.py"
-    wrapper.write_text(WRAPPER)
-    out = tmp_path / "p.parquet"
-    assert killed(wrapper, "between_batches", 3, str(root), "-o", str(out), *BATCH).returncode == -signal.SIGKILL
+    out = kill_after_parts(tmp_path, root, 3)
     parts = out.with_name(out.name + ".parts")
     ipc = sorted(parts.glob("part-*.arrow"))
     assert len(ipc) == 3
@@ -149,10 +156,7 @@ def test_sigkill_from_outside_at_any_point(archive, tmp_path):
 
 def test_resume_refuses_other_options_after_a_kill(archive, tmp_path):
     root, _ = archive
-    wrapper = tmp_path / "wrapper.py"
-    wrapper.write_text(WRAPPER)
-    out = tmp_path / "p.parquet"
-    assert killed(wrapper, "between_batches", 2, str(root), "-o", str(out), *BATCH).returncode == -signal.SIGKILL
+    out = kill_after_parts(tmp_path, root, 2)
     res = cli(str(root), "-o", str(out), "--resume", "--bands", "16", *BATCH)
     assert res.returncode == 2 and "different options (bands 32 -> 16)" in res.stderr
     res = cli(str(root), "-o", str(out), *BATCH)
