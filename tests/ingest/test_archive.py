@@ -73,6 +73,20 @@ def test_directory_run_ids_order_metadata(tree, tmp_path):
     assert "4 profiled, 1 errors (1 not_an_image)" in line and "images/s" in line
 
 
+def test_output_keeps_dictionaries_for_text_columns_only(tree, tmp_path):
+    """Feature values rarely repeat: building dictionaries for them doubled the output's write cost."""
+    out = tmp_path / "p.parquet"
+    profile_archive(tree, out, threads=1)
+    group = pq.ParquetFile(out).metadata.row_group(0)
+    dictionary = {
+        group.column(i).path_in_schema
+        for i in range(group.num_columns)
+        if group.column(i).dictionary_page_offset is not None
+    }
+    assert {"id", "status", "format"} <= dictionary
+    assert not dictionary & {"band_00", "slope", "mean", "peak_max", "height", "bytes"}
+
+
 def test_rows_equal_process_batch_on_bytes(tree, tmp_path):
     out = tmp_path / "p.parquet"
     profile_archive(tree, out, threads=1, bands=8)
@@ -186,6 +200,28 @@ def test_symlink_loops_fifos_and_unreadable_files(tmp_path):
     assert "not a regular file" in rows["pipe.png"]["error"]
     if os.geteuid() != 0:  # root reads mode-000 files
         assert rows["locked.png"]["error_kind"] == "unreadable" and "Permission denied" in rows["locked.png"]["error"]
+
+
+@pytest.mark.parametrize("how", ["list", "glob", "file"])
+def test_a_listed_or_globbed_fifo_is_an_error_row_not_a_hang(tmp_path, how):
+    """The core refuses to open a FIFO named in a list, a glob or an argument (no ``stat`` on the Python side)."""
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / "ok.png").write_bytes(S.png(S.phantom(32, 32)))
+    os.mkfifo(root / "pipe.png")
+    listing = tmp_path / "files.txt"
+    listing.write_text(f"{root / 'ok.png'}\n{root / 'pipe.png'}\n")
+    inputs = {"list": [listing], "glob": [str(root / "*.png")], "file": [root / "ok.png", root / "pipe.png"]}[how]
+    out = tmp_path / "f.parquet"
+    done = {}
+    worker = threading.Thread(target=lambda: done.setdefault("s", profile_archive(inputs, out, threads=2)))
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive(), "profile_archive hung on a FIFO"
+    rows = {r["id"].rsplit("/", 1)[-1]: r for r in read(out).iter_rows(named=True)}
+    assert rows["ok.png"]["status"] == "ok"
+    assert rows["pipe.png"]["error_kind"] == "unreadable"
+    assert rows["pipe.png"]["error"] == "not a regular file (FIFO, socket or device); not read"
 
 
 def test_existing_output_is_guarded(tree, tmp_path):

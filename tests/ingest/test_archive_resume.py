@@ -48,7 +48,7 @@ elif mode == "inside_part_write":   # a part written under its temporary name, n
     fsync = j._fsync_file
     def patched(path):
         fsync(path)
-        if str(path).endswith(".parquet.tmp"):
+        if str(path).endswith(".arrow.tmp"):
             die_at(step)
     j._fsync_file = patched
 elif mode == "after_rename":        # the output renamed into place, the journal not yet removed
@@ -85,10 +85,20 @@ def killed(wrapper, mode: str, step: int, *args: str) -> subprocess.CompletedPro
     )
 
 
+def kill_after_parts(tmp_path, root, n: int):
+    """Profile ``root`` with the CLI until its ``n``-th part is durable, then SIGKILL it; the output path."""
+    wrapper = tmp_path / "wrapper.py"
+    wrapper.write_text(WRAPPER)
+    out = tmp_path / "p.parquet"
+    res = killed(wrapper, "between_batches", n, str(root), "-o", str(out), *BATCH)
+    assert res.returncode == -signal.SIGKILL, res.stderr
+    return out
+
+
 def assert_resumes_to_reference(root, out, reference) -> None:
     parts = out.with_name(out.name + ".parts")
-    for part in parts.glob("part-*.parquet"):
-        pq.read_table(part)  # every journalled part is complete and readable
+    for part in parts.glob("part-*.arrow"):
+        pa.ipc.open_file(pa.OSFile(str(part), "rb")).read_all()  # every journalled part is complete and readable
     res = cli(str(root), "-o", str(out), "--resume", *BATCH)
     assert res.returncode == 0, res.stderr
     table = pq.read_table(out)
@@ -112,9 +122,22 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(archive, tmp_path, mode
         assert out.exists() and parts.exists()  # the case resume must de-duplicate
     else:
         assert not out.exists(), "a killed run must not leave an output file"
-        assert len(list(parts.glob("part-*.parquet"))) == step - (mode == "inside_part_write")
+        assert len(list(parts.glob("part-*.arrow"))) == step - (mode == "inside_part_write")
     if mode == "inside_part_write":
-        assert list(parts.glob("*.parquet.tmp")), "the interrupted part write should be visible"
+        assert list(parts.glob("*.arrow.tmp")), "the interrupted part write should be visible"
+    assert_resumes_to_reference(root, out, reference)
+
+
+def test_a_journal_of_parquet_parts_from_an_earlier_version_resumes(archive, tmp_path):
+    """Parts were Parquet files before they were Arrow IPC: a journal left by such a run still resumes whole."""
+    root, reference = archive
+    out = kill_after_parts(tmp_path, root, 3)
+    parts = out.with_name(out.name + ".parts")
+    ipc = sorted(parts.glob("part-*.arrow"))
+    assert len(ipc) == 3
+    for part in ipc[:2]:  # two old-style parts, then one new: numbering and order must carry across
+        pq.write_table(pa.ipc.open_file(pa.OSFile(str(part), "rb")).read_all(), part.with_suffix(".parquet"))
+        part.unlink()
     assert_resumes_to_reference(root, out, reference)
 
 
@@ -124,7 +147,7 @@ def test_sigkill_from_outside_at_any_point(archive, tmp_path):
     parts = out.with_name(out.name + ".parts")
     proc = subprocess.Popen([sys.executable, "-m", "spectral_fast", "profile", str(root), "-o", str(out), *BATCH])
     # Wait for the first durable part, then kill wherever the run has got to.
-    while proc.poll() is None and not list(parts.glob("part-*.parquet")):
+    while proc.poll() is None and not list(parts.glob("part-*.arrow")):
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -133,10 +156,7 @@ def test_sigkill_from_outside_at_any_point(archive, tmp_path):
 
 def test_resume_refuses_other_options_after_a_kill(archive, tmp_path):
     root, _ = archive
-    wrapper = tmp_path / "wrapper.py"
-    wrapper.write_text(WRAPPER)
-    out = tmp_path / "p.parquet"
-    assert killed(wrapper, "between_batches", 2, str(root), "-o", str(out), *BATCH).returncode == -signal.SIGKILL
+    out = kill_after_parts(tmp_path, root, 2)
     res = cli(str(root), "-o", str(out), "--resume", "--bands", "16", *BATCH)
     assert res.returncode == 2 and "different options (bands 32 -> 16)" in res.stderr
     res = cli(str(root), "-o", str(out), *BATCH)
@@ -225,7 +245,7 @@ def test_sigkill_during_a_retry_loses_nothing(repaired, tmp_path, mode, then_ret
     res = killed(wrapper, mode, 1, str(root), "-o", str(out), "--resume", "--retry-errors", *RETRY)
     assert res.returncode == -signal.SIGKILL, res.stderr
     parts = out.with_name(out.name + ".parts")
-    assert len(list(parts.glob("part-*.parquet"))) == (1 if mode == "between_batches" else 2)
+    assert len(list(parts.glob("part-*.arrow"))) == (1 if mode == "between_batches" else 2)
     if mode == "between_batches":
         assert same(pq.read_table(out), pq.read_table(first))  # the old rows are all still there
     args = ["--resume", "--retry-errors"] if then_retry else ["--resume"]

@@ -77,3 +77,33 @@ def test_cli_profiles_a_latin1_name_next_to_a_normal_one(tmp_path, request):
         with open(os.path.join(os.fsencode(folder), id_to_fspath(id_)), "rb") as fh:
             assert fh.read() == data
     shutil.rmtree(folder)
+
+
+def test_fast_ids_equal_the_pathlib_ids_inside_and_outside_the_root():
+    """``_relative_ids`` cuts strings where it can; every id must be the one ``pathlib`` gives."""
+    from spectral_fast.ingest.sources import _relative_id, _relative_ids
+
+    latin1 = os.fsdecode(b"/data/caf\xe9.png")
+    for root in [Path("/data/lists"), Path("/data"), Path("/")]:
+        paths = [
+            "/data/lists/a.png",
+            "/data/lists/sub/b.png",
+            "/data/listsx/c.png",  # a sibling whose name starts like the root
+            "/data/lists",  # the root itself
+            "/elsewhere/d.png",
+            "/elsewhere//e.png",
+            "/elsewhere/./f.png",
+            "//net/g.png",
+            latin1,
+        ]
+        assert _relative_ids(paths, root) == [_relative_id(p, root) for p in paths], root
+
+
+def test_listed_paths_are_their_abspath(tmp_path):
+    """Absolute normal lines of a list are taken as they are; every other line still goes through abspath."""
+    from spectral_fast.ingest.sources import _path_list
+
+    lines = ["rel/a.png", "/abs/b.png", "/abs/../c.png", "/abs//d.png", "/abs/./e.png", "//net/f.png", "/abs/g/", "./h"]
+    listing = tmp_path / "files.txt"
+    listing.write_text("\n".join(lines) + "\n")
+    assert _path_list(str(listing)).paths == [os.path.abspath(os.path.join(tmp_path, line)) for line in lines]

@@ -2,10 +2,13 @@
 
 Why a journal: a Parquet file is unreadable until its footer is written, so
 a run killed mid-write (SIGKILL included) would lose everything written to a
-single file. Instead each finished batch is written to its own small Parquet
-file in ``<output>.parts/``: written under a temporary name, fsync'd, renamed
-(atomic), and the folder fsync'd, so a part either exists whole or not at all.
-A kill therefore loses at most the batches in flight.
+single file. Instead each finished batch is written to its own small Arrow
+IPC file in ``<output>.parts/``: written under a temporary name, fsync'd,
+renamed (atomic), and the folder fsync'd, so a part either exists whole or not
+at all. A kill therefore loses at most the batches in flight. (IPC, not
+Parquet: a part is read back only on resume, and an IPC part costs a tenth of
+a Parquet one to write, which matters for batches of thumbnails; parts
+written as Parquet by earlier versions are still read.)
 
 Meanwhile the final table streams into ``<output>.tmp`` in row groups; when
 the run ends it is closed, fsync'd and renamed over ``<output>`` (a finished
@@ -38,6 +41,7 @@ import fcntl
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,13 +115,17 @@ class Journal:
         self.parts.mkdir(exist_ok=True)
         _write_atomic_bytes(self.parts / "run.json", json.dumps(meta, indent=1).encode())
 
-        self._writer = pq.ParquetWriter(self.tmp, schema.with_metadata({METADATA_KEY: json.dumps(meta).encode()}))
+        self._writer = pq.ParquetWriter(
+            self.tmp,
+            schema.with_metadata({METADATA_KEY: json.dumps(meta).encode()}),
+            use_dictionary=dictionary_columns(schema),
+        )
         done: list[pa.Array] = []
         if previous_files:
             import pyarrow.compute as pc  # here, not at the top: a fresh run's start-up does without it
         for path, keep in zip(previous_files, latest):
             offset = 0
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_ROWS):
+            for batch in _iter_batches(path):
                 mask = None if keep is None else keep.slice(offset, batch.num_rows)
                 offset += batch.num_rows
                 if retry is not None:
@@ -157,10 +165,12 @@ class Journal:
                 self._check_compatible(json.loads(run_json.read_text()), str(run_json))
             for stale in self.parts.glob("*.tmp"):
                 stale.unlink()  # a part that was being written when the run died
-            parts = sorted(self.parts.glob("part-*.parquet"))
+            parts = sorted(
+                (p for p in self.parts.glob("part-*") if p.suffix in PART_SUFFIXES), key=lambda p: (_part_number(p), p)
+            )
             files.extend(parts)
             if parts:
-                self._next_part = int(parts[-1].stem.split("-")[1]) + 1
+                self._next_part = _part_number(parts[-1]) + 1
         return files
 
     def _check_compatible(self, found: dict[str, Any] | None, where: str) -> None:
@@ -193,7 +203,7 @@ class Journal:
         version (the artefact features were added at 0.1.0).
         """
         for path in files:
-            names = pq.read_schema(path).names
+            names = _read_schema(path).names
             if names != schema.names:
                 missing = [c for c in schema.names if c not in names]
                 extra = [c for c in names if c not in schema.names]
@@ -223,10 +233,11 @@ class Journal:
         """Record a finished batch durably, then stream it into the output."""
         if batch.num_rows == 0:
             return
-        part = self.parts / f"part-{self._next_part:08d}.parquet"
+        part = self.parts / f"part-{self._next_part:08d}.arrow"
         self._next_part += 1
         tmp = part.with_name(part.name + ".tmp")
-        pq.write_table(pa.Table.from_batches([batch]), tmp)
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, batch.schema) as writer:
+            writer.write_batch(batch)
         _fsync_file(tmp)
         os.replace(tmp, part)
         _fsync_dir(self.parts)
@@ -283,6 +294,16 @@ def run_metadata(options: dict[str, Any]) -> dict[str, Any]:
     return {"version": __version__, "options": dict(options)}
 
 
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """Columns worth a Parquet dictionary: the text ones (status, format, error kinds, DICOM tags).
+
+    Feature values almost never repeat, so a dictionary for them is built
+    only to be abandoned: without it the output is written in half the CPU
+    (about 2 us less per row) and is a little smaller.
+    """
+    return [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+
+
 def recorded_options(meta: dict[str, Any]) -> dict[str, Any]:
     """The options of a run description, with :data:`OPTION_DEFAULTS` for keys it predates."""
     return {**OPTION_DEFAULTS, **meta.get("options", {})}
@@ -298,7 +319,7 @@ def _latest_rows(files: list[Path]) -> list[pa.Array | None]:
         return []
     import polars as pl  # only when resuming: a fresh run's start-up does without it
 
-    ids = [pq.read_table(path, columns=["id"]).column("id") for path in files]
+    ids = [_read_ids(path) for path in files]
     chunks = [c for col in ids for c in col.chunks]
     if not chunks:
         return [None] * len(files)
@@ -310,6 +331,47 @@ def _latest_rows(files: list[Path]) -> list[pa.Array | None]:
         start += len(col)
         masks.append(None if mask.false_count == 0 else mask)
     return masks
+
+
+#: Journal parts: Arrow IPC files (this version), Parquet (earlier versions).
+PART_SUFFIXES = (".arrow", ".parquet")
+
+
+def _part_number(path: Path) -> int:
+    return int(path.stem.split("-")[1])
+
+
+def _is_ipc(path: Path) -> bool:
+    return path.suffix == ".arrow"
+
+
+def _read_schema(path: Path) -> pa.Schema:
+    """The schema of the output or of a part (IPC or Parquet)."""
+    if _is_ipc(path):
+        with pa.OSFile(str(path), "rb") as source:
+            return pa.ipc.open_file(source).schema
+    return pq.read_schema(path)
+
+
+def _read_ids(path: Path) -> pa.ChunkedArray:
+    """The ``id`` column of the output or of a part."""
+    if _is_ipc(path):
+        with pa.OSFile(str(path), "rb") as source:
+            return pa.ipc.open_file(source).read_all().column("id")
+    return pq.read_table(path, columns=["id"]).column("id")
+
+
+def _iter_batches(path: Path) -> Iterator[pa.RecordBatch]:
+    """The rows of the output or of a part, in batches of at most :data:`ROW_GROUP_ROWS` rows."""
+    if not _is_ipc(path):
+        yield from pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_ROWS)
+        return
+    with pa.OSFile(str(path), "rb") as source:
+        reader = pa.ipc.open_file(source)
+        for i in range(reader.num_record_batches):
+            batch = reader.get_batch(i)
+            for start in range(0, batch.num_rows, ROW_GROUP_ROWS):
+                yield batch.slice(start, ROW_GROUP_ROWS)
 
 
 def _fsync_file(path: Path) -> None:

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from spectral_fast import _core
 from spectral_fast.errors import InvalidInputError
-from spectral_fast.ingest.journal import recorded_options
+from spectral_fast.ingest.journal import dictionary_columns, recorded_options
 from spectral_fast.profiling.tables import METADATA_KEY, read_metadata
 
 __all__ = ["combine_profiles", "profile_files", "run_description", "scan_profiles"]
@@ -245,5 +245,5 @@ def _write(table: pl.DataFrame, output: Path, meta: dict[str, Any]) -> None:
     # polars exports large/view string types; cast back to the local file's schema.
     arrow = table.to_arrow().cast(schema).replace_schema_metadata({METADATA_KEY: json.dumps(meta).encode()})
     tmp = output.with_name(output.name + ".tmp")
-    pq.write_table(arrow, tmp)
+    pq.write_table(arrow, tmp, use_dictionary=dictionary_columns(schema))  # as profile_archive writes it
     os.replace(tmp, output)

@@ -67,6 +67,8 @@ LIST_SUFFIXES = (".txt", ".lst", ".list")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 IPC_SUFFIXES = (".arrow", ".feather", ".ipc", ".arrows")
 _GLOB_CHARS = set("*?[")
+#: Paths are POSIX strings here, so the planner may cut and compare them as text.
+_POSIX = os.sep == "/" and not os.altsep
 
 
 @dataclass
@@ -364,16 +366,27 @@ def _path_list(list_file: str) -> FileSource:
     for line in lines:
         line = line.strip()
         if line and not line.startswith("#"):
-            paths.append(os.path.abspath(os.path.join(base, line)))
+            # An absolute, already normal path is its own abspath (most lists): skip the join and normpath.
+            paths.append(
+                line
+                if _POSIX and line.startswith("/") and _plain(line[1:])
+                else os.path.abspath(os.path.join(base, line))
+            )
     src = FileSource(label=list_file, root=base, paths=paths)
     _note_special(src)
     return src
 
 
 def _note_special(src: FileSource) -> None:
-    """Mark FIFOs, sockets and devices: opening them could block forever."""
+    """Mark FIFOs, sockets and devices among the paths read here: opening them could block forever.
+
+    Only paths that are not UTF-8 are read on the Python side
+    (:func:`_read_here`); the core stats the others itself before opening
+    them and makes the same error row, so they cost no ``stat`` here.
+    """
     for p in src.paths:
-        _note_special_path(src, p)
+        if not _is_text(p):
+            _note_special_path(src, p)
 
 
 def _note_special_path(src: FileSource, p: str) -> None:
@@ -401,20 +414,34 @@ def _relative_ids(paths: list[str], root: Path) -> list[str]:
 
     The planned paths are absolute and normalised (``os.path.abspath``, or a
     normalised folder joined with entry names), so on POSIX a path under
-    ``root`` is ``root/`` plus its relative POSIX path; the others, and every
-    path elsewhere, take the ``pathlib`` route.
+    ``root`` is ``root/`` plus its relative POSIX path, and a path outside
+    ``root`` (a list of absolute paths kept elsewhere) is its own id, as
+    ``pathlib`` would give it; the other paths take the ``pathlib`` route,
+    which costs more than profiling a thumbnail.
     """
-    if os.sep != "/" or os.altsep:
+    if not _POSIX:
         return [_relative_id(p, root) for p in paths]
     base = str(root)
     prefix = base if base.endswith("/") else base + "/"
     cut = len(prefix)
+    text = _is_text("".join(paths))  # one check for the whole list (the usual case), else one per path
     out = []
     for p in paths:
-        rel = p[cut:] if p.startswith(prefix) else ""
-        plain = rel and _is_text(rel) and all(part not in ("", ".", "..") for part in rel.split("/"))
-        out.append(rel if plain else _relative_id(p, root))
+        if p.startswith(prefix):
+            rel = p[cut:]
+        elif p.startswith("/") and not p.startswith("//") and p != base:
+            rel = p[1:]  # outside root: relative_to fails and the id is the whole path
+        else:
+            rel = ""
+        plain = _plain(rel) and (text or _is_text(rel))
+        out.append((rel if p.startswith(prefix) else p) if plain else _relative_id(p, root))
     return out
+
+
+def _plain(rel: str) -> bool:
+    """Whether ``rel`` is a non-empty relative POSIX path without empty, ``.`` or ``..`` parts."""
+    s = f"/{rel}/"
+    return bool(rel) and "//" not in s and "/./" not in s and "/../" not in s
 
 
 def _relative_id(path: str, root: Path) -> str:
