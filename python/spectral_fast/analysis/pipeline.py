@@ -163,8 +163,9 @@ def analyze(
         id like the predictions; ``metadata_cols`` name the columns to use
         and ``metadata_id_col`` its id column (default ``id_col``). With the
         profile's own acquisition columns they are compared between each
-        blind spot and the rest (:mod:`spectral_fast.analysis.contrast`);
-        they do not enter the clustering.
+        blind spot and the rest (:mod:`spectral_fast.analysis.contrast`) and
+        scanned for value groups with excess errors (``Report.metadata_spots``,
+        :mod:`spectral_fast.analysis.metadata_scan`); they do not enter the clustering.
     max_fit_samples : int or None
         Archive scale (``docs/method.md#archive-scale``): above this many
         images the clustering (and each stability refit) is fitted on a seeded
