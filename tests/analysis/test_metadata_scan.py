@@ -118,3 +118,15 @@ def test_frequent_values_and_missing_values_are_groups_of_their_own():
     # the small-size classes lie inside the missing-spacing group: parts of its spot, not spots of their own
     assert [(r["variable"], r["value"], r["direction"]) for r in rows] == [("spacing", "(missing)", "misses")]
     assert rows[0]["description"].startswith("spacing = (missing) among label-1 images")
+
+
+def test_the_hypergeometric_pmf_matches_scipy():
+    from scipy.stats import hypergeom
+
+    from spectral_fast.analysis.metadata_scan import _hypergeom_pmf
+
+    for total, cases, drawn in ((50, 10, 45), (180, 92, 99), (5000, 700, 1200)):
+        lo, pmf = _hypergeom_pmf(total, cases, drawn)
+        k = np.arange(lo, lo + len(pmf))
+        assert lo == max(0, drawn - (total - cases)) and len(pmf) == min(drawn, cases) - lo + 1
+        np.testing.assert_allclose(pmf, hypergeom.pmf(k, total, cases, drawn), rtol=1e-9, atol=1e-300)

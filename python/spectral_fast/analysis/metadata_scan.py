@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from spectral_fast._shared.stats import bh_adjust
+from spectral_fast._shared.stats import ARCHIVE_SCALE_N, bh_adjust
 from spectral_fast.analysis.contrast import _UNITS, _num, is_categorical, label
 from spectral_fast.analysis.stability import STABLE, compatible
 from spectral_fast.errors import InvalidInputError
@@ -65,8 +65,10 @@ ALIAS = 0.9
 HEAVY = 0.1
 #: The value of the group of images lacking a variable.
 MISSING = "(missing)"
-#: Bootstrap resamples that measure each spot's stability (``n_resamples`` default).
+#: Bootstrap resamples that measure each spot's stability (``n_resamples`` default), and above
+#: :data:`~spectral_fast._shared.stats.ARCHIVE_SCALE_N` images (about 0.07 s of CPU each at 112k images).
 N_RESAMPLES = 100
+ARCHIVE_RESAMPLES = 20
 
 #: Columns of ``Report.metadata_spots`` (``metadata_spots.csv``).
 METADATA_SPOT_SCHEMA = {
@@ -125,10 +127,10 @@ def value_groups(variables: pl.DataFrame) -> list[Group]:
                 out.append(Group(name, str(v), nan, nan, ~missing & (s == v)))
         if missing.any() and not missing.all():
             out.append(Group(name, MISSING, nan, nan, missing))
-    counts: dict[str, int] = {}
+    per_variable: dict[str, int] = {}
     for g in out:
-        counts[g.variable] = counts.get(g.variable, 0) + 1
-    return [g for g in out if counts[g.variable] > 1]
+        per_variable[g.variable] = per_variable.get(g.variable, 0) + 1
+    return [g for g in out if per_variable[g.variable] > 1]
 
 
 def _quartile_classes(name: str, x: np.ndarray, rows: np.ndarray, unit: str) -> list[Group]:
@@ -147,15 +149,32 @@ def _quartile_classes(name: str, x: np.ndarray, rows: np.ndarray, unit: str) -> 
     return out
 
 
+def _hypergeom_pmf(total: int, cases: int, drawn: int) -> tuple[int, np.ndarray]:
+    """Smallest possible count and the pmf over the support of a hypergeometric count.
+
+    From one ``logpmf`` and the ratio recurrence
+    ``p(k + 1) / p(k) = (K - k)(n - k) / ((k + 1)(N - K - n + k + 1))``: the
+    same values as ``hypergeom.pmf`` to about 1e-12 relative, in O(support)
+    numpy operations instead of three log-beta calls per value.
+    """
+    from scipy.stats import hypergeom
+
+    lo, hi = max(0, drawn - (total - cases)), min(drawn, cases)
+    k = np.arange(lo, hi, dtype=np.float64)
+    steps = np.log((cases - k) * (drawn - k)) - np.log((k + 1) * (total - cases - drawn + k + 1))
+    log_p = float(hypergeom.logpmf(lo, total, cases, drawn)) + np.concatenate([[0.0], np.cumsum(steps)])
+    return lo, np.exp(log_p)
+
+
 def _sum_hypergeom_sf(c: int, pos: int, neg: int, n_pos: int, n_neg: int, miss: int, fa: int) -> float:
     """P(misses drawn in ``pos`` label-1 images + false alarms drawn in ``neg`` label-0 images >= c)."""
     from scipy.signal import fftconvolve
-    from scipy.stats import hypergeom
 
-    a = hypergeom.pmf(np.arange(min(pos, miss) + 1), n_pos, miss, pos)
-    b = hypergeom.pmf(np.arange(min(neg, fa) + 1), n_neg, fa, neg)
+    lo_a, a = _hypergeom_pmf(n_pos, miss, pos)
+    lo_b, b = _hypergeom_pmf(n_neg, fa, neg)
     conv = np.convolve(a, b) if len(a) * len(b) <= 4_000_000 else np.clip(fftconvolve(a, b), 0.0, None)
-    return float(min(1.0, conv[c:].sum())) if c < len(conv) else 0.0
+    start = max(c - lo_a - lo_b, 0)
+    return float(min(1.0, conv[start:].sum())) if start < len(conv) else 0.0
 
 
 def _direction_stats(masks: np.ndarray, error: np.ndarray, truth: np.ndarray | None, w: np.ndarray) -> list[dict]:
@@ -225,7 +244,7 @@ def scan_metadata(
     groups: np.ndarray | None = None,
     alpha: float = 0.05,
     lift_threshold: float = 1.5,
-    n_resamples: int = N_RESAMPLES,
+    n_resamples: int | None = None,
     seed: int = 0,
 ) -> tuple[list[dict], list[np.ndarray]]:
     """Declared metadata blind spots (rows of :data:`METADATA_SPOT_SCHEMA` without ``finding``) and their images.
@@ -235,7 +254,8 @@ def scan_metadata(
 
     ``variables``: one row per image (:func:`~spectral_fast.analysis.metadata.metadata_variables`);
     ``error``, ``truth``: per image; ``groups``: patient of each image, resampled whole
-    for the stability. ``n_resamples`` 0: stability NaN.
+    for the stability. ``n_resamples`` 0: stability NaN; None: :data:`N_RESAMPLES`,
+    :data:`ARCHIVE_RESAMPLES` above ``ARCHIVE_SCALE_N`` images.
     """
     error = np.asarray(error, dtype=bool)
     n = len(error)
@@ -243,6 +263,8 @@ def scan_metadata(
         raise InvalidInputError(f"metadata scan: {variables.height} metadata rows for {n} images")
     if truth is not None:
         truth = np.asarray(truth, dtype=bool)
+    if n_resamples is None:
+        n_resamples = N_RESAMPLES if n <= ARCHIVE_SCALE_N else ARCHIVE_RESAMPLES
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 0:
         raise InvalidInputError(f"n_resamples must be an integer >= 0, got {n_resamples!r}")
     cands = value_groups(variables) if variables.width else []

@@ -186,7 +186,7 @@ def analyze(
     from spectral_fast.analysis.contrast import compare, describe_against_rest, named, profile_variables, sentence
     from spectral_fast.analysis.describe import ProfileFeatures, describe_clusters
     from spectral_fast.analysis.metadata import align_metadata, metadata_variables
-    from spectral_fast.analysis.metadata_scan import METADATA_SPOT_SCHEMA, N_RESAMPLES, scan_metadata
+    from spectral_fast.analysis.metadata_scan import METADATA_SPOT_SCHEMA, scan_metadata
     from spectral_fast.analysis.predictions import (
         as_numeric,
         check_columns,
@@ -304,7 +304,7 @@ def analyze(
             spot_rows.append(_spot_row(f.title, spot))
         res.summary["stable_blind_spots"] = sum(bool(s["stable"]) for s in res.blind_spots)
         found, masks = scan_metadata(acquisition, error, truth, groups=groups, alpha=alpha,
-                                     lift_threshold=lift_threshold, n_resamples=N_RESAMPLES if n_refits else 0,
+                                     lift_threshold=lift_threshold, n_resamples=None if n_refits else 0,
                                      seed=seed)  # fmt: skip
         meta_spot_rows += [{"finding": f.title, **r} for r in found]
         meta_masks += masks
