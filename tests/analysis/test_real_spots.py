@@ -95,6 +95,35 @@ def test_cli_prints_both_p_values_and_writes_the_evidence(real, capsys):
     assert {"direction", "stability", "stable", "metadata", "label_pure", "expected_errors"} <= set(spots.columns)
     assert (out / "spot_evidence.csv").is_file()
     assert "stability" in (out / "report.html").read_text()
+    assert "metadata blind spot #1: site = mhh-hannover among label-1 images" in printed
+    assert pl.read_csv(out / "metadata_spots.csv")["variable"][0] == "site"
+
+
+def test_metadata_scan_declares_the_failing_site_apart_from_the_clusters(real):
+    """End to end on real images: the site's misses are a metadata blind spot, in the report folder (CLI: above)."""
+    work, prof, preds, extra, target = real
+    rep = analyze(prof, preds, [Finding("y", score_col="score")], seed=0, n_perm=199, n_boot=50, n_refits=2,
+                  metadata=extra, metadata_cols=["site", "view"], metadata_id_col="image")  # fmt: skip
+    spots = rep.metadata_spots
+    top = spots.row(0, named=True)
+    assert (top["variable"], top["value"], top["direction"]) == ("site", "mhh-hannover", "misses")
+    assert top["description"].startswith("site = mhh-hannover among label-1 images: ")
+    assert top["p_adjusted"] < 1e-6 and 0.0 <= top["stability"] <= 1.0
+    order = {i: k for k, i in enumerate(preds["id"].to_list())}
+    target = target[[order[i] for i in rep.assignments["id"].to_list()]]
+    mask = rep.metadata_masks[0]
+    assert (mask & target).sum() == target.sum()  # every MHH miss is in it
+    # only misses were simulated; the clusters are untouched by the scan
+    assert set(spots["direction"]) <= {"misses", "both"}
+    assert "metadata_spots" not in rep.assignments.columns
+    assert rep.summary["findings"]["y"]["metadata_spots"] == spots.height
+    from spectral_fast.render.folders import write_report
+
+    out = work / "report_meta"
+    write_report(rep, out)
+    saved = pl.read_csv(out / "metadata_spots.csv")
+    assert saved["description"][0] == top["description"]
+    assert "Metadata blind spots" in (out / "report.html").read_text()
 
 
 def test_metadata_errors_are_clear(real):

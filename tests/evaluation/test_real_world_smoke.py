@@ -51,5 +51,14 @@ def test_quick_real_world_evaluation_produces_its_tables(tmp_path):
     assert shares and all(0.0 <= v <= 1.0 for v in shares), shares
     assert all(-1.0 <= v <= 1.0 for k, v in result["diagnostics"].items() if k.startswith("ari"))
     assert 0 <= result["null"]["seeds_with_spot"] <= result["null"]["n_seeds"] == 2
+    assert 0 <= result["null"]["seeds_with_any_spot"] <= 2 and "Arm 2" in md
+    # the metadata arm scores the same scenarios on three spot sets; group precision is never below 0 or above 1
+    assert [s["scenario"] for s in result["scenarios_metadata"]] == names
+    for sc in result["scenarios_metadata"]:
+        for direction, fail in sc["failing"].items():
+            if fail is not None:
+                for k in ("union", "spectral", "metadata"):
+                    m = sc["sets"][k][direction]
+                    assert all(0.0 <= m[v] <= 1.0 for v in ("precision", "error_precision", "recall")), m
     # The oracle found the shortcut's failure: the classifier really fails somewhere.
     assert any(f is not None for sc in result["scenarios"] for f in sc["failing"].values())

@@ -7,8 +7,9 @@ manufacturer, model, station, institution, detector, view, processing and
 exposure fields). A user table (CSV or Parquet,
 one row per image, joined by id like the predictions) adds columns such as
 site, scanner or view. These variables are evidence for describing blind
-spots (:mod:`spectral_fast.analysis.contrast`); they do not enter the
-clustering (``docs/method.md#acquisition-metadata``).
+spots (:mod:`spectral_fast.analysis.contrast`) and are scanned for value
+groups with excess errors (:mod:`spectral_fast.analysis.metadata_scan`); they
+do not enter the clustering (``docs/method.md#acquisition-metadata``).
 """
 
 from __future__ import annotations

@@ -83,6 +83,10 @@ class Report(NotebookView):
     groups: np.ndarray | None = field(default=None, repr=False)
     #: Each blind spot against the rest, one row per variable (:mod:`spectral_fast.analysis.contrast`).
     spot_evidence: pl.DataFrame | None = field(default=None, repr=False)
+    #: Value groups of the acquisition metadata where errors concentrate, apart from the clusters
+    #: (:mod:`spectral_fast.analysis.metadata_scan`); ``metadata_masks`` holds each row's images.
+    metadata_spots: pl.DataFrame | None = None
+    metadata_masks: list[np.ndarray] | None = field(default=None, repr=False)
 
 
 def analyze(
@@ -159,8 +163,9 @@ def analyze(
         id like the predictions; ``metadata_cols`` name the columns to use
         and ``metadata_id_col`` its id column (default ``id_col``). With the
         profile's own acquisition columns they are compared between each
-        blind spot and the rest (:mod:`spectral_fast.analysis.contrast`);
-        they do not enter the clustering.
+        blind spot and the rest (:mod:`spectral_fast.analysis.contrast`) and
+        scanned for value groups with excess errors (``Report.metadata_spots``,
+        :mod:`spectral_fast.analysis.metadata_scan`); they do not enter the clustering.
     max_fit_samples : int or None
         Archive scale (``docs/method.md#archive-scale``): above this many
         images the clustering (and each stability refit) is fitted on a seeded
@@ -181,6 +186,7 @@ def analyze(
     from spectral_fast.analysis.contrast import compare, describe_against_rest, named, profile_variables, sentence
     from spectral_fast.analysis.describe import ProfileFeatures, describe_clusters
     from spectral_fast.analysis.metadata import align_metadata, metadata_variables
+    from spectral_fast.analysis.metadata_scan import METADATA_SPOT_SCHEMA, scan_metadata
     from spectral_fast.analysis.predictions import (
         as_numeric,
         check_columns,
@@ -261,6 +267,8 @@ def analyze(
     draw_counts = max_fit_samples is not None and joined.height > max_fit_samples
     spot_args = {"lift_threshold": lift_threshold, "alpha": alpha, "seed": seed, "draw_counts": draw_counts}
     slice_rows, spot_rows, summaries = [], [], {}
+    meta_spot_rows: list[dict] = []
+    meta_masks: list[np.ndarray] = []
     for f in findings:
         error, loss, truth, score = per_finding[f.title]
         stage(f"{f.title}: {n_perm} permutations, {n_boot} bootstrap resamples per cluster")
@@ -295,6 +303,12 @@ def analyze(
                 evidence_rows += [{"finding": f.title, "rank": spot["rank"], "source": group, **r} for r in rows]
             spot_rows.append(_spot_row(f.title, spot))
         res.summary["stable_blind_spots"] = sum(bool(s["stable"]) for s in res.blind_spots)
+        found, masks = scan_metadata(acquisition, error, truth, groups=groups, alpha=alpha,
+                                     lift_threshold=lift_threshold, n_resamples=None if n_refits else 0,
+                                     seed=seed)  # fmt: skip
+        meta_spot_rows += [{"finding": f.title, **r} for r in found]
+        meta_masks += masks
+        res.summary["metadata_spots"] = len(found)
         res.summary["mean_loss"] = float(np.mean(loss))
         res.summary["threshold"] = f.threshold if f.score_col else None
         summaries[f.title] = res.summary
@@ -347,7 +361,10 @@ def analyze(
     evidence = (
         pl.DataFrame(evidence_rows, schema=EVIDENCE_SCHEMA) if evidence_rows else pl.DataFrame(schema=EVIDENCE_SCHEMA)
     )
-    return Report(slices, blind, assignments, summary, model, descriptions, joined, groups, evidence)
+    meta_spots = pl.DataFrame(meta_spot_rows, schema=METADATA_SPOT_SCHEMA, orient="row") if meta_spot_rows else \
+        pl.DataFrame(schema=METADATA_SPOT_SCHEMA)  # fmt: skip
+    return Report(slices, blind, assignments, summary, model, descriptions, joined, groups, evidence, meta_spots,
+                  meta_masks)  # fmt: skip
 
 
 #: The label whose images a directional spot is compared within (misses: positives, false alarms: negatives).

@@ -113,7 +113,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default 10; 0 skips it)")  # fmt: skip
     parser.add_argument("--metadata", metavar="FILE",
                         help="per-image acquisition metadata (CSV or Parquet), joined by id like the predictions; "
-                             "compared between each blind spot and the rest")  # fmt: skip
+                             "compared between each blind spot and the rest, and scanned for value groups with "
+                             "excess errors (metadata blind spots)")  # fmt: skip
     parser.add_argument("--metadata-cols", metavar="A,B", type=lambda v: [c for c in v.split(",") if c],
                         help="columns of --metadata to use, comma-separated")  # fmt: skip
     parser.add_argument("--metadata-id-col", metavar="C", help="id column of --metadata (default --pred-id-col)")
@@ -121,6 +122,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="above N images, fit the clustering on a seeded sample of N and draw permutation counts "
                              "per cluster (archive scale, docs/method.md#archive-scale; default 10000); 'all': fit "
                              "on every image and shuffle images at any size")  # fmt: skip
+
+
+def _metadata_rows(rep, title: str) -> list[dict]:
+    """The metadata scan's spots of one finding (``Report.metadata_spots``), in rank order."""
+    spots = rep.metadata_spots
+    if spots is None or spots.height == 0:
+        return []
+    return [r for r in spots.iter_rows(named=True) if r["finding"] == title]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -167,5 +176,8 @@ def run(args: argparse.Namespace) -> int:
             f"chi-square p = {f['chi2_p']:.3g}; tree-scan permutation p = {f['scan_p']:.3g}); "
             f"{f['blind_spots']} blind spot(s), {f['stable_blind_spots']} stable"
         )
+        for r in _metadata_rows(rep, title):
+            print(f"  metadata blind spot #{r['rank']}{'' if r['stable'] is not False else ' (unstable)'}: "
+                  f"{r['description']}")  # fmt: skip
     print(f"wrote {paths['html']} and tables in {args.output}")
     return 0

@@ -22,7 +22,7 @@ def write_report(report: Report, outdir: str | Path, *, image_root: str | Path |
     """Write every output file of ``report`` into ``outdir`` (created) and return their paths.
 
     ``slices.csv``, ``blind_spots.csv``, ``spot_evidence.csv`` (each blind spot against
-    the rest, per variable), ``assignments.parquet``, ``summary.json``,
+    the rest, per variable), ``metadata_spots.csv`` (the metadata scan's groups), ``assignments.parquet``, ``summary.json``,
     ``model.json`` (+ arrays), ``report.html`` and the reliability reference
     (``reference.json`` + arrays) that ``predict`` and ``monitor`` read.
     ``image_root`` lets the page show exemplar thumbnails.
@@ -42,6 +42,9 @@ def write_report(report: Report, outdir: str | Path, *, image_root: str | Path |
     if report.spot_evidence is not None:
         paths["spot_evidence"] = out / "spot_evidence.csv"
         write_csv_safe(report.spot_evidence, paths["spot_evidence"])
+    if report.metadata_spots is not None:
+        paths["metadata_spots"] = out / "metadata_spots.csv"
+        write_csv_safe(report.metadata_spots, paths["metadata_spots"])
     report.assignments.write_parquet(paths["assignments"])
     paths["summary"].write_text(json.dumps(jsonable(report.summary), indent=2) + "\n")
     paths["model"], paths["model_arrays"] = report.model.save(out / "model.json")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from spectral_fast.render import plots
+from spectral_fast.render.metadata_html import metadata_section
 from spectral_fast.render.primitives import details, esc, figure, fmt, page, pct, table
 from spectral_fast.render.spots import Spot, card, error_kind, rates_by_kind, typical_rest
 from spectral_fast.render.thumbs import thumb_img
@@ -177,6 +178,7 @@ def render_body(report, *, image_root: str | Path | None = None) -> str:
             "(1 = the same; above 1 more energy at that scale, e.g. sharpening or noise; below, blur or smoothing).</p>"
         )
 
+    parts.append(metadata_section(report))
     shown = plots.map_rows(len(labels), seed=int(summary["options"].get("seed") or 0))
     xy = plots.pca_xy(model.embed(report.table))[shown]
     sampled = (f" A random {len(shown):,} of the {len(labels):,} images are drawn."
