@@ -264,8 +264,9 @@ def markdown(doc: dict[str, Any]) -> str:
                             f"Jaccard {a['union_jaccard']} (stable spots {a['union_jaccard_stable']}), "
                             f"spots {a['spots_reference']} vs {a['spots_other']}, best Jaccard "
                             f"{a['jaccard_reference_to_other']} (back: {a['jaccard_other_to_reference']}), "
-                            f"wall time ratio {row[f'speedup_vs_{ref}']}x; other load {row['foreign_load_cores']} "
-                            "cores")  # fmt: skip
+                            f"wall time ratio {row[f'speedup_vs_{ref}']}x, CPU time ratio "
+                            f"{row[ref]['cpu_s'] / row['default']['cpu_s']:.2f}x; other load "
+                            f"{row['foreign_load_cores']} cores")  # fmt: skip
     return "\n".join(text) + "\n"
 
 
