@@ -23,7 +23,8 @@ For each size it runs ``spectral-fast report`` end to end in a child process:
 
 Each child records its wall time, CPU time and peak RSS (VmHWM of its own
 address space; ``getrusage`` of a child would carry the benchmark's peak
-across fork + exec). The check: adjusted Rand index of the cluster
+across fork + exec) and its CPU seconds per stage (``_report_stages.py``:
+clustering fits, refits, page, reference, ...). The check: adjusted Rand index of the cluster
 assignments and, for every blind spot of the reference, the best Jaccard
 index of its images with a blind spot of the same finding in the other run
 (and the other way round). Results: ``benches/results/report_scale.{md,json}``.
@@ -60,11 +61,18 @@ FULL = {"sizes": (10_000, 112_320), "demo_n": 1800, "max_fit_samples": None, "re
         "full_max": 112_320}  # fmt: skip
 QUICK = {"sizes": (600,), "demo_n": 240, "max_fit_samples": 300, "refits": 2, "n_perm": 99, "full_max": 600}
 TARGETS = {"n": 112_320, "seconds": 30.0, "peak_rss_gib": 1.0}
+#: Each run's record (time, memory, stages), written into its report folder.
+RUN_RECORD = "bench_run.json"
 
 #: The child: runs the CLI, then reports its own CPU time and peak RSS on the last stderr line.
 CHILD = r"""
 import json, os, resource, sys, time
 t0 = time.perf_counter()
+stages = os.environ.get("BENCH_REPORT_STAGES")
+if stages:
+    sys.path.insert(0, stages)
+    import _report_stages
+    _report_stages.install()
 from spectral_fast.cli import main
 code = main(sys.argv[1:])
 peak = None
@@ -75,7 +83,8 @@ except (OSError, StopIteration):
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 u = resource.getrusage(resource.RUSAGE_SELF)
 print("BENCH " + json.dumps({"code": code, "peak_kib": peak, "cpu_s": u.ru_utime + u.ru_stime,
-                             "wall_in_s": time.perf_counter() - t0}), file=sys.stderr)
+                             "wall_in_s": time.perf_counter() - t0,
+                             "stages": _report_stages.result() if stages else None}), file=sys.stderr)
 sys.exit(code)
 """
 
@@ -127,6 +136,7 @@ def run_report(data: Path, out: Path, pythonpath: str | None, cfg: dict, extra: 
             "--pred-id-col", "image", "--label-col", "finding", "--score-col", "score", "-o", str(out),
             "--overwrite", "--quiet", "--refits", str(cfg["refits"]), "--n-perm", str(cfg["n_perm"]), *extra]  # fmt: skip
     env = dict(os.environ) if pythonpath is None else dict(os.environ, PYTHONPATH=pythonpath)
+    env["BENCH_REPORT_STAGES"] = str(Path(__file__).resolve().parent)  # CPU per stage (_report_stages)
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", CHILD, *argv], env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -134,8 +144,11 @@ def run_report(data: Path, out: Path, pythonpath: str | None, cfg: dict, extra: 
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"report failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-4000:]}")
     rec = json.loads(lines[-1][6:])
-    return {"wall_s": round(wall, 2), "cpu_s": round(rec["cpu_s"], 2), "peak_rss_mib": round(rec["peak_kib"] / 1024, 1),
-            "html_kib": round((out / "report.html").stat().st_size / 1024, 1), "args": extra}  # fmt: skip
+    result = {"wall_s": round(wall, 2), "cpu_s": round(rec["cpu_s"], 2), "peak_rss_mib": round(rec["peak_kib"] / 1024, 1),
+              "html_kib": round((out / "report.html").stat().st_size / 1024, 1), "args": extra,
+              "stages_cpu_s": rec.get("stages"), "dir": str(out)}  # fmt: skip
+    (out / RUN_RECORD).write_text(json.dumps(result, indent=1) + "\n")  # for --full-from of a later run
+    return result
 
 
 def spot_sets(report_dir: Path, stable_only: bool = False) -> tuple[np.ndarray, dict[str, list[set[str]]]]:
@@ -187,8 +200,12 @@ def agreement(reference: Path, other: Path) -> dict[str, Any]:
 
 def run(quick: bool, *, sizes: tuple[int, ...] | None = None, before: str | None = None, source: Path | None = None,
         cache: Path = DEFAULT_CACHE, work: Path | None = None, full_max: int | None = None,
-        fast_sample: int | None = None, log=T.log) -> dict[str, Any]:  # fmt: skip
-    """Time ``report`` at each size (default, full fit, optionally another checkout) and compare blind spots."""
+        fast_sample: int | None = None, full_from: dict[int, Path] | None = None, log=T.log) -> dict[str, Any]:  # fmt: skip
+    """Time ``report`` at each size (default, full fit, optionally another checkout) and compare blind spots.
+
+    ``full_from``: per size, the folder of an earlier full-fit run of this benchmark on the same table (it
+    holds the run's record): compared with, not fitted again.
+    """
     cfg = dict(QUICK if quick else FULL)
     if fast_sample:
         cfg["max_fit_samples"] = fast_sample
@@ -204,7 +221,10 @@ def run(quick: bool, *, sizes: tuple[int, ...] | None = None, before: str | None
         with T.ForeignLoad() as load:
             log(f"n = {n}: default")
             row["default"] = run_report(data, work / f"default-{n}", None, cfg, fast)
-            if n <= full_max:
+            if n in (full_from or {}):
+                row["full"] = {**json.loads((full_from[n] / RUN_RECORD).read_text()), "from": str(full_from[n])}
+                (work / f"full-{n}").symlink_to(full_from[n].resolve(), target_is_directory=True)
+            elif n <= full_max:
                 log(f"n = {n}: full fit")
                 row["full"] = run_report(data, work / f"full-{n}", None, cfg, ["--max-fit-samples", "all"])
             if before:
@@ -232,6 +252,11 @@ def markdown(doc: dict[str, Any]) -> str:
                 lines.append([f"{row['n']:,}", name, r["wall_s"], r["cpu_s"], r["peak_rss_mib"], r["html_kib"]])
     text = [T.md_table(heads, lines), ""]
     for row in doc["rows"]:
+        stages = row["default"].get("stages_cpu_s")
+        if stages:  # own CPU seconds per stage (benches/_report_stages.py), largest first
+            text += [f"CPU seconds per stage, {row['n']:,} rows, default:", "",
+                     T.md_table(["stage", "CPU s"], [[k, v] for k, v in stages.items()]), ""]  # fmt: skip
+    for row in doc["rows"]:
         for ref in ("full", "before"):
             a = row.get(f"agreement_vs_{ref}")
             if a:
@@ -239,8 +264,9 @@ def markdown(doc: dict[str, Any]) -> str:
                             f"Jaccard {a['union_jaccard']} (stable spots {a['union_jaccard_stable']}), "
                             f"spots {a['spots_reference']} vs {a['spots_other']}, best Jaccard "
                             f"{a['jaccard_reference_to_other']} (back: {a['jaccard_other_to_reference']}), "
-                            f"wall time ratio {row[f'speedup_vs_{ref}']}x; other load {row['foreign_load_cores']} "
-                            "cores")  # fmt: skip
+                            f"wall time ratio {row[f'speedup_vs_{ref}']}x, CPU time ratio "
+                            f"{row[ref]['cpu_s'] / row['default']['cpu_s']:.2f}x; other load "
+                            f"{row['foreign_load_cores']} cores")  # fmt: skip
     return "\n".join(text) + "\n"
 
 
@@ -258,12 +284,16 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="run 'default' with --max-fit-samples N (the archive-scale path from N rows, e.g. at 10k)",
     )
+    ap.add_argument("--full-from", action="append", default=[], metavar="N=DIR",
+                    help="compare size N with the full-fit folder DIR of an earlier run of this benchmark on the same "
+                         "table (default: fit it again)")  # fmt: skip
     ap.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     ap.add_argument("--out-dir", type=Path, default=None)
     args = ap.parse_args(argv)
     out = args.out_dir or (Path(tempfile.mkdtemp(prefix="bench_report_scale_out_")) if args.quick else DEFAULT_OUT)
     doc = run(args.quick, sizes=args.sizes, before=args.before, source=args.source, cache=args.cache_dir,
-              full_max=args.full_max, fast_sample=args.fast_sample)  # fmt: skip
+              full_max=args.full_max, fast_sample=args.fast_sample,
+              full_from={int(k): Path(v) for k, v in (a.split("=", 1) for a in args.full_from)})  # fmt: skip
     doc = {"schema_version": T.SCHEMA_VERSION, "benchmark": "report_scale", "quick": args.quick,
            "date": time.strftime("%Y-%m-%d"), **doc}  # fmt: skip
     T.publish(out, "report_scale", doc, markdown(doc))

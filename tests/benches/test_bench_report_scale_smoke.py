@@ -46,6 +46,15 @@ def test_quick_run_writes_times_memory_and_agreement(tmp_path):
     assert -1.0 <= agreement["ari"] <= 1.0
     for values in agreement["jaccard_reference_to_other"].values():
         assert all(0.0 <= v <= 1.0 for v in values)
+    assert row["default"]["stages_cpu_s"]["clustering fit"] > 0  # CPU per stage (benches/_report_stages.py)
+    # compared with that full fit again without refitting it
+    out2 = tmp_path / "out2"
+    proc = subprocess.run([*cmd[:-1], str(out2), "--full-from", f"600={row['full']['dir']}"], capture_output=True,
+                          text=True, timeout=900)  # fmt: skip
+    assert proc.returncode == 0, f"bench failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-3000:]}"
+    (again,) = json.loads((out2 / "report_scale.json").read_text())["rows"]
+    assert again["full"]["from"] == row["full"]["dir"] and again["full"]["cpu_s"] == row["full"]["cpu_s"]
+    assert again["agreement_vs_full"]["ari"] == agreement["ari"]  # same default run, same reference
     # the synthesised table: 600 jittered copies of the 160 source rows, unique ids
     data = next((tmp_path / "cache").glob("*rows600"))
     table = pl.read_parquet(data / "profiles.parquet")

@@ -174,6 +174,20 @@ def test_held_out_distance_is_the_distance_to_centres_refitted_without_the_group
     assert (alone >= dist - 1e-12).all() and alone.mean() > dist.mean()
 
 
+def test_held_out_distance_of_images_alone_is_checked_by_hand():
+    """Without groups (each image its own, summed without a scatter) the same definition holds image by image."""
+    table, _, _ = make_profiles(120, 3, 0.25)
+    model = SpectralClusters(4, method="kmeans", random_state=0).fit(table)
+    posterior, _ = cluster_posterior(model, table)
+    z, labels = model.embed(table), posterior.argmax(axis=1)
+    alone = held_out_distance(model, table, posterior)
+    np.testing.assert_array_equal(alone, held_out_distance(model, table, posterior, np.arange(120)))
+    for i in (0, 7, 58, 119):
+        others = np.arange(120) != i
+        centres = [z[others & (labels == c)].mean(axis=0) for c in range(4) if (others & (labels == c)).any()]
+        assert alone[i] == pytest.approx(min(np.linalg.norm(z[i] - c) for c in centres), rel=1e-9)
+
+
 def test_threshold_corrects_the_in_sample_optimism_of_repeated_images():
     """A patient imaged three times pulls a centre toward all three: without groups the reference looks too close."""
     base, _, error = make_profiles(300, 4, 0.25)

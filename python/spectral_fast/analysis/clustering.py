@@ -45,6 +45,14 @@ TRANSFORM_BLOCK = 1 << 20
 FREQUENCY_AXES = ("field", "pixel")
 
 
+def fit_rows_of(n: int, max_fit_samples: int | None, random_state: int | None) -> np.ndarray | None:
+    """Rows (sorted) a fit on ``n`` images uses: None for all of them, or a seeded sample of
+    ``max_fit_samples`` when there are more (``docs/method.md#archive-scale``)."""
+    if max_fit_samples is None or n <= max_fit_samples:
+        return None
+    return np.sort(np.random.default_rng(random_state).choice(n, max_fit_samples, replace=False))
+
+
 def auto_k(n: int) -> int:
     """Default number of clusters for ``n`` images: ``clip(round(sqrt(n / 2)), 2, 30)``.
 
@@ -222,10 +230,8 @@ class SpectralClusters(ClusterMixin, TransformerMixin, BaseEstimator):
         self._check_params()
         data = self._matrix(X, fitting=True)
         n = data.shape[0]
-        fit_rows = data
-        if self.max_fit_samples is not None and n > self.max_fit_samples:
-            pick = np.random.default_rng(self.random_state).choice(n, self.max_fit_samples, replace=False)
-            fit_rows = data[np.sort(pick)]
+        pick = fit_rows_of(n, self.max_fit_samples, self.random_state)
+        fit_rows = data if pick is None else data[pick]
         self.loc_, self.scale_ = _scaling_stats(fit_rows, self.scaling)
         self._fit_anatomy(self._standardised(fit_rows))
         self._set_embedding_names()

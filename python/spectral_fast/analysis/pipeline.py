@@ -14,6 +14,7 @@ and the descriptions of :mod:`spectral_fast.analysis.describe`.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,13 +241,15 @@ def analyze(
         )
 
     stage(f"clustering {joined.height} images" if model is None else f"assigning {joined.height} images to clusters")
+    draw_counts = max_fit_samples is not None and joined.height > max_fit_samples
     if model is None:
         # a resized or linear-spaced profile keeps its pixel-axis bands (profiling/field_bands.py)
         axis = frequency_axis if can_rebin(list(joined.columns), profile_options) else "pixel"
-        model = SpectralClusters(
-            n_clusters, method=method, features=features, anatomy_components=anatomy_components,
-            frequency_axis=axis, random_state=seed, max_fit_samples=max_fit_samples,
-        ).fit(joined)  # fmt: skip
+        with _fit_threads(draw_counts):
+            model = SpectralClusters(
+                n_clusters, method=method, features=features, anatomy_components=anatomy_components,
+                frequency_axis=axis, random_state=seed, max_fit_samples=max_fit_samples,
+            ).fit(joined)  # fmt: skip
         labels = model.labels_
     else:
         labels = model.predict(joined)
@@ -264,7 +267,6 @@ def analyze(
     feature_vars = profile_variables(joined, describer.band_cols, describer.freqs)
     evidence_rows: list[dict] = []
 
-    draw_counts = max_fit_samples is not None and joined.height > max_fit_samples
     spot_args = {"lift_threshold": lift_threshold, "alpha": alpha, "seed": seed, "draw_counts": draw_counts}
     slice_rows, spot_rows, summaries = [], [], {}
     meta_spot_rows: list[dict] = []
@@ -282,8 +284,9 @@ def analyze(
             row["description"] = d["description"]
             row["exemplars"] = " | ".join(d["exemplars"])
             slice_rows.append(row)
-        stability = _stability(model, joined, per_finding[f.title], res.blind_spots, labels, n_refits, n_perm,
-                               spot_args)  # fmt: skip
+        with _fit_threads(draw_counts):
+            stability = _stability(model, joined, per_finding[f.title], res.blind_spots, labels, n_refits, n_perm,
+                                   spot_args)  # fmt: skip
         for spot, stab in zip(res.blind_spots, stability):
             spot["stability"], spot["stable"] = stab, bool(stab >= STABLE) if np.isfinite(stab) else None
             inside = np.isin(labels, spot["clusters"])
@@ -367,6 +370,17 @@ def analyze(
                   meta_masks)  # fmt: skip
 
 
+def _fit_threads(archive: bool) -> Any:
+    """Context of the clustering fits: at archive scale one OpenMP thread (scikit-learn's k-means start of each
+    mixture). Those fits see at most ``max_fit_samples`` rows, where a second thread's synchronisation each
+    iteration cost 7x the CPU of one thread on a busy 2-core machine (``docs/benchmarks.md``); below it unchanged."""
+    if not archive:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="openmp")
+
+
 #: The label whose images a directional spot is compared within (misses: positives, false alarms: negatives).
 POPULATION_LABEL = {"misses": 1, "false_alarms": 0}
 
@@ -402,7 +416,8 @@ def _stability(model, table, finding, spots, labels, n_refits, n_perm, spot_args
     from sklearn.base import clone
 
     from spectral_fast.analysis.blind_spots import find_blind_spots
-    from spectral_fast.analysis.cluster_tree import tree_members
+    from spectral_fast.analysis.cluster_tree import tree_members, ward_tree
+    from spectral_fast.analysis.clustering import fit_rows_of
     from spectral_fast.analysis.stability import refit_spots, stability_scores
 
     if not spots or n_refits == 0:
@@ -414,8 +429,14 @@ def _stability(model, table, finding, spots, labels, n_refits, n_perm, spot_args
     def fit_assign(rows, seed):
         refit = clone(model).set_params(n_clusters=int(model.n_clusters_), random_state=seed, n_init=1,
                                         max_fit_samples=half_sample)  # fmt: skip
-        refit.fit(table[rows])
-        return refit.predict(table), tree_members(refit.tree_, refit.n_clusters_), refit.cluster_centers_
+        pick = fit_rows_of(len(rows), half_sample, seed)  # the refit's own sample, drawn here: only it is read
+        refit.fit(table[rows if pick is None else rows[pick]])
+        labels = refit.predict(table)
+        if pick is None:
+            return labels, tree_members(refit.tree_, refit.n_clusters_), refit.cluster_centers_
+        # the tree weighs clusters by their sizes among all of `rows`, as a fit on them would
+        tree = ward_tree(refit.cluster_centers_, np.maximum(np.bincount(labels[rows], minlength=refit.n_clusters_), 1))
+        return labels, tree_members(tree, refit.n_clusters_), refit.cluster_centers_
 
     def find(lab, members, centres):
         found = find_blind_spots(lab, error, members, truth=truth, centers=centres, n_perm=min(n_perm, REFIT_PERM),

@@ -338,13 +338,17 @@ def held_out_distance(
         local = inverse[rows] - inverse[rows].min()
         diff = z[rows][:, None, :] - centres[None, :, :]  # (r, k, d)
         weight = posterior[rows]
-        pull = np.zeros((local.max() + 1, *diff.shape[1:]))
-        np.add.at(pull, local, weight[:, :, None] * diff)
-        own = np.zeros((local.max() + 1, len(mass)))
-        np.add.at(own, local, weight)
-        left = mass[None, :] - own[local]  # each component's mass without the group
+        if local[-1] + 1 == len(local):  # one image per group (sorted, consecutive): its own sums, no scatter
+            pull_of, own_of = weight[:, :, None] * diff, weight
+        else:
+            pull = np.zeros((local.max() + 1, *diff.shape[1:]))
+            np.add.at(pull, local, weight[:, :, None] * diff)
+            own = np.zeros((local.max() + 1, len(mass)))
+            np.add.at(own, local, weight)
+            pull_of, own_of = pull[local], own[local]
+        left = mass[None, :] - own_of  # each component's mass without the group
         alive = left > 1e-9 * max(float(mass.max()), 1.0)
-        moved = diff + pull[local] / np.where(alive, left, 1.0)[:, :, None]  # z - mu^(-g)
+        moved = diff + pull_of / np.where(alive, left, 1.0)[:, :, None]  # z - mu^(-g)
         dist = np.where(alive, np.sqrt((moved * moved).sum(axis=2)), np.inf)
         out[rows] = dist.min(axis=1)
     return out

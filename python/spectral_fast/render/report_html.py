@@ -16,7 +16,7 @@ import numpy as np
 from spectral_fast.render import plots
 from spectral_fast.render.metadata_html import metadata_section
 from spectral_fast.render.primitives import details, esc, figure, fmt, page, pct, table
-from spectral_fast.render.spots import Spot, card, error_kind, rates_by_kind, typical_rest
+from spectral_fast.render.spots import Spot, card, categories, error_kind, rates_by_kind, typical_rest
 from spectral_fast.render.thumbs import thumb_img
 from spectral_fast.render.words import pixel_spacing_mm, short_phrase, split_description
 
@@ -162,7 +162,7 @@ def render_body(report, *, image_root: str | Path | None = None) -> str:
     for title in titles:
         parts.append(verdict(report, title, [sp for sp in spots if sp.finding == title], alpha))
     if spots:
-        cards = []
+        cards, cats = [], categories(report)
         for title in titles:
             mine = [sp for sp in spots if sp.finding == title]
             outside = ~np.any([sp.inside for sp in mine], axis=0) if mine else np.ones(len(labels), bool)
@@ -171,7 +171,7 @@ def render_body(report, *, image_root: str | Path | None = None) -> str:
                 ratio = (
                     plots.plot_ratio(freqs, bands, sp.inside, plots.spot_colour(sp.index), mm) if band_cols else None
                 )
-                cards.append(card(sp, report, root, ratio, rest_rows))
+                cards.append(card(sp, report, root, ratio, rest_rows, cats))
         parts.append(f'<div class="cards">{"".join(cards)}</div>')
         parts.append(
             "<p class=\"small\">Spectrum plots: the blind spot's mean band energy divided by the rest's "

@@ -73,33 +73,54 @@ def rates_by_kind(report, finding: str, inside: np.ndarray, error: np.ndarray) -
     return out
 
 
-def composition(report, inside: np.ndarray, skip: set[str], limit: int = 4) -> list[str]:
-    """Metadata that sets the spot apart: ``"format png: 100 % (rest 38 %)"``, most different first."""
-    table = report.table
-    items: list[tuple[float, str]] = []
+@dataclass(frozen=True)
+class Categories:
+    """The table's metadata, read and coded once for the composition of every spot (:func:`categories`)."""
+
+    side: np.ndarray | None  # short side of each image (px), when the table has height and width
+    columns: list[tuple[str, np.ndarray, np.ndarray]]  # (column, its sorted levels, each image's level index)
+
+
+def categories(report) -> Categories:
+    """The columns :func:`composition` compares: ids, model inputs and outputs, bands and floats left out
+    (``pixel_spacing_mm`` kept), nulls as ``"unknown"``, 2 to ``_MAX_LEVELS`` distinct values."""
+    table, skip = report.table, _skip_columns(report)
+    side = None
     if "height" in table.columns and "width" in table.columns:
         side = table.select(pl.min_horizontal("height", "width")).to_series().cast(pl.Float64).to_numpy()
-        a, b = np.nanmedian(side[inside]), np.nanmedian(side[~inside]) if (~inside).any() else np.nan
-        if np.isfinite(a):
-            diff = abs(a / b - 1.0) if np.isfinite(b) and b > 0 else 0.0
-            items.append((diff, f"short side {a:.0f} px (rest {b:.0f} px)"))
+    columns = []
     for col in table.columns:
         if col in skip or col in _NOT_METADATA or col.startswith(("band_", "error_", "loss_")):
             continue
         s = table[col]
         if s.dtype.is_float() and col != "pixel_spacing_mm":
             continue
-        values = s.cast(pl.Utf8, strict=False).fill_null("unknown").to_numpy()
-        levels = np.unique(values)
-        if len(levels) < 2 or len(levels) > _MAX_LEVELS:
+        values = s.cast(pl.Utf8, strict=False).fill_null("unknown")
+        if not 2 <= values.n_unique() <= _MAX_LEVELS:  # hashing: an id-like column costs no sort
             continue
-        inside_vals = values[inside]
-        top, counts = np.unique(inside_vals, return_counts=True)
-        v = top[np.argmax(counts)]
-        share_in = float(np.mean(inside_vals == v))
-        share_out = float(np.mean(values[~inside] == v)) if (~inside).any() else float("nan")
+        levels, codes = np.unique(values.to_numpy(), return_inverse=True)
+        columns.append((col, levels, codes.ravel()))
+    return Categories(side, columns)
+
+
+def composition(cats: Categories, inside: np.ndarray, limit: int = 4) -> list[str]:
+    """Metadata that sets the spot apart: ``"format png: 100 % (rest 38 %)"``, most different first."""
+    items: list[tuple[float, str]] = []
+    if cats.side is not None:
+        side = cats.side
+        a, b = np.nanmedian(side[inside]), np.nanmedian(side[~inside]) if (~inside).any() else np.nan
+        if np.isfinite(a):
+            diff = abs(a / b - 1.0) if np.isfinite(b) and b > 0 else 0.0
+            items.append((diff, f"short side {a:.0f} px (rest {b:.0f} px)"))
+    n_in, n_out = int(inside.sum()), int((~inside).sum())
+    for col, levels, codes in cats.columns:
+        counts_in = np.bincount(codes[inside], minlength=len(levels))
+        top = int(np.argmax(counts_in))  # the spot's most common value (first in sorted order on a tie)
+        share_in = float(counts_in[top] / n_in)
+        share_out = float(np.count_nonzero(codes[~inside] == top) / n_out) if n_out else float("nan")
         name = label(col).replace("_", " ")
-        items.append((abs(share_in - np.nan_to_num(share_out)), f"{name} {v}: {pct(share_in)} (rest {pct(share_out)})"))
+        items.append((abs(share_in - np.nan_to_num(share_out)),
+                      f"{name} {levels[top]}: {pct(share_in)} (rest {pct(share_out)})"))  # fmt: skip
     items.sort(key=lambda t: -t[0])
     return [text for diff, text in items[:limit] if diff >= 0.1] or [text for _, text in items[:1]]
 
@@ -129,8 +150,9 @@ def typical_rest(report, outside: np.ndarray, n: int) -> list[int]:
     return exemplar_ids(report, rest_clusters[:n], outside, n)
 
 
-def card(spot: Spot, report, root: Path | None, ratio_uri: str | None, rest_rows: list[int]) -> str:
-    """The blind spot's card (HTML)."""
+def card(spot: Spot, report, root: Path | None, ratio_uri: str | None, rest_rows: list[int],
+         cats: Categories | None = None) -> str:  # fmt: skip
+    """The blind spot's card (HTML); ``cats``: the table's :func:`categories` (read here when not given)."""
     r = spot.row
     ids = report.assignments["id"].to_list()
     n_all = len(spot.inside)
@@ -166,7 +188,7 @@ def card(spot: Spot, report, root: Path | None, ratio_uri: str | None, rest_rows
     desc = "".join(f"<li>{esc(t)}{f' <span class=small>(z {z:+.1f})</span>' if z is not None else ''}</li>"
                    for t, z in split_description(r.get("description", ""))[:3])  # fmt: skip
     comp = r.get("composition")
-    comp_items = _composition_items(comp) if comp else composition(report, spot.inside, _skip_columns(report))
+    comp_items = _composition_items(comp) if comp else composition(cats or categories(report), spot.inside)
     comp_html = f'<div class="comp"><b>Metadata:</b> {esc(" · ".join(comp_items))}</div>' if comp_items else ""
     strip = ""
     if root is not None:
