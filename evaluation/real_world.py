@@ -24,8 +24,10 @@ detector pixel spacing, size, mode): per direction (misses: label 1
 predicted 0; false alarms: label 0 predicted 1), the metadata group with the
 largest excess of errors among those significant (one-sided Fisher test,
 Benjamini-Hochberg q < 0.05) is the failing group; its errors are the target.
-A declared blind spot (union of all, and top-1) is scored on the images of
-that direction's label: precision = images of the failing group / images of
+The blind spots the report declared for that direction (for misses, or for
+all errors; since 2026-12-06 a false-alarm spot no longer counts against the
+misses, nor the reverse) are scored (their union, and the first) on the images
+of that direction's label: precision = images of the failing group / images of
 that label in the spot (group precision; the target is judged on it), recall
 = failing-group errors in the spot / all of them. Error precision,
 failing-group errors / images of that label in the spot, is reported beside
@@ -337,7 +339,10 @@ def spots_of(report, ids: list[str]) -> tuple[list[dict], np.ndarray]:
     out = []
     for row in report.blind_spots.sort("rank").iter_rows(named=True):
         cl = [int(c) for c in str(row["clusters"]).split("+")]
-        out.append({"rank": row["rank"], "mask": np.isin(cluster, cl), "description": row["description"]})
+        mask = np.isin(cluster, cl)
+        out.append(
+            {"rank": row["rank"], "mask": mask, "description": row["description"], "direction": row["direction"]}
+        )
     return out, cluster
 
 
@@ -350,7 +355,10 @@ def metadata_spots_of(report, ids: list[str]) -> list[dict]:
     out = []
     for row, mask in zip(report.metadata_spots.iter_rows(named=True), report.metadata_masks):
         m = np.where(rows >= 0, mask[np.maximum(rows, 0)], False)
-        out.append({"rank": row["rank"], "mask": m, "description": row["description"], "stability": row["stability"]})
+        out.append(
+            {"rank": row["rank"], "mask": m, "description": row["description"], "stability": row["stability"],
+             "direction": row["direction"]}
+        )  # fmt: skip
     return out
 
 
@@ -383,8 +391,16 @@ def jaccard_mean(masks: list[np.ndarray]) -> float | None:
 SETS = {"spectra": ("spectral",), "metadata": ("union", "spectral", "metadata")}
 
 
-def score_direction(spots: list[dict], fail: dict, of: np.ndarray) -> dict:
-    """One direction's scores of a set of spots: union and top-1 against the failing group, naming, pass."""
+#: The report's spot directions that count for each of the oracle's directions: a miss is scored with the
+#: spots declared for misses or for all errors, never with a false-alarm spot (issue 16: "misses and false
+#: alarms apart").
+COUNTS_FOR = {"miss": ("misses", "both", "errors"), "false_alarm": ("false_alarms", "both", "errors")}
+
+
+def score_direction(spots: list[dict], fail: dict, of: np.ndarray, direction: str) -> dict:
+    """One direction's scores of the spots declared for it (:data:`COUNTS_FOR`): union and top-1 against the
+    failing group, naming, pass."""
+    spots = [sp for sp in spots if sp["direction"] in COUNTS_FOR[direction]]
     union = np.zeros(len(of), bool)
     for sp in spots:
         union |= sp["mask"]
@@ -440,7 +456,7 @@ def evaluate(name, meta, profiles, test_mask, score, seeds, work, arm: str = "sp
                 continue
             of = label == (1 if direction == "miss" else 0)
             for k in sets:
-                row["sets"][k][direction] = score_direction(by_set[k], fail, of)
+                row["sets"][k][direction] = score_direction(by_set[k], fail, of, direction)
             row[direction] = row["sets"][sets[0]][direction]
         per_seed.append(row)
     result = {
