@@ -80,7 +80,7 @@ def _categorical(name: str, values: pl.Series, inside: np.ndarray) -> dict | Non
         raw = values.cast(pl.Float64).fill_null(float("nan")).to_numpy()
         ok &= np.isfinite(raw)
         distinct, inverse = np.unique(raw, return_inverse=True)  # words for each distinct value, not each image
-        v = np.array([_num(x) if np.isfinite(x) else "" for x in distinct], dtype=object)[inverse.ravel()]
+        v = np.array([number(x) if np.isfinite(x) else "" for x in distinct], dtype=object)[inverse.ravel()]
     else:
         v = values.cast(pl.Utf8).to_numpy()
     levels = sorted(set(v[ok].tolist()))
@@ -129,7 +129,7 @@ def named(rows: list[dict], alpha: float = 0.05) -> list[dict]:
 
 
 #: Units of the numeric acquisition variables, shown after their values.
-_UNITS = {
+UNITS = {
     "short_side": " px", "pixel_spacing_mm": " mm", "dicom_kvp": " kV", "dicom_exposure_mas": " mAs",
     "dicom_tube_current_ma": " mA", "dicom_exposure_time_ms": " ms",
 }  # fmt: skip
@@ -152,7 +152,7 @@ def sentence(row: dict) -> str:
     """One comparison in words, e.g. ``format PNG: 96 % of the spot vs 12 % of the rest (p 1e-09)``."""
     p = f"q {row['p_adjusted']:.1g}"
     name = row["variable"]
-    unit = _UNITS.get(name, "")
+    unit = UNITS.get(name, "")
     if row["kind"] == "categorical":
         return (
             f"{label(name)} {row['level']}{unit}: {100 * row['spot']:.0f} % of the spot vs {100 * row['rest']:.0f} % "
@@ -163,11 +163,12 @@ def sentence(row: dict) -> str:
         more, causes = ("more", if_more) if row["effect"] > 0 else ("less", if_less)
         tail = f"; {causes}" if causes else ""
         return f"{more} {what} than the rest (Cliff's delta {row['effect']:+.2f}, {p}{tail})"
-    return f"{label(name)} median {_num(row['spot'])}{unit} in the spot vs {_num(row['rest'])}{unit} in the rest " \
+    return f"{label(name)} median {number(row['spot'])}{unit} in the spot vs {number(row['rest'])}{unit} in the rest " \
         f"(Cliff's delta {row['effect']:+.2f}, {p})"  # fmt: skip
 
 
-def _num(v: float) -> str:
+def number(v: float) -> str:
+    """A value in a sentence: whole from 100 up, else 3 significant digits."""
     return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
 

@@ -49,7 +49,7 @@ import numpy as np
 import polars as pl
 
 from spectral_fast._shared.stats import ARCHIVE_SCALE_N, bh_adjust
-from spectral_fast.analysis.contrast import _UNITS, _num, is_categorical, label
+from spectral_fast.analysis.contrast import UNITS, is_categorical, label, number
 from spectral_fast.analysis.stability import STABLE, compatible
 from spectral_fast.errors import InvalidInputError
 
@@ -107,7 +107,7 @@ def value_groups(variables: pl.DataFrame) -> list[Group]:
     nan = float("nan")
     for name in variables.columns:
         col = variables[name]
-        unit = _UNITS.get(name, "")
+        unit = UNITS.get(name, "")
         if col.dtype.is_numeric():
             x = col.cast(pl.Float64).fill_null(nan).to_numpy()
             ok = np.isfinite(x)
@@ -115,7 +115,7 @@ def value_groups(variables: pl.DataFrame) -> list[Group]:
             values, counts = np.unique(x[ok], return_counts=True)
             points = values[counts >= HEAVY * len(x)] if many else values
             for v in points:
-                out.append(Group(name, f"{_num(v)}{unit}", float(v), float(v), x == v))
+                out.append(Group(name, f"{number(v)}{unit}", float(v), float(v), x == v))
             rest = ok & ~np.isin(x, points)
             if many and rest.any():
                 out += _quartile_classes(name, x, rest, unit)
@@ -138,14 +138,14 @@ def _quartile_classes(name: str, x: np.ndarray, rows: np.ndarray, unit: str) -> 
     edges = np.unique(np.quantile(x[rows], [0.0, 0.25, 0.5, 0.75, 1.0]))
     if len(edges) < 2:
         lo = float(x[rows][0])
-        return [Group(name, f"{_num(lo)}{unit}", lo, lo, rows.copy())]
+        return [Group(name, f"{number(lo)}{unit}", lo, lo, rows.copy())]
     cls = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
     out = []
     for i in range(len(edges) - 1):
         mask = rows & (cls == i)
         if mask.any():
             lo, hi = float(x[mask].min()), float(x[mask].max())
-            out.append(Group(name, f"{_num(lo)}-{_num(hi)}{unit}", lo, hi, mask))
+            out.append(Group(name, f"{number(lo)}-{number(hi)}{unit}", lo, hi, mask))
     return out
 
 
