@@ -69,13 +69,13 @@ def compare(base: dict, new: dict, base_name: str, new_name: str) -> str:
     b, n = scores(base), scores(new)
     changes = [c for c in b if c in n]
     lines = [
-        f"Planted slices, {base_name} ({base['n_images']} images, {base['seeds']} seeds) against {new_name} "
-        f"({new['n_images']} images, {new['seeds']} seeds): spectral_fast's top blind spot, error model a, "
+        f"Planted slices, {base_name} ({base['n_images']} images) against {new_name} "
+        f"({new['n_images']} images): spectral_fast's top blind spot, error model a, "
         "precision / recall, mean ± standard error over seeds. No worse: each of the new set's means is at "
         "least the base's minus one standard error of the difference.",
         "",
-        f"| change | {base_name} | {new_name} | difference | no worse |",
-        "|---|---|---|---|---|",
+        f"| change | seeds | {base_name} | {new_name} | difference | no worse |",
+        "|---|---|---|---|---|---|",
     ]
     for c in changes:
         cells = []
@@ -84,7 +84,10 @@ def compare(base: dict, new: dict, base_name: str, new_name: str) -> str:
             cells.append(f"{mp:.2f}±{sp:.2f} / {mr:.2f}±{sr:.2f}")
         diff = " / ".join(f"{n[c][m].mean() - b[c][m].mean():+.2f}" for m in ("precision", "recall"))
         ok, worse = verdict(b[c], n[c])
-        lines.append(f"| {c} | {cells[0]} | {cells[1]} | {diff} | {'yes' if ok else 'no: ' + ', '.join(worse)} |")
+        seeds = f"{len(b[c]['recall'])} / {len(n[c]['recall'])}"
+        lines.append(
+            f"| {c} | {seeds} | {cells[0]} | {cells[1]} | {diff} | {'yes' if ok else 'no: ' + ', '.join(worse)} |"
+        )
     db, dn = diagnostics(base), diagnostics(new)
     if db and dn:
         lines += ["", "Told the planted labels (not finders), mean over seeds, base → new: supervised ceiling "
