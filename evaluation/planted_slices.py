@@ -409,7 +409,8 @@ def classifier_filters() -> np.ndarray:
     return filters / np.linalg.norm(filters, axis=(1, 2), keepdims=True)
 
 
-def run(args) -> dict:
+def run(args, checkpoint=None) -> dict:
+    """Every change and seed of ``args``; ``checkpoint(result)`` after each seed, with the seeds done so far."""
     images, ids, labels = load_images(args)
     n = len(images)
     cache = Cache(Path(args.cache), images, args.share)
@@ -427,6 +428,14 @@ def run(args) -> dict:
     print(f"{n} images; clean features in {time.perf_counter() - t0:.0f} s", flush=True)
 
     records, ceiling, overshoot = [], [], {}
+
+    def result() -> dict:
+        medians = {c: float(np.nanmedian(v)) for c, v in overshoot.items() if np.isfinite(v).any()}
+        out = {"n_images": n, "share": args.share, "seeds": len({r["seed"] for r in records}), "version": __version__,
+               "records": records,
+               "edge_overshoot": {"clean": dict(zip(ids, clean["edge_overshoot"].to_list())), "planted_median": medians}}  # fmt: skip
+        return out | ({"supervised_ceiling": ceiling} if ceiling else {})
+
     for change in args.changes:
         for seed in range(args.first_seed, args.seeds):
             idx, rng = planted_set(n, args.share, change, seed)
@@ -470,18 +479,9 @@ def run(args) -> dict:
                          "missed": [ids[i] for i in np.flatnonzero(planted & ~chosen)]}
                     )  # fmt: skip
             print(f"{change} seed {seed}: done ({time.perf_counter() - t0:.0f} s)", flush=True)
-    out = {
-        "n_images": n,
-        "share": args.share,
-        "seeds": args.seeds,
-        "version": __version__,
-        "records": records,
-        "edge_overshoot": {
-            "clean": dict(zip(ids, clean["edge_overshoot"].to_list())),
-            "planted_median": {c: float(np.nanmedian(v)) for c, v in overshoot.items() if np.isfinite(v).any()},
-        },
-    }
-    return out | ({"supervised_ceiling": ceiling} if ceiling else {})
+            if checkpoint:  # the seeds done so far, so that a stopped run keeps them
+                checkpoint(result())
+    return result()
 
 
 def merge_results(parts: list[dict]) -> dict:
@@ -672,13 +672,17 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.changes = 1, ["blur", "jpeg", "gamma"]
-    result = merge_results([json.loads(Path(p).read_text()) for p in args.merge]) if args.merge else run(args)
-    table = summarise(result)
-    print(table)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
-    out.with_suffix(".md").write_text(table + "\n")
+
+    def write(result: dict) -> str:
+        table = summarise(result)
+        out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+        out.with_suffix(".md").write_text(table + "\n")
+        return table
+
+    result = merge_results([json.loads(Path(p).read_text()) for p in args.merge]) if args.merge else run(args, write)
+    print(write(result))
     return 0
 
 
