@@ -206,31 +206,6 @@ def test_physically_different_siblings_stay_separate_blind_spots():
         find_blind_spots(labels, error, members, centers=centres[:3])
 
 
-def test_one_change_on_different_anatomy_is_one_blind_spot_and_two_changes_stay_two():
-    """Shifts are compared as moves from the nearest ordinary cluster, not as positions.
-
-    Clusters 2 and 3 are ordinary images of two anatomies (first two
-    features); cluster 0 is anatomy 2 and cluster 1 anatomy 3, both moved by
-    the same change (features 3-4). Their centres have cosine 0.47, their
-    moves 1.0: one blind spot. The same anatomy moved by two orthogonal
-    changes stays two.
-    """
-    labels, error, _, members = _two_shifts(similar=True)
-    a, b, d, e = (np.eye(6)[i] * 3 for i in (0, 1, 3, 5))
-    d = d + np.eye(6)[4] * 3
-    centres = np.array([a + d, b + d, a, b, np.zeros(6), np.full(6, 0.1)])
-    cos = centres[0] @ centres[1] / np.linalg.norm(centres[0]) / np.linalg.norm(centres[1])
-    assert cos < 0.8  # compared as positions they would be two blind spots
-    assert [s["clusters"] for s in find_blind_spots(labels, error, members, centers=centres)] == [[0, 1]]
-    typical = find_blind_spots(labels, error, members, centers=centres, shift_from="typical")  # the earlier rule
-    assert sorted(s["clusters"] for s in typical) == [[0], [1]]
-    with pytest.raises(InvalidInputError, match="shift_from"):
-        find_blind_spots(labels, error, members, centers=centres, shift_from="mean")
-    centres[1] = a + e
-    spots = find_blind_spots(labels, error, members, centers=centres)
-    assert sorted(s["clusters"] for s in spots) == [[0], [1]]
-
-
 def test_large_clusters_use_the_normal_interval_and_agree_with_bootstrap():
     from spectral_fast._shared.stats import bootstrap_auroc, hanley_mcneil_interval
 

@@ -12,9 +12,8 @@ Blind spots are nodes of the tree over clusters (a cluster or a union of
 sibling clusters) with lift >= ``lift_threshold`` and a family-wise p-value
 below ``alpha`` under the tree-based scan statistic, taken greedily by
 log-likelihood ratio, grown into siblings whose lift is at least
-``grow_lift``, kept apart where two qualifying groups have shifts (moves
-from their nearest ordinary clusters) less similar than ``min_similarity``
-or fail in opposite directions, and ranked
+``grow_lift``, kept apart where two qualifying groups have centres less
+similar than ``min_similarity`` or fail in opposite directions, and ranked
 by excess errors. With true labels, misses and false alarms are scanned
 apart and all errors are measured against what the node's label mix
 predicts (:mod:`spectral_fast.analysis.error_directions`); lift is then
@@ -271,7 +270,6 @@ def find_blind_spots(
     min_similarity: float = 0.8,
     truth: np.ndarray | None = None,
     draw_counts: bool = False,
-    shift_from: str = "ordinary",
 ) -> list[dict]:
     """Blind spots among the tree's nodes (module docstring), ranked by excess errors.
 
@@ -283,15 +281,11 @@ def find_blind_spots(
     reported) and ``p_scan`` (the tree scan's family-wise p-value, which
     decides). A node whose two children are blind spots of opposite
     directions is never a blind spot. ``centers`` and ``min_similarity`` as
-    in :func:`analyze_finding`, and ``draw_counts``. ``shift_from``: what a
-    group's shift is measured from when two groups are compared, ``"ordinary"``
-    (each cluster's nearest ordinary cluster, the default) or ``"typical"``
-    (the typical profile, the rule before 2026-12-06; kept for comparison).
+    in :func:`analyze_finding`, and ``draw_counts``.
     """
     return scan_blind_spots(
         labels, error, members, lift_threshold=lift_threshold, grow_lift=grow_lift, alpha=alpha, n_perm=n_perm,
         seed=seed, centers=centers, min_similarity=min_similarity, truth=truth, draw_counts=draw_counts,
-        shift_from=shift_from,
     )[0]  # fmt: skip
 
 
@@ -309,13 +303,9 @@ def scan_blind_spots(
     min_similarity: float = 0.8,
     truth: np.ndarray | None = None,
     draw_counts: bool = False,
-    shift_from: str = "ordinary",
 ) -> tuple[list[dict], float]:
     """:func:`find_blind_spots` and the scan's global p-value (that of the largest LLR over all node-directions)."""
     from spectral_fast.analysis.error_directions import DirectionCounts
-
-    if shift_from not in ("ordinary", "typical"):
-        raise InvalidInputError(f"shift_from must be 'ordinary' or 'typical', got {shift_from!r}")
 
     labels = np.asarray(labels, dtype=np.int64)
     error = np.asarray(error, dtype=bool)
@@ -350,7 +340,7 @@ def scan_blind_spots(
     sibling = {c: next(o for o in parent if parent[o] == p and o != c) for c, p in parent.items()}
     distinct = set()
     for d in nodes:
-        distinct |= _distinct_merges(members, parent, qualifying[d], sizes, centers, min_similarity, shift_from)
+        distinct |= _distinct_merges(members, parent, nodes[d], qualifying[d], sizes, centers, min_similarity)
     distinct |= _opposite_merges(parent, qualifying)
     # A union of two different blind spots is not one blind spot:
     # neither a candidate itself nor a node a candidate grows into.
@@ -413,25 +403,18 @@ def _opposite_merges(parent: dict[int, int], qualifying: dict[str, list[dict]]) 
 def _distinct_merges(
     members: list[list[int]],
     parent: dict[int, int],
+    nodes: list[dict],
     qualifying: list[dict],
     sizes: np.ndarray,
     centers: np.ndarray | None,
     min_similarity: float,
-    shift_from: str = "ordinary",
 ) -> set[int]:
     """Tree merges that join two physically different blind spots.
 
     A merge is distinct when both child groups qualify as blind spots on
-    their own and the cosine similarity of their shifts is below
-    ``min_similarity``. A group's shift is the size-weighted mean, over its
-    clusters, of each cluster's centre minus the centre of the nearest
-    ordinary cluster (one under no qualifying node): an acquisition change
-    moves every image it touches by about the same vector, wherever the
-    image sat before, so comparing the moves, not the positions, keeps one
-    change that the clustering split by anatomy or exposure together and two
-    changes apart. Without ordinary clusters the shift is the centre itself
-    (the deviation from the typical profile), as it is for every group with
-    ``shift_from="typical"``. Requiring both children to
+    their own and the cosine similarity of their centres (size-weighted means
+    of the cluster centres, i.e. their deviations from the typical profile in
+    scaled units) is below ``min_similarity``. Requiring both children to
     qualify keeps a slice that the clustering split by chance into a strong
     and a weak part together even when the weak part's centre is noisy.
     """
@@ -443,22 +426,16 @@ def _distinct_merges(
         raise InvalidInputError(f"centers: expected one row per cluster ({k}), got an array of shape {centers.shape}")
     weight = sizes.astype(np.float64)
     ok = {x["node"] for x in qualifying}
-    covered = {c for node in ok for c in members[node]}
-    ordinary = np.array([c for c in range(k) if c not in covered], dtype=np.int64)
-    moved = centers.copy()
-    if ordinary.size and shift_from == "ordinary":
-        gaps = np.linalg.norm(centers[:, None, :] - centers[None, ordinary, :], axis=2)
-        moved = centers - centers[ordinary[np.argmin(gaps, axis=1)]]
 
-    def shift(node: int) -> np.ndarray:
+    def centre(node: int) -> np.ndarray:
         w = weight[members[node]]
-        return (moved[members[node]] * w[:, None]).sum(axis=0) / max(w.sum(), 1.0)
+        return (centers[members[node]] * w[:, None]).sum(axis=0) / max(w.sum(), 1.0)
 
     distinct = set()
     for node in range(k, len(members)):
         a, b = (c for c in parent if parent[c] == node)
         if a in ok and b in ok:
-            ca, cb = shift(a), shift(b)
+            ca, cb = centre(a), centre(b)
             norm = float(np.linalg.norm(ca) * np.linalg.norm(cb))
             if norm == 0 or float(ca @ cb) / norm < min_similarity:
                 distinct.add(node)
