@@ -247,15 +247,13 @@ def top_spot_scores(
     error: np.ndarray,
     planted: np.ndarray,
     union: bool = False,
-    shift_from: str = "ordinary",
 ) -> tuple[float, float, np.ndarray]:
     """Precision and recall of the top blind spot against the planted set, and the spot's images (a mask).
 
     ``union``: of all declared blind spots together instead (a diagnostic: is
-    the slice declared, but split over several spots?). ``shift_from`` as in
-    :func:`~spectral_fast.analysis.blind_spots.find_blind_spots`.
+    the slice declared, but split over several spots?).
     """
-    spots = find_blind_spots(labels, error, tree_members(tree, k), centers=centres, shift_from=shift_from)
+    spots = find_blind_spots(labels, error, tree_members(tree, k), centers=centres)
     if not spots:
         return 0.0, 0.0, np.zeros(len(labels), dtype=bool)
     chosen = np.isin(labels, [c for s in (spots if union else spots[:1]) for c in s["clusters"]])
@@ -323,7 +321,6 @@ FIELD_AXIS = "spectral_fast, field-axis bands"
 KEPT_TOGETHER = "spectral_fast, different shifts not kept apart (no centres)"
 K_OF_122 = "spectral_fast, k=8 (auto k at 122 images)"
 ALL_SPOTS = "spectral_fast, union of all blind spots"
-TYPICAL = "spectral_fast, shifts compared from the typical profile (rule before 2026-12-06)"
 
 
 def finders(
@@ -460,15 +457,14 @@ def run(args, checkpoint=None) -> dict:
                 ceiling.append({"change": change, "seed": seed,
                                 "precision_at_recall_0.8": supervised_ceiling(clean, replaced, idx),
                                 "best_node_precision": node_p, "best_node_recall": node_r})  # fmt: skip
-            scored = [(f, v, False, "ordinary") for f, v in results.items()]
+            scored = [(f, v, False) for f, v in results.items()]
             if args.diagnostics:
-                scored.append((TYPICAL, results["spectral_fast"], False, "typical"))
-                scored.append((ALL_SPOTS, results["spectral_fast"], True, "ordinary"))
+                scored.append((ALL_SPOTS, results["spectral_fast"], True))
             for model_name, error in errors.items():
-                for finder, (lab, tree, k, centres), union, shift_from in scored:
+                for finder, (lab, tree, k, centres), union in scored:
                     if model_name == "b" and finder not in ("spectral_fast", "intensity", "random"):
                         continue
-                    p, r, chosen = top_spot_scores(lab, tree, k, centres, error, planted, union, shift_from)
+                    p, r, chosen = top_spot_scores(lab, tree, k, centres, error, planted, union)
                     records.append(
                         {"change": change, "seed": seed, "errors": model_name, "finder": finder, "k": k,
                          "precision": p, "recall": r, "slice_error_rate": float(error[planted].mean()),
