@@ -500,9 +500,12 @@ def merge_results(parts: list[dict]) -> dict:
 # ----------------------------------------------------------------- tables
 def summarise(result: dict) -> str:
     rec = pl.DataFrame(result["records"])
+    per_change = rec.group_by("change", maintain_order=True).agg(pl.col("seed").n_unique())
+    seeds = (f"{result['seeds']} seeds" if per_change["seed"].n_unique() == 1
+             else "seeds " + ", ".join(f"{c} {s}" for c, s in per_change.iter_rows()))  # fmt: skip
     lines = [
         f"Planted-slice benchmark: {result['n_images']} images, {result['share']:.0%} planted, "
-        f"{result['seeds']} seeds; top blind spot, precision / recall, mean ± sd over seeds "
+        f"{seeds}; top blind spot, precision / recall, mean ± sd over seeds "
         f"(0 / 0 when no blind spot was declared).",
         "",
     ]
