@@ -20,8 +20,8 @@ Finders, all with the same k rule and the same blind-spot rule:
   contrast, Laplacian-variance blur, entropy);
 * random: random partitions with spectral_fast's cluster sizes.
 
-``--ablations`` also reports two diagnostics that are told the planted
-labels, to say where a miss comes from: the supervised ceiling (precision at
+``--ablations`` (or ``--diagnostics`` alone, without the variants) also
+reports two diagnostics that are told the planted labels, to say where a miss comes from: the supervised ceiling (precision at
 recall 0.8 of a classifier on the features: do the features separate the
 changed images at all?) and the best node of spectral_fast's cluster tree
 (does the clustering hold a group the blind-spot rule could have picked?).
@@ -48,6 +48,7 @@ import hashlib
 import json
 import time
 import zlib
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,7 @@ from edge_overshoot import edge_overshoot
 from spectral_fast import __version__
 from spectral_fast.analysis.blind_spots import find_blind_spots
 from spectral_fast.analysis.cluster_tree import tree_members
-from spectral_fast.analysis.clustering import SpectralClusters, feature_columns
+from spectral_fast.analysis.clustering import SpectralClusters, auto_k, feature_columns
 from spectral_fast.profiling.artefacts_oracle import FEATURE_NAMES, artefact_features
 from spectral_fast.simulate import acquire
 
@@ -108,8 +109,8 @@ def load_images(args) -> tuple[list[np.ndarray], list[str], np.ndarray]:
 
 
 # --------------------------------------------------------------- features
-def profile_rows(images: list[np.ndarray]) -> pl.DataFrame:
-    """Spectral profile + artefact + intensity features and edge overshoot, one row per image."""
+def profile_rows(images: list[np.ndarray], overshoot: bool = True) -> pl.DataFrame:
+    """Spectral profile + artefact + intensity features and edge overshoot (NaN unless ``overshoot``), one row per image."""
     try:
         import spectral_fast
         import spectral_fast._core
@@ -129,7 +130,8 @@ def profile_rows(images: list[np.ndarray]) -> pl.DataFrame:
     # the compiled profiler writes the artefact columns itself; the numpy oracle does not
     own = all(c in prof.columns for c in FEATURE_NAMES)
     extra = pl.DataFrame(
-        [({} if own else artefact_features(im)) | intensity_features(im) | {"edge_overshoot": edge_overshoot(im)}
+        [({} if own else artefact_features(im)) | intensity_features(im)
+         | {"edge_overshoot": edge_overshoot(im) if overshoot else float("nan")}
          for im in images]
     )  # fmt: skip
     return pl.concat([prof, extra.select([c for c in extra.columns if c not in prof.columns])], how="horizontal")
@@ -184,6 +186,9 @@ class Cache:
         self.folder = folder / h.hexdigest()[:16]
         self.folder.mkdir(parents=True, exist_ok=True)
 
+    def has(self, name: str) -> bool:
+        return (self.folder / f"{name}.parquet").exists()
+
     def get(self, name: str, make):
         path = self.folder / f"{name}.parquet"
         if path.exists():
@@ -235,13 +240,23 @@ def classifier_errors(clean_x: np.ndarray, mixed_x: np.ndarray, labels: np.ndarr
 
 
 def top_spot_scores(
-    labels: np.ndarray, tree, k: int, centres: np.ndarray, error: np.ndarray, planted: np.ndarray
+    labels: np.ndarray,
+    tree,
+    k: int,
+    centres: np.ndarray | None,
+    error: np.ndarray,
+    planted: np.ndarray,
+    union: bool = False,
 ) -> tuple[float, float, np.ndarray]:
-    """Precision and recall of the top blind spot against the planted set, and the spot's images (a mask)."""
+    """Precision and recall of the top blind spot against the planted set, and the spot's images (a mask).
+
+    ``union``: of all declared blind spots together instead (a diagnostic: is
+    the slice declared, but split over several spots?).
+    """
     spots = find_blind_spots(labels, error, tree_members(tree, k), centers=centres)
     if not spots:
         return 0.0, 0.0, np.zeros(len(labels), dtype=bool)
-    chosen = np.isin(labels, spots[0]["clusters"])
+    chosen = np.isin(labels, [c for s in (spots if union else spots[:1]) for c in s["clusters"]])
     hit = int((chosen & planted).sum())
     return hit / chosen.sum(), hit / planted.sum(), chosen
 
@@ -302,11 +317,23 @@ def best_node(labels: np.ndarray, tree, k: int, planted: np.ndarray) -> tuple[fl
 FIELD_AXIS = "spectral_fast, field-axis bands"
 
 
+#: Diagnostic rows (``--diagnostics``) that vary one step of spectral_fast's default finder.
+KEPT_TOGETHER = "spectral_fast, different shifts not kept apart (no centres)"
+K_OF_122 = "spectral_fast, k=8 (auto k at 122 images)"
+ALL_SPOTS = "spectral_fast, union of all blind spots"
+
+
 def finders(
-    table: pl.DataFrame, seed: int, ablations: bool
-) -> dict[str, tuple[np.ndarray, np.ndarray, int, np.ndarray]]:
-    """(labels, tree, k, centres) of every slice finder on one table."""
-    out = {}
+    table: pl.DataFrame, seed: int, ablations: bool, diagnostics: bool = False
+) -> dict[str, tuple[np.ndarray, np.ndarray, int, np.ndarray | None]]:
+    """(labels, tree, k, centres) of every slice finder on one table.
+
+    ``diagnostics`` adds :data:`KEPT_TOGETHER` (the blind-spot rule without
+    cluster centres, so no merge of two qualifying siblings is a boundary)
+    and :data:`K_OF_122` (the default finder at the k that ``auto_k`` gives
+    122 images).
+    """
+    out: dict[str, tuple[np.ndarray, np.ndarray, int, np.ndarray | None]] = {}
     sf = SpectralClusters(random_state=seed).fit(table)
     out["spectral_fast"] = (sf.labels_, sf.tree_, sf.n_clusters_, sf.cluster_centers_)
     inten = SpectralClusters(random_state=seed, features=list(INTENSITY)).fit(table)
@@ -322,6 +349,10 @@ def finders(
     # the size-invariant band axis (docs/method.md#frequencies-that-mean-the-same-across-matrix-sizes)
     fa = SpectralClusters(random_state=seed, frequency_axis="field").fit(table)
     out[FIELD_AXIS] = (fa.labels_, fa.tree_, fa.n_clusters_, fa.cluster_centers_)
+    if diagnostics:
+        out[KEPT_TOGETHER] = (sf.labels_, sf.tree_, sf.n_clusters_, None)
+        k8 = SpectralClusters(random_state=seed, n_clusters=auto_k(122)).fit(table)
+        out[K_OF_122] = (k8.labels_, k8.tree_, k8.n_clusters_, k8.cluster_centers_)
     if ablations:
         bands = [c for c in table.columns if c.startswith("band_")]
         variants = {
@@ -348,17 +379,42 @@ def finders(
     return out
 
 
-def run(args) -> dict:
+def changed_rows(
+    images: list[np.ndarray],
+    idx: np.ndarray,
+    rng: np.random.Generator,
+    change: str,
+    filters: np.ndarray | None,
+    overshoot: bool = True,
+) -> pl.DataFrame:
+    """Feature rows of the images at ``idx`` after ``change`` (drawn from ``rng``), with ``__index``.
+
+    With ``filters``, also the small classifier's features (``__clf``) of the
+    changed images; without ``overshoot`` their edge overshoot is NaN.
+    """
+    changed = [acquire.apply(images[i], change, rng=rng) for i in idx]
+    rows = profile_rows(changed, overshoot)
+    if filters is not None:
+        rows = rows.with_columns(pl.Series("__clf", [classifier_features(im, filters).tolist() for im in changed]))
+    return rows.with_columns(pl.Series("__index", idx.astype(np.int64)))
+
+
+def classifier_filters() -> np.ndarray:
+    """The small classifier's 8 fixed random zero-mean, unit-norm 3x3 filters."""
+    filters = np.random.default_rng(12345).normal(size=(8, 3, 3))
+    filters -= filters.mean(axis=(1, 2), keepdims=True)
+    return filters / np.linalg.norm(filters, axis=(1, 2), keepdims=True)
+
+
+def run(args, checkpoint=None) -> dict:
+    """Every change and seed of ``args``; ``checkpoint(result)`` after each seed, with the seeds done so far."""
     images, ids, labels = load_images(args)
     n = len(images)
     cache = Cache(Path(args.cache), images, args.share)
     t0 = time.perf_counter()
     clean = cache.get("clean", lambda: profile_rows(images))
-    rng_f = np.random.default_rng(12345)
-    filters = rng_f.normal(size=(8, 3, 3))
-    filters -= filters.mean(axis=(1, 2), keepdims=True)
-    filters /= np.linalg.norm(filters, axis=(1, 2), keepdims=True)
-    use_b = (labels >= 0).sum() >= 20 and len(set(labels[labels >= 0])) == 2
+    filters = classifier_filters()
+    use_b = not args.lean and (labels >= 0).sum() >= 20 and len(set(labels[labels >= 0])) == 2
     clean_x = (
         cache.get(
             "clean_clf", lambda: pl.DataFrame(np.array([classifier_features(im, filters) for im in images]))
@@ -369,21 +425,21 @@ def run(args) -> dict:
     print(f"{n} images; clean features in {time.perf_counter() - t0:.0f} s", flush=True)
 
     records, ceiling, overshoot = [], [], {}
+
+    def result() -> dict:
+        medians = {c: float(np.nanmedian(v)) for c, v in overshoot.items() if np.isfinite(v).any()}
+        out = {"n_images": n, "share": args.share, "seeds": len({r["seed"] for r in records}), "version": __version__,
+               "records": records,
+               "edge_overshoot": {"clean": dict(zip(ids, clean["edge_overshoot"].to_list())), "planted_median": medians}}  # fmt: skip
+        return out | ({"supervised_ceiling": ceiling} if ceiling else {})
+
     for change in args.changes:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.seeds):
             idx, rng = planted_set(n, args.share, change, seed)
-            perturbed = {}
-
-            def make(idx=idx, rng=rng, change=change, perturbed=perturbed):
-                for i in idx:
-                    perturbed[int(i)] = acquire.apply(images[i], change, rng=rng)
-                rows = profile_rows([perturbed[int(i)] for i in idx])
-                if use_b:
-                    feats = np.array([classifier_features(perturbed[int(i)], filters) for i in idx])
-                    rows = rows.with_columns(pl.Series("__clf", feats.tolist()))
-                return rows.with_columns(pl.Series("__index", idx.astype(np.int64)))
-
-            planted_rows = cache.get(f"{change}_{seed}", make)
+            name = f"{change}_{seed}"  # full rows; "_lean": no classifier features, no edge overshoot
+            name += "" if not args.lean or cache.has(name) else "_lean"
+            make = partial(changed_rows, images, idx, rng, change, filters if use_b else None, overshoot=not args.lean)
+            planted_rows = cache.get(name, make)
             overshoot.setdefault(change, []).extend(planted_rows["edge_overshoot"].to_list())
             replaced = planted_rows.select(clean.columns + ["__index"])
             table = with_planted_rows(clean, replaced, idx)
@@ -394,18 +450,21 @@ def run(args) -> dict:
                 mixed_x = clean_x.copy()
                 mixed_x[idx] = np.array(planted_rows["__clf"].to_list())
                 errors["b"] = classifier_errors(clean_x, mixed_x, labels, seed)
-            results = finders(table, seed, args.ablations)
-            if args.ablations:
+            results = finders(table, seed, args.ablations, args.diagnostics)
+            if args.ablations or args.diagnostics:
                 lab, tree, k, _ = results["spectral_fast"]
                 node_p, node_r = best_node(lab, tree, k, planted)
                 ceiling.append({"change": change, "seed": seed,
                                 "precision_at_recall_0.8": supervised_ceiling(clean, replaced, idx),
                                 "best_node_precision": node_p, "best_node_recall": node_r})  # fmt: skip
+            scored = [(f, v, False) for f, v in results.items()]
+            if args.diagnostics:
+                scored.append((ALL_SPOTS, results["spectral_fast"], True))
             for model_name, error in errors.items():
-                for finder, (lab, tree, k, centres) in results.items():
+                for finder, (lab, tree, k, centres), union in scored:
                     if model_name == "b" and finder not in ("spectral_fast", "intensity", "random"):
                         continue
-                    p, r, chosen = top_spot_scores(lab, tree, k, centres, error, planted)
+                    p, r, chosen = top_spot_scores(lab, tree, k, centres, error, planted, union)
                     records.append(
                         {"change": change, "seed": seed, "errors": model_name, "finder": finder, "k": k,
                          "precision": p, "recall": r, "slice_error_rate": float(error[planted].mean()),
@@ -416,26 +475,37 @@ def run(args) -> dict:
                          "missed": [ids[i] for i in np.flatnonzero(planted & ~chosen)]}
                     )  # fmt: skip
             print(f"{change} seed {seed}: done ({time.perf_counter() - t0:.0f} s)", flush=True)
-    out = {
-        "n_images": n,
-        "share": args.share,
-        "seeds": args.seeds,
-        "version": __version__,
-        "records": records,
-        "edge_overshoot": {
-            "clean": dict(zip(ids, clean["edge_overshoot"].to_list())),
-            "planted_median": {c: float(np.nanmedian(v)) for c, v in overshoot.items()},
-        },
+            if checkpoint:  # the seeds done so far, so that a stopped run keeps them
+                checkpoint(result())
+    return result()
+
+
+def merge_results(parts: list[dict]) -> dict:
+    """One result from runs of the same image set made side by side (e.g. one per change)."""
+    first = parts[0]
+    for p in parts[1:]:
+        if (p["n_images"], p["share"]) != (first["n_images"], first["share"]):
+            raise SystemExit("--merge: the runs differ in image count or share")
+    out = dict(first, records=[r for p in parts for r in p["records"]])
+    out["seeds"] = len({r["seed"] for r in out["records"]})
+    out["edge_overshoot"] = {
+        "clean": first["edge_overshoot"]["clean"],
+        "planted_median": {c: v for p in parts for c, v in p["edge_overshoot"]["planted_median"].items()},
     }
-    return out | ({"supervised_ceiling": ceiling} if ceiling else {})
+    if any(p.get("supervised_ceiling") for p in parts):
+        out["supervised_ceiling"] = [r for p in parts for r in p.get("supervised_ceiling", [])]
+    return out
 
 
 # ----------------------------------------------------------------- tables
 def summarise(result: dict) -> str:
     rec = pl.DataFrame(result["records"])
+    per_change = rec.group_by("change", maintain_order=True).agg(pl.col("seed").n_unique())
+    seeds = (f"{result['seeds']} seeds" if per_change["seed"].n_unique() == 1
+             else "seeds " + ", ".join(f"{c} {s}" for c, s in per_change.iter_rows()))  # fmt: skip
     lines = [
         f"Planted-slice benchmark: {result['n_images']} images, {result['share']:.0%} planted, "
-        f"{result['seeds']} seeds; top blind spot, precision / recall, mean ± sd over seeds "
+        f"{seeds}; top blind spot, precision / recall, mean ± sd over seeds "
         f"(0 / 0 when no blind spot was declared).",
         "",
     ]
@@ -576,21 +646,42 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--changes", nargs="+", default=list(CHANGES), choices=list(acquire.CHANGES))
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=0, help="run seeds first-seed .. seeds-1 (for --merge)")
     parser.add_argument("--share", type=float, default=0.2, help="share of images in the planted slice")
     parser.add_argument("--ablations", action="store_true", help="also compare k rules, scalings and feature sets")
+    parser.add_argument(
+        "--diagnostics",
+        action="store_true",
+        help="also the supervised ceiling and best tree node (told the planted labels), without --ablations' variants",
+    )
+    parser.add_argument(
+        "--lean",
+        action="store_true",
+        help="error model a only, no edge overshoot of the changed images: about a third of the time per planted set",
+    )
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="merge the results of runs made side by side (e.g. one per change) into --out, run nothing",
+    )
     parser.add_argument("--quick", action="store_true", help="1 seed, blur/jpeg/gamma: a smoke test")
     parser.add_argument("--cache", default="/tmp/spectral_fast_planted")
     parser.add_argument("--out", default=str(ROOT / "evaluation" / "results" / "planted"))
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.changes = 1, ["blur", "jpeg", "gamma"]
-    result = run(args)
-    table = summarise(result)
-    print(table)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
-    out.with_suffix(".md").write_text(table + "\n")
+
+    def write(result: dict) -> str:
+        table = summarise(result)
+        out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+        out.with_suffix(".md").write_text(table + "\n")
+        return table
+
+    result = merge_results([json.loads(Path(p).read_text()) for p in args.merge]) if args.merge else run(args, write)
+    print(write(result))
     return 0
 
 
