@@ -196,7 +196,6 @@ impl Interp {
 
 /// Per-thread buffers, grown to the grid and reused from pair to pair.
 struct Scratch<F> {
-    row: Vec<F>,
     /// A block of [`BLOCK`] complex rows (the two images of a pair as real and imaginary parts).
     rows: Vec<Complex<F>>,
     /// The pair's whole spectrum, column-major: column `kx` is `spec[kx * height..][..height]`.
@@ -208,7 +207,7 @@ struct Scratch<F> {
 
 impl<F> Default for Scratch<F> {
     fn default() -> Self {
-        Scratch { row: Vec::new(), rows: Vec::new(), spec: Vec::new(), strip: Vec::new(), fft: Vec::new() }
+        Scratch { rows: Vec::new(), spec: Vec::new(), strip: Vec::new(), fft: Vec::new() }
     }
 }
 
@@ -315,7 +314,7 @@ fn from_columns<C: Copy>(spec: &[C], block: &mut [C], (height, width): (usize, u
 /// Filter image `a` (and `b`, packed as the imaginary part: one complex 2-D
 /// transform serves both) with gain table `ga` (or, for a pair with two gains,
 /// the sum and difference tables of [`scale_pair`]), handing each output
-/// row `y` of image `j` (0 for `a`, 1 for `b`) to `emit(j, y, row)`.
+/// row `y` to `emit(y, row)`: `a`'s row is its real part, `b`'s the imaginary part.
 ///
 /// A block of rows is transformed forward and moved, a cache line per
 /// column, into the column-major spectrum; then the columns are transformed
@@ -328,17 +327,16 @@ fn filter_pair<T: Sample>(
     plans: &Plans<T>,
     (ga, gb): (Table<'_, T>, Option<Table<'_, T>>),
     s: &mut Scratch<T>,
-    emit: &mut dyn FnMut(usize, usize, &[T]),
+    emit: &mut dyn FnMut(usize, &[Complex<T>]),
 ) -> Result<(), std::collections::TryReserveError> {
     let (h, w) = (height, width);
     let sw = strip_width::<T>(h).min(w);
     let zero = Complex::new(T::zero(), T::zero());
-    grow(&mut s.row, w, T::zero())?;
     grow(&mut s.rows, BLOCK * w, zero)?;
     grow(&mut s.spec, h * w, zero)?;
     grow(&mut s.strip, h * sw.max(2), zero)?;
     grow(&mut s.fft, plans.scratch_len(), zero)?;
-    let (row, block, spec, fft) = (&mut s.row[..w], &mut s.rows[..BLOCK * w], &mut s.spec[..h * w], &mut s.fft[..]);
+    let (block, spec, fft) = (&mut s.rows[..BLOCK * w], &mut s.spec[..h * w], &mut s.fft[..]);
     for y0 in (0..h).step_by(BLOCK) {
         let n = BLOCK.min(h - y0);
         for (r, line) in block.chunks_exact_mut(w).take(n).enumerate() {
@@ -394,16 +392,7 @@ fn filter_pair<T: Sample>(
         from_columns(spec, &mut block[..n * w], (h, w), y0);
         for (r, line) in block.chunks_exact_mut(w).take(n).enumerate() {
             plans.row_inv.process_with_scratch(line, fft);
-            for (o, z) in row.iter_mut().zip(line.iter()) {
-                *o = z.re;
-            }
-            emit(0, y0 + r, row);
-            if b.is_some() {
-                for (o, z) in row.iter_mut().zip(line.iter()) {
-                    *o = z.im;
-                }
-                emit(1, y0 + r, row);
-            }
+            emit(y0 + r, line);
         }
     }
     Ok(())
@@ -465,7 +454,7 @@ pub fn radial_filter<T: Sample>(
     }
     // Images are filtered in pairs (2i, 2i + 1), the same pairs with or without threads.
     let run =
-        |(s, ta, tb): &mut (Scratch<T>, Vec<T>, Vec<T>), pair: usize, emit: &mut dyn FnMut(usize, usize, &[T])| {
+        |(s, ta, tb): &mut (Scratch<T>, Vec<T>, Vec<T>), pair: usize, emit: &mut dyn FnMut(usize, &[Complex<T>])| {
             let i = 2 * pair;
             let a = &images[i * per..(i + 1) * per];
             let b = (i + 1 < n).then(|| &images[(i + 1) * per..(i + 2) * per]);
@@ -495,8 +484,16 @@ pub fn radial_filter<T: Sample>(
             out.resize(images.len(), T::default());
             pool.install(|| {
                 out.par_chunks_mut(2 * per).enumerate().try_for_each_init(state, |st, (pair, dst)| {
-                    run(st, pair, &mut |j, y, row: &[T]| {
-                        dst[j * per + y * width..j * per + (y + 1) * width].copy_from_slice(row)
+                    run(st, pair, &mut |y, line: &[Complex<T>]| {
+                        let (a, b) = dst.split_at_mut(per.min(dst.len()));
+                        for (o, z) in a[y * width..(y + 1) * width].iter_mut().zip(line) {
+                            *o = z.re;
+                        }
+                        if !b.is_empty() {
+                            for (o, z) in b[y * width..(y + 1) * width].iter_mut().zip(line) {
+                                *o = z.im;
+                            }
+                        }
                     })
                 })
             })
@@ -508,11 +505,11 @@ pub fn radial_filter<T: Sample>(
             let mut second: Vec<T> = Vec::new();
             (0..pairs).try_for_each(|pair| {
                 second.clear();
-                run(&mut st, pair, &mut |j, _, row: &[T]| {
-                    if j == 0 {
-                        out.extend_from_slice(row)
-                    } else {
-                        second.extend_from_slice(row)
+                let two = 2 * pair + 1 < n;
+                run(&mut st, pair, &mut |_, line: &[Complex<T>]| {
+                    out.extend(line.iter().map(|z| z.re));
+                    if two {
+                        second.extend(line.iter().map(|z| z.im));
                     }
                 })?;
                 out.extend_from_slice(&second);
