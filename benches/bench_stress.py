@@ -83,6 +83,16 @@ def build_cases(
     for s in (SIZE, 256, 1024):
         label = f"filter {s} px" + ("" if s == SIZE else f" + resize to {SIZE}")
         cases.append(T.Case(label, overhead(s), n, {"what": "overhead", "size": s}))
+    # Context: one curve for the whole batch, as the sensitivity and counterfactual runs apply it.
+    shared = gains[0]
+    cases.append(
+        T.Case(
+            f"filter {SIZE} px, one shared curve",
+            lambda: radial_filter(inputs[SIZE], RADII, shared, threads=threads),
+            n,
+            {"what": "context", "size": SIZE},
+        )
+    )
     return cases, {"gains": gains, **{str(k): v for k, v in inputs.items()}}
 
 
@@ -127,7 +137,8 @@ def markdown(doc: dict[str, Any]) -> str:
             f"Images: {doc['images']}. Model: ONNX CNN {SIZE} px, conv 3x3/2 x4 "
             f"({'-'.join(str(c) for c, _ in LAYERS)} channels; the context row adds a stride-1 3x3 conv after each), "
             f"onnxruntime {doc['onnxruntime']}. Ratios are to the 4-layer CNN's inference. "
-            f"Filter: {RADII.size} knots, one gain curve per image, float32. "
+            f"Filter: {RADII.size} knots, one gain curve per image (the stress run's own calls share one; "
+            "the last row), float32, image pairs packed as one complex FFT. "
             f"Cores kept busy by other processes meanwhile: {doc['foreign_load_cores']}.",
             "",
             T.md_table(

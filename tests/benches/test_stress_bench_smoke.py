@@ -33,6 +33,7 @@ def test_quick_stress_benchmark(tmp_path):
         "filter 224 px",
         "filter 256 px + resize to 224",
         "filter 1024 px + resize to 224",
+        "filter 224 px, one shared curve",
     ]
     assert all(m["units"] == 4 and m["repeats"] == 1 for m in doc["measurements"])
     assert doc["ratios"]["inference"] == 1.0 and doc["target"]["limit"] == 0.2

@@ -1,8 +1,10 @@
 """The radial Fourier-magnitude filter and the resize to a model's input, in the Rust core.
 
 ``radial_filter`` is :func:`spectral_fast.stress.filter_oracle.radial_filter`
-(same arguments, same maths) computed by ``_core.radial_filter``: realfft and
-rustfft in the images' precision, one image per thread, the GIL released.
+(same arguments, same maths) computed by ``_core.radial_filter``: images in
+pairs packed as one complex image ``a + ib`` (one complex rustfft 2-D transform
+serves both; the gain is real and even, so the two do not mix beyond rounding),
+in the images' precision, one pair per thread, the GIL released.
 tests/stress/test_filtering.py holds it to 1e-9 of the image range for float64
 images (measured ~1e-15) and 5e-6 for float32 ones (computed in float32,
 measured ~5e-7, a thousandth of an 8-bit grey level). ``resize_images``
