@@ -33,8 +33,13 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from helpers.onnx_models import save_cnn
 
-#: Overhead / inference at the model's own size (issue 20's target).
+#: Overhead / inference at the model's own size (issue 20's target: "the stress run's own overhead").
 TARGET = 0.20
+#: The case the target is judged on: one gain curve per call, as ``run_stress`` applies every change
+#: (``sensitivity.py``: one curve per change and strength; ``counterfactual.py``: one per spot and control).
+TARGET_CASE = "filter 224 px, one curve per call (the stress run)"
+#: Stricter context: a different curve for every image of the batch.
+PER_IMAGE_CASE = "filter 224 px, a curve per image"
 #: Four 3x3 stride-2 convolutions: (out channels, stride).
 LAYERS = ((16, 2), (32, 2), (64, 2), (64, 2))
 #: Context, not the target: the same with a stride-1 3x3 convolution after each (8 layers).
@@ -81,16 +86,16 @@ def build_cases(
         T.Case("inference, 8 conv layers", lambda: model_8(inputs[SIZE]), n, {"what": "context", "size": SIZE}),
     ]
     for s in (SIZE, 256, 1024):
-        label = f"filter {s} px" + ("" if s == SIZE else f" + resize to {SIZE}")
+        label = PER_IMAGE_CASE if s == SIZE else f"filter {s} px + resize to {SIZE}"
         cases.append(T.Case(label, overhead(s), n, {"what": "overhead", "size": s}))
-    # Context: one curve for the whole batch, as the sensitivity and counterfactual runs apply it.
+    # The target: one curve for the whole batch, as the sensitivity and counterfactual runs apply it.
     shared = gains[0]
     cases.append(
         T.Case(
-            f"filter {SIZE} px, one shared curve",
+            TARGET_CASE,
             lambda: radial_filter(inputs[SIZE], RADII, shared, threads=threads),
             n,
-            {"what": "context", "size": SIZE},
+            {"what": "overhead", "size": SIZE},
         )
     )
     return cases, {"gains": gains, **{str(k): v for k, v in inputs.items()}}
@@ -137,8 +142,9 @@ def markdown(doc: dict[str, Any]) -> str:
             f"Images: {doc['images']}. Model: ONNX CNN {SIZE} px, conv 3x3/2 x4 "
             f"({'-'.join(str(c) for c, _ in LAYERS)} channels; the context row adds a stride-1 3x3 conv after each), "
             f"onnxruntime {doc['onnxruntime']}. Ratios are to the 4-layer CNN's inference. "
-            f"Filter: {RADII.size} knots, one gain curve per image (the stress run's own calls share one; "
-            "the last row), float32, image pairs packed as one complex FFT. "
+            f"Filter: {RADII.size} knots, float32, image pairs packed as one complex FFT; the target row applies one "
+            "gain curve to the whole batch, as every call of the stress run does, the stricter context rows a "
+            "different curve per image. "
             f"Cores kept busy by other processes meanwhile: {doc['foreign_load_cores']}.",
             "",
             T.md_table(
@@ -162,11 +168,20 @@ def markdown(doc: dict[str, Any]) -> str:
             T.md_table(
                 ["target", "measured", "met"],
                 [
-                    [f"overhead at {SIZE} px < {TARGET:.0%} of inference (wall)", f"{t['ratio']:.1%}", _yes(t["met"])],
                     [
-                        f"overhead at {SIZE} px < {TARGET:.0%} of inference (CPU)",
+                        f"stress-run overhead at {SIZE} px < {TARGET:.0%} of inference (wall)",
+                        f"{t['ratio']:.1%}",
+                        _yes(t["met"]),
+                    ],
+                    [
+                        f"stress-run overhead at {SIZE} px < {TARGET:.0%} of inference (CPU)",
                         f"{t['cpu_ratio']:.1%}",
                         _yes(t["cpu_met"]),
+                    ],
+                    [
+                        "context: a curve per image (CPU; was the target row before 2026-12-06)",
+                        f"{doc['cpu_ratios'][PER_IMAGE_CASE]:.1%}",
+                        "-",
                     ],
                 ],
             ),
@@ -211,9 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         ms = T.run_interleaved(cases, repeats=args.repeats, log=T.log)
     by = {m.case.name: m for m in ms}
     infer = by["inference"].median
-    ratio = by[f"filter {SIZE} px"].median / infer
+    ratio = by[TARGET_CASE].median / infer
     cpu_ratios = {m.case.name: _cpu_ms(m) / _cpu_ms(by["inference"]) for m in ms}
-    cpu_ratio = cpu_ratios[f"filter {SIZE} px"]
+    cpu_ratio = cpu_ratios[TARGET_CASE]
     doc = {
         **T.doc_header("stress", args, build),
         "config": {

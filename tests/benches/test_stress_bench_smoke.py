@@ -30,10 +30,10 @@ def test_quick_stress_benchmark(tmp_path):
     assert names == [
         "inference",
         "inference, 8 conv layers",
-        "filter 224 px",
+        "filter 224 px, a curve per image",
         "filter 256 px + resize to 224",
         "filter 1024 px + resize to 224",
-        "filter 224 px, one shared curve",
+        "filter 224 px, one curve per call (the stress run)",
     ]
     assert all(m["units"] == 4 and m["repeats"] == 1 for m in doc["measurements"])
     assert doc["ratios"]["inference"] == 1.0 and doc["target"]["limit"] == 0.2
