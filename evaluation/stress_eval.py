@@ -83,9 +83,10 @@ class TextureModel:
 def _demo_with_classifier(out: Path, n: int, seed: int):
     """Run the demo and keep its trained classifier (``run_demo`` returns only what it found).
 
-    A demo folder already complete (a previous call's) is reused: the
-    classifier is retrained from the same plan and seed, which gives the same
-    model, without making the test images and the report again.
+    A demo folder already complete (a previous call's) is reused with the
+    classifier it saved (retrained from the same plan and seed, which gives the
+    same model, when an older folder has none), without making the test images
+    and the report again.
     """
     import spectral_fast.demo.run as demo_run
 
@@ -114,15 +115,19 @@ def _reused_demo(out: Path, n: int, seed: int):
 
     from spectral_fast.demo.classifier import train_classifier
     from spectral_fast.demo.images import prepare_images
+    from spectral_fast.demo.model import CLASSIFIER_FILE, load_classifier
     from spectral_fast.demo.plan import plan_dataset
     from spectral_fast.demo.records import read_report
     from spectral_fast.demo.truth import match_blind_spots, setting_errors
 
     specs = plan_dataset(n, seed)
-    prepared = prepare_images([s for s in specs if s.split != "test"], out / "images", 2)
-    fit = [(prepared[s.index][0], prepared[s.index][1]) for s in specs if s.split == "fit"]
-    cal = [(prepared[s.index][0], int(s.finding is not None)) for s in specs if s.split == "calibrate"]
-    clf = train_classifier(fit, cal, seed)
+    if (out / CLASSIFIER_FILE).is_file():  # the very model the demo saved
+        clf = load_classifier(out / CLASSIFIER_FILE).classifier
+    else:
+        prepared = prepare_images([s for s in specs if s.split != "test"], out / "images", 2)
+        fit = [(prepared[s.index][0], prepared[s.index][1]) for s in specs if s.split == "fit"]
+        cal = [(prepared[s.index][0], int(s.finding is not None)) for s in specs if s.split == "calibrate"]
+        clf = train_classifier(fit, cal, seed)
     test = [s for s in specs if s.split == "test"]
     pred = pl.read_csv(out / "predictions.csv")
     score = dict(zip(pred["image"], pred["score"]))
@@ -136,7 +141,7 @@ def _reused_demo(out: Path, n: int, seed: int):
 def _verdicts(res: dict) -> dict:
     return {
         "verdict": res["verdict"], "control_verdict": res["control"]["verdict"], "gap": round(res["gap"], 4),
-        "n_inside": res["n_inside"],
+        "n_inside": res["n_inside"], "inverse_ill_posed": res["inverse_ill_posed"],
         "rise_outside": [round(v, 4) for v in res["spot"]["rise_outside"]],
         "fall_inside": [round(v, 4) for v in res["spot"]["fall_inside"]],
         "control_rise_outside": [round(v, 4) for v in res["control"]["rise_outside"]],
@@ -389,7 +394,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4])
     parser.add_argument("--n", type=int, default=600, help="demo images per seed (training + test)")
-    parser.add_argument("--max-images", type=int, default=100, help="images per side of a counterfactual at most")
+    parser.add_argument(
+        "--max-images",
+        type=int,
+        default=None,
+        help="images per side of a counterfactual at most (default: the product's, MAX_IMAGES)",
+    )
     parser.add_argument("--real-images", type=int, default=100, help="held-out real images stressed in target (c)")
     parser.add_argument("--no-real", action="store_true", help="skip target (c)")
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/evaluations.md")
@@ -402,8 +412,10 @@ def main(argv=None) -> int:
     work = Path(args.work)
     parts = work / "parts"
     parts.mkdir(parents=True, exist_ok=True)
+    from spectral_fast.stress.counterfactual import MAX_IMAGES
+
     for seed in args.seeds:
-        part = demo_seed(seed, args.n, work, args.max_images)
+        part = demo_seed(seed, args.n, work, MAX_IMAGES if args.max_images is None else args.max_images)
         (parts / f"seed{seed}.json").write_text(json.dumps(part, indent=2) + "\n")
         print(f"seed {seed}: {json.dumps({k: v['slice']['verdict'] for k, v in part['planted'].items()})}; "
               f"population: {part['population']['verdict']} ({part['seconds']} s)", file=sys.stderr)  # fmt: skip
