@@ -83,9 +83,10 @@ class TextureModel:
 def _demo_with_classifier(out: Path, n: int, seed: int):
     """Run the demo and keep its trained classifier (``run_demo`` returns only what it found).
 
-    A demo folder already complete (a previous call's) is reused: the
-    classifier is retrained from the same plan and seed, which gives the same
-    model, without making the test images and the report again.
+    A demo folder already complete (a previous call's) is reused with the
+    classifier it saved (retrained from the same plan and seed, which gives the
+    same model, when an older folder has none), without making the test images
+    and the report again.
     """
     import spectral_fast.demo.run as demo_run
 
@@ -114,15 +115,19 @@ def _reused_demo(out: Path, n: int, seed: int):
 
     from spectral_fast.demo.classifier import train_classifier
     from spectral_fast.demo.images import prepare_images
+    from spectral_fast.demo.model import CLASSIFIER_FILE, load_classifier
     from spectral_fast.demo.plan import plan_dataset
     from spectral_fast.demo.records import read_report
     from spectral_fast.demo.truth import match_blind_spots, setting_errors
 
     specs = plan_dataset(n, seed)
-    prepared = prepare_images([s for s in specs if s.split != "test"], out / "images", 2)
-    fit = [(prepared[s.index][0], prepared[s.index][1]) for s in specs if s.split == "fit"]
-    cal = [(prepared[s.index][0], int(s.finding is not None)) for s in specs if s.split == "calibrate"]
-    clf = train_classifier(fit, cal, seed)
+    if (out / CLASSIFIER_FILE).is_file():  # the very model the demo saved
+        clf = load_classifier(out / CLASSIFIER_FILE).classifier
+    else:
+        prepared = prepare_images([s for s in specs if s.split != "test"], out / "images", 2)
+        fit = [(prepared[s.index][0], prepared[s.index][1]) for s in specs if s.split == "fit"]
+        cal = [(prepared[s.index][0], int(s.finding is not None)) for s in specs if s.split == "calibrate"]
+        clf = train_classifier(fit, cal, seed)
     test = [s for s in specs if s.split == "test"]
     pred = pl.read_csv(out / "predictions.csv")
     score = dict(zip(pred["image"], pred["score"]))
@@ -136,10 +141,13 @@ def _reused_demo(out: Path, n: int, seed: int):
 def _verdicts(res: dict) -> dict:
     return {
         "verdict": res["verdict"], "control_verdict": res["control"]["verdict"], "gap": round(res["gap"], 4),
-        "n_inside": res["n_inside"],
+        "n_inside": res["n_inside"], "inverse_ill_posed": res["inverse_ill_posed"],
         "rise_outside": [round(v, 4) for v in res["spot"]["rise_outside"]],
         "fall_inside": [round(v, 4) for v in res["spot"]["fall_inside"]],
+        "excess_outside": [round(v, 4) for v in res["spot"]["excess_outside"]],
+        "null_rise_outside": [round(v, 4) for v in res["null"]["rise_outside"]],
         "control_rise_outside": [round(v, 4) for v in res["control"]["rise_outside"]],
+        "control_excess_outside": [round(v, 4) for v in res["control"]["excess_outside"]],
         "control_fall_inside": [round(v, 4) for v in res["control"]["fall_inside"]],
     }  # fmt: skip
 
@@ -191,7 +199,7 @@ def demo_seed(seed: int, n: int, work: Path, max_images: int) -> dict:
     centres, gain, weights = spot_log_gain(bands[clean], inside, edges)
     pop = counterfactual(model, data.images[clean], flipped[clean], inside, centres, gain, weights,
                          **{**common, "base_scores": base[clean]})  # fmt: skip
-    return {"seed": seed, "n": n, "seconds": round(time.perf_counter() - t0, 1),
+    return {"seed": seed, "n": n, "max_images": max_images, "seconds": round(time.perf_counter() - t0, 1),
             "error_by_setting": {r["setting"]: round(r["error_rate"], 4) for r in result.settings},
             "planted": planted, "population": _verdicts(pop),
             "report_spots": [{"rank": s["rank"], **_verdicts(s)} for s in stress.spots]}  # fmt: skip
@@ -308,7 +316,8 @@ def _iv(v: list[float]) -> str:
 
 def markdown(result: dict) -> str:
     t = result["targets"]
-    lines = [f"Seeds {', '.join(str(d['seed']) for d in result['demo'])}; demo n = {result['n']}; "
+    lines = [f"Seeds {', '.join(str(d['seed']) for d in result['demo'])}; demo n = {result['n']}; at most "
+             f"{result['demo'][0].get('max_images', 100)} images per side of a counterfactual; "
              f"{result['seconds']:.0f} s in all.", "",
              "**(a) Planted shifts** (verdict on the recorded slice; on the report's blind spot holding most of it):", "",
              "| shift | slice: explains | slice control: explains | report spot found | spot: explains | spot control: explains |",
@@ -324,13 +333,19 @@ def markdown(result: dict) -> str:
                      f"{v['report_spot_control_explains']}/{v['report_spot_found']} |")  # fmt: skip
     lines += ["", f"Target (a) {'met' if t['a_met'] else 'NOT met'}. Per seed (error rise outside, fall inside, "
               "with 95 % intervals; gap = the slice's excess error):", "",
-              "| seed | shift | gap | rise outside | fall inside | verdict | control rise outside | control verdict |",
-              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+              "Excess = rise minus the null's (the mean of random changes of the same pixel size), paired per "
+              "image; fall inside in brackets when ill-posed (not used).", "",
+              "| seed | shift | gap | rise outside | excess over null | fall inside | verdict | control rise outside "
+              "| control excess | control verdict |",
+              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for d in result["demo"]:
         for s, v in d["planted"].items():
             sl = v["slice"]
-            lines.append(f"| {d['seed']} | {s} | {sl['gap']:.3f} | {_iv(sl['rise_outside'])} | {_iv(sl['fall_inside'])} "
-                         f"| {sl['verdict']} | {_iv(sl['control_rise_outside'])} | {sl['control_verdict']} |")  # fmt: skip
+            fall = f"({_iv(sl['fall_inside'])})" if sl.get("inverse_ill_posed") else _iv(sl["fall_inside"])
+            lines.append(f"| {d['seed']} | {s} | {sl['gap']:.3f} | {_iv(sl['rise_outside'])} "
+                         f"| {_iv(sl['excess_outside'])} | {fall} | {sl['verdict']} "
+                         f"| {_iv(sl['control_rise_outside'])} | {_iv(sl['control_excess_outside'])} "
+                         f"| {sl['control_verdict']} |")  # fmt: skip
     lines += ["", f"**(b) Population spot** (random {POPULATION_SHARE:.0%} of clean test images, {FLIP_SHARE:.0%} of "
               f"their labels flipped): \"not the spectra\" in {t['population_not_spectra']}/{n} seeds; target "
               f"{'met' if t['b_met'] else 'NOT met'}.", "",
@@ -389,7 +404,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4])
     parser.add_argument("--n", type=int, default=600, help="demo images per seed (training + test)")
-    parser.add_argument("--max-images", type=int, default=100, help="images per side of a counterfactual at most")
+    parser.add_argument(
+        "--max-images",
+        type=int,
+        default=100,
+        help="images per side of a counterfactual at most (the product's default is 400: all of a demo seed's 273 "
+        "clean references; 100 keeps the run short and costs power)",
+    )
     parser.add_argument("--real-images", type=int, default=100, help="held-out real images stressed in target (c)")
     parser.add_argument("--no-real", action="store_true", help="skip target (c)")
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/evaluations.md")

@@ -30,19 +30,21 @@ def stress_section(result: StressResult) -> str:
              f"{fmt(meta['threshold'])}. Method: <code>docs/method.md#stress-tests</code>.</p>"]  # fmt: skip
     if result.spots:
         parts.append("<h3>Counterfactual per blind spot</h3><p>The spot's band-power ratio to the rest, imposed on "
-                     "images outside it (does their error rise?) and removed from its own (does theirs fall?); the "
-                     "control imposes a random ratio of the same size.</p>")  # fmt: skip
+                     "images outside it (does their error rise?) and removed from its own (does theirs fall?); <i>excess</i> is "
+                     "the rise beyond what random changes of the same pixel size do on average (the null); the "
+                     "control is one more random change, judged the same way.</p>")  # fmt: skip
         parts.append(records_table(result.spots, [
             ("spot", lambda s: esc(s["rank"])),
             ("n", lambda s: esc(s["n_inside"])),
             ("error in / out", lambda s: f"{pct(s['error_inside'])} / {pct(s['error_outside'])}"),
             ("rise outside", lambda s: _interval(s["spot"]["rise_outside"])),
+            ("excess", lambda s: _interval(s["spot"]["excess_outside"])),
             ("fall inside", lambda s: _interval(s["spot"]["fall_inside"])),
             ("verdict", lambda s: f"<b>{esc(s['verdict'])}</b><br>{esc(s['reason'])}"),
             ("control (random ratio)", lambda s: f"{_interval(s['control']['rise_outside'])} / "
                                                  f"{_interval(s['control']['fall_inside'])}<br>"
                                                  f"{esc(s['control']['verdict'])}"),
-        ], text_cols=(5, 6)))  # fmt: skip
+        ], text_cols=(6, 7)))  # fmt: skip
         parts.append(figure(plot_counterfactual(result.spots), "error change per blind spot, with the control"))
     table = result.sensitivity
     if table is not None and table.height:

@@ -73,20 +73,46 @@ def ratio_log_gain(log10_ratio: np.ndarray) -> np.ndarray:
     return smooth_log_gain(np.log(10.0) * np.asarray(log10_ratio, dtype=np.float64) / 2.0)
 
 
-def random_log_gain(like: np.ndarray, rng: np.random.Generator, weights: np.ndarray | None = None) -> np.ndarray:
-    """A random smoothed log-gain curve of the same size as ``like`` (the control of a ratio).
+def pixel_change(log_gain: np.ndarray, weights: np.ndarray) -> float:
+    """Relative size of the change a gain curve makes in the pixels: sum_b w_b (g_b - 1)^2, g_b = exp(log_gain_b).
 
-    Independent standard normals per band, smoothed like a ratio, then scaled
-    so that sqrt(sum_b w_b z_b^2) equals the same norm of ``like``: same size
-    of change, random sign and shape. ``weights`` (default equal) are the
-    bands' shares of the image energy, which makes the norm the size of the
-    change in the pixels (Parseval; docs/method.md#stress-tests).
+    With ``weights`` the bands' shares of the image energy this is
+    ||x' - x||^2 / ||x||^2 by Parseval (exact for a gain constant over each
+    band). It counts an amplification by 10 as 81 times its band's energy and
+    an attenuation to 1/10 as 0.81 times: the log-magnitude norm, its small-gain
+    approximation, counts both as (ln 10)^2 = 5.3.
+    """
+    g = np.asarray(log_gain, dtype=np.float64)
+    return float(np.sum(np.asarray(weights, dtype=np.float64) * np.expm1(g) ** 2))
+
+
+def random_log_gain(like: np.ndarray, rng: np.random.Generator, weights: np.ndarray | None = None) -> np.ndarray:
+    """A random smoothed log-gain curve making the same size of change in the pixels as ``like`` (the control).
+
+    Independent standard normals z per band, smoothed like a ratio; the curve is
+    clip(s z, ±MAX_LOG_GAIN) with the scale s >= 0 found by bisection such that
+    :func:`pixel_change` equals that of ``like``: same size of change, random
+    sign and shape. ``weights`` (default equal) are the bands' shares of the
+    image energy, which makes the size the change in the pixels (Parseval;
+    docs/method.md#stress-tests). When even the clipped curve cannot reach that
+    size, the largest (clipped) one is returned.
     """
     like = np.asarray(like, dtype=np.float64)
     w = np.ones_like(like) if weights is None else np.asarray(weights, dtype=np.float64)
     if w.shape != like.shape or not np.all(np.isfinite(w)) or np.any(w < 0):
         raise InvalidInputError(f"weights: expected {like.size} finite non-negative values")
-    norm = float(np.sqrt(np.sum(w * like * like)))
+    target = pixel_change(like, w)
     z = smooth_log_gain(rng.standard_normal(like.size)) if like.size else like
-    zn = float(np.sqrt(np.sum(w * z * z)))
-    return z * (norm / zn) if zn > 0 else np.zeros_like(like)
+    if not target > 0 or pixel_change(z, w) == 0:
+        return np.zeros_like(like)
+
+    def curve(scale: float) -> np.ndarray:
+        return np.clip(scale * z, -MAX_LOG_GAIN, MAX_LOG_GAIN)
+
+    lo, hi = 0.0, 1.0
+    while pixel_change(curve(hi), w) < target and hi < 1e6:
+        lo, hi = hi, 2.0 * hi
+    for _ in range(60):  # pixel_change(curve(s)) is non-decreasing in s
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if pixel_change(curve(mid), w) < target else (lo, mid)
+    return curve(hi)

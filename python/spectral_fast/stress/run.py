@@ -31,6 +31,7 @@ SPOT_COLUMNS = (
     "rise_outside", "rise_outside_low", "rise_outside_high", "fall_inside", "fall_inside_low", "fall_inside_high",
     "verdict", "reason", "control_rise_outside", "control_rise_outside_low", "control_rise_outside_high",
     "control_fall_inside", "control_fall_inside_low", "control_fall_inside_high", "control_verdict",
+    "inverse_ill_posed",
 )  # fmt: skip
 
 
@@ -54,10 +55,11 @@ class StressResult:
                     v = s[test][eff]
                     row[f"{prefix}{eff}"], row[f"{prefix}{eff}_low"], row[f"{prefix}{eff}_high"] = v
             row["control_verdict"] = s["control"]["verdict"]
+            row["inverse_ill_posed"] = bool(s["spot"].get("inverse_ill_posed", False))
             rows.append(row)
         strings = {"clusters", "description", "verdict", "reason", "control_verdict"}
-        schema = {c: pl.Utf8 if c in strings else pl.Int64 if c in ("rank", "n_inside", "n_outside") else pl.Float64
-                  for c in SPOT_COLUMNS}  # fmt: skip
+        schema = {c: pl.Utf8 if c in strings else pl.Int64 if c in ("rank", "n_inside", "n_outside")
+                  else pl.Boolean if c == "inverse_ill_posed" else pl.Float64 for c in SPOT_COLUMNS}  # fmt: skip
         return pl.DataFrame(rows, schema=schema).select(SPOT_COLUMNS) if rows else pl.DataFrame(schema=schema)
 
     def to_json(self) -> str:
