@@ -74,6 +74,24 @@ fn output<'py, T: Sample + numpy::Element>(
     Ok(PyArray1::from_vec(py, data).reshape(shape)?.into_any())
 }
 
+/// `$op`, an expression over `$x` (the stack's samples, either element type)
+/// and `$pool`, run detached from the GIL on the stack `$held`; its result as
+/// an array of `$shape` of the input's element type. One body for both types.
+macro_rules! on_stack {
+    ($py:expr, $held:expr, $threads:expr, $shape:expr, |$x:ident, $pool:ident| $op:expr) => {
+        match $held {
+            Stack::F32(a) => {
+                let $x = a.as_slice()?;
+                output($py, run_detached($py, $threads, |$pool| $op)?, $shape)
+            }
+            Stack::F64(a) => {
+                let $x = a.as_slice()?;
+                output($py, run_detached($py, $threads, |$pool| $op)?, $shape)
+            }
+        }
+    };
+}
+
 /// Multiply each image's Fourier magnitudes by a radial gain, phase and mean kept
 /// (`spectral_fast.stress.filter_oracle.radial_filter`). `gains` is (m,) or (N, m).
 #[pyfunction]
@@ -107,24 +125,7 @@ fn radial_filter<'py>(
         }
     };
     let radii = radii.as_slice()?;
-    match held {
-        Stack::F32(a) => {
-            let x = a.as_slice()?;
-            output(
-                py,
-                run_detached(py, threads, |pool| stress::radial_filter(x, (n, h, w), radii, gains, pool))?,
-                [n, h, w],
-            )
-        }
-        Stack::F64(a) => {
-            let x = a.as_slice()?;
-            output(
-                py,
-                run_detached(py, threads, |pool| stress::radial_filter(x, (n, h, w), radii, gains, pool))?,
-                [n, h, w],
-            )
-        }
-    }
+    on_stack!(py, held, threads, [n, h, w], |x, pool| stress::radial_filter(x, (n, h, w), radii, gains, pool))
 }
 
 /// Resample each image to `height x width` (area averaging when shrinking,
@@ -145,17 +146,7 @@ fn resize_images<'py>(
     };
     let (oh, ow) = (side(height, "height")?, side(width, "width")?);
     let (held, dims) = stack(py, images)?;
-    let shape = [dims.0, oh, ow];
-    match held {
-        Stack::F32(a) => {
-            let x = a.as_slice()?;
-            output(py, run_detached(py, threads, |pool| stress::resize_stack(x, dims, (oh, ow), pool))?, shape)
-        }
-        Stack::F64(a) => {
-            let x = a.as_slice()?;
-            output(py, run_detached(py, threads, |pool| stress::resize_stack(x, dims, (oh, ow), pool))?, shape)
-        }
-    }
+    on_stack!(py, held, threads, [dims.0, oh, ow], |x, pool| stress::resize_stack(x, dims, (oh, ow), pool))
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
