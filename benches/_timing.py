@@ -427,6 +427,16 @@ def doc_header(name: str, args: Any, build: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def run_line(doc: dict[str, Any]) -> str:
+    """How a result was made, for a markdown header: "`command` on CPU (n logical CPUs), commit abc (dirty)"."""
+    m = doc["machine"]
+    dirty = " (dirty)" if m.get("git_dirty") else ""
+    return (
+        f"`{doc['command']}` on {m['cpu_model']} ({m['logical_cpus']} logical CPUs), commit "
+        f"{str(m.get('git_commit'))[:10]}{dirty}"
+    )
+
+
 def publish(out_dir: Path, name: str, doc: dict[str, Any], markdown: str) -> None:
     """Write ``name.json`` and ``name.md`` into ``out_dir`` and print the markdown."""
     write_json(out_dir / f"{name}.json", doc)

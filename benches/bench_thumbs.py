@@ -41,12 +41,10 @@ QUICK = {"thumbs": RA.QUICK["thumbs"], "repeats": 1}
 
 
 def markdown(doc: dict[str, Any]) -> str:
-    m = doc["machine"]
     lines = [
         "# Thumbnail archives: profile_archive against the scipy pool",
         "",
-        f"`{doc['command']}` on {m['cpu_model']} ({m['logical_cpus']} logical CPUs), commit "
-        f"{str(m.get('git_commit'))[:10]}{' (dirty)' if m.get('git_dirty') else ''}, release build, "
+        f"{T.run_line(doc)}, release build, "
         f"{RA.THREADS} threads, {doc['config']['repeats']} repeats; load average {doc['load'][0]} at the start, "
         f"{doc['load'][1]} at the end; other processes kept {doc['foreign_load_cores']} cores busy on average. "
         "CPU ms per image are the process's CPU time (all threads) over the timed calls.",

@@ -447,12 +447,10 @@ def startup(one_image: Path, work: Path, runs: int) -> list[dict[str, Any]]:
 
 
 def markdown(doc: dict[str, Any]) -> str:
-    m = doc["machine"]
     lines = [
         "# All speed targets in one run",
         "",
-        f"`{doc['command']}` on {m['cpu_model']} ({m['logical_cpus']} logical CPUs), commit "
-        f"{str(m.get('git_commit'))[:10]}{' (dirty)' if m.get('git_dirty') else ''}, {doc['threads']} threads; "
+        f"{T.run_line(doc)}, {doc['threads']} threads; "
         f"load average {doc['load'][0]} at the start, {doc['load'][1]} at the end; other processes kept "
         f"{doc['foreign_load_cores']} cores busy on average during the archive runs. Shared machine: read the "
         "ratios (same run, interleaved) and the cores-used column, not absolute times.",
