@@ -50,7 +50,7 @@ import polars as pl
 
 from spectral_fast._shared.stats import ARCHIVE_SCALE_N, bh_adjust
 from spectral_fast.analysis.contrast import UNITS, is_categorical, label, number
-from spectral_fast.analysis.stability import STABLE, compatible
+from spectral_fast.analysis.stability import STABLE, compatible, jaccard
 from spectral_fast.errors import InvalidInputError
 
 #: Least images of the direction's label inside a group, and outside it, for the group to be tested.
@@ -280,7 +280,7 @@ def scan_metadata(
         pop = _population(d, truth, n)
         mine = cands[g].mask & pop
         same = [s for s in spots if s["direction"] == d]
-        lead = next((s for s in same if _jaccard(s["_members"], mine) >= ALIAS), None)
+        lead = next((s for s in same if jaccard(s["_members"], mine) >= ALIAS), None)
         if lead is not None:
             lead["_aliases"].append(g)
             continue
@@ -311,11 +311,6 @@ def _population(direction: str, truth: np.ndarray | None, n: int) -> np.ndarray:
     if truth is None or direction not in _WORDS:
         return np.ones(n, dtype=bool)
     return truth if _WORDS[direction][1] == 1 else ~truth
-
-
-def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    union = int((a | b).sum())
-    return int((a & b).sum()) / union if union else 1.0
 
 
 def _stability(spots, masks, error, truth, groups, alpha, lift_threshold, n_resamples, seed) -> list[float]:

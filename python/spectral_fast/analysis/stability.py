@@ -30,16 +30,15 @@ def compatible(a: str, b: str) -> bool:
     return a == b or "both" in (a, b)
 
 
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Jaccard index of two image masks (0 when both are empty)."""
+    union = int((a | b).sum())
+    return int((a & b).sum()) / union if union else 0.0
+
+
 def best_jaccard(spot: np.ndarray, direction: str, others: list[tuple[np.ndarray, str]]) -> float:
     """Largest Jaccard index between the image mask ``spot`` and a compatible mask of ``others`` (0 if none)."""
-    best = 0.0
-    for mask, d in others:
-        if not compatible(direction, d):
-            continue
-        union = int((spot | mask).sum())
-        if union:
-            best = max(best, int((spot & mask).sum()) / union)
-    return best
+    return max((jaccard(spot, mask) for mask, d in others if compatible(direction, d)), default=0.0)
 
 
 def refit_spots(
