@@ -206,6 +206,48 @@ def test_physically_different_siblings_stay_separate_blind_spots():
         find_blind_spots(labels, error, members, centers=centres[:3])
 
 
+def test_one_change_split_by_anatomy_stays_one_blind_spot():
+    # Clusters 0 and 1: one change (bands 3-4 raised) on two anatomies (feature 0 at +4 and -4);
+    # the ordinary clusters 2-5 differ from each other along features 0-1. The raw centres point
+    # apart (cosine -0.33); with the ordinary directions removed the shifts are parallel: one spot.
+    labels, error, centres, members = _two_shifts(similar=True)
+    centres[0] = [4, 0, 0, 2, 2, 0]
+    centres[1] = [-4, 0, 0, 2, 2, 0]
+    centres[2:, :2] = [[4, 1], [-4, -1], [3, -1], [-3, 1]]
+    c0, c1 = centres[0], centres[1]
+    assert float(c0 @ c1 / np.linalg.norm(c0) / np.linalg.norm(c1)) < 0
+    assert [s["clusters"] for s in find_blind_spots(labels, error, members, centers=centres)] == [[0, 1]]
+    # a different change on the same two anatomies still stays apart
+    centres[1] = [-4, 0, 3, 0.5, 0, -2]
+    spots = find_blind_spots(labels, error, members, centers=centres)
+    assert sorted(s["clusters"] for s in spots) == [[0], [1]]
+
+
+def test_a_spot_holds_no_half_below_the_growth_lift():
+    # Cluster 0 (40 images, 17 errors) merges first with cluster 1 (70 images, 15 errors: 1.19 times
+    # the overall rate); the union, at lift 1.62, has the larger log-likelihood ratio, but growth
+    # would never add such a sibling, so the spot is trimmed back to cluster 0.
+    sizes, errs = [40, 70, 31, 31, 31, 31], [17, 15, 3, 3, 2, 2]
+    labels = np.repeat(np.arange(6), sizes)
+    error = np.concatenate([np.arange(s) < e for s, e in zip(sizes, errs)])
+    tree = np.array([[0, 1, 1, 0], [2, 3, 2, 0], [4, 5, 3, 0], [7, 8, 4, 0], [6, 9, 5, 0]], float)
+
+    def llr(e: int, m: int) -> float:  # Bernoulli log-likelihood ratio of a group against the rest
+        E, N = int(error.sum()), len(error)
+        out, rest = e / m, (E - e) / (N - m)
+        return (
+            e * np.log(out)
+            + (m - e) * np.log(1 - out)
+            + (E - e) * np.log(rest)
+            + (N - m - E + e) * np.log(1 - rest)
+            - (E * np.log(E / N) + (N - E) * np.log(1 - E / N))
+        )
+
+    assert llr(32, 110) > llr(17, 40)  # the scan alone would pick the union
+    spots = find_blind_spots(labels, error, tree_members(tree, 6))
+    assert [s["clusters"] for s in spots] == [[0]]
+
+
 def test_large_clusters_use_the_normal_interval_and_agree_with_bootstrap():
     from spectral_fast._shared.stats import bootstrap_auroc, hanley_mcneil_interval
 
