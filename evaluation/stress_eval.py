@@ -43,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
+from spectral_fast.stress.counterfactual import MAX_IMAGES
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -407,9 +409,9 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--max-images",
         type=int,
-        default=100,
-        help="images per side of a counterfactual at most (the product's default is 400: all of a demo seed's 273 "
-        "clean references; 100 keeps the run short and costs power)",
+        default=MAX_IMAGES,
+        help=f"images per side of a counterfactual at most (default: the product's, {MAX_IMAGES}: all of a demo "
+        "seed's 273 clean references; fewer keeps the run short and costs power)",
     )
     parser.add_argument("--real-images", type=int, default=100, help="held-out real images stressed in target (c)")
     parser.add_argument("--no-real", action="store_true", help="skip target (c)")
