@@ -15,10 +15,10 @@ log-likelihood ratio, grown into siblings whose lift is at least
 ``grow_lift`` (and trimmed of a half below it), kept apart where two
 qualifying groups' shifts (centres with the ordinary clusters' directions
 removed) are less similar than ``min_similarity`` or fail in opposite
-directions, and ranked by excess errors. With true labels, misses and false alarms are scanned
-apart and all errors are measured against what the node's label mix
-predicts (:mod:`spectral_fast.analysis.error_directions`); lift is then
-observed over expected errors. The rules and their reasons:
+directions, and ranked by excess errors. With true labels, misses and false
+alarms are scanned apart and all errors are measured against what the node's
+label mix predicts (:mod:`spectral_fast.analysis.error_directions`); lift is
+then observed over expected errors. The rules and their reasons:
 ``docs/method.md#blind-spots``.
 """
 
