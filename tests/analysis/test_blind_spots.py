@@ -223,6 +223,24 @@ def test_one_change_split_by_anatomy_stays_one_blind_spot():
     assert sorted(s["clusters"] for s in spots) == [[0], [1]]
 
 
+def test_two_changes_apart_in_the_tree_are_not_joined_through_ordinary_clusters():
+    # Noise-like cluster 0 merges first with ordinary cluster 1, sharpening-like cluster 2 with
+    # ordinary cluster 3; the union {0, 1, 2, 3} qualifies (lift 1.56), as does {0, 1}, but {2, 3}
+    # does not, so the two changes are never both children of one merge. They still stay apart.
+    sizes, errs = [40, 20, 40, 60, 100, 100], [18, 3, 18, 6, 10, 10]
+    labels = np.repeat(np.arange(6), sizes)
+    error = np.concatenate([np.arange(s) < e for s, e in zip(sizes, errs)])
+    tree = np.array([[0, 1, 1, 0], [2, 3, 2, 0], [6, 7, 3, 0], [4, 5, 4, 0], [8, 9, 5, 0]], float)
+    centres = np.zeros((6, 6))
+    centres[0] = [0, 0, 0.5, 3, 3, 0]
+    centres[2] = [0, 3, 3, 0.5, 0, -2]
+    centres[[1, 3, 4, 5], :2] = [[0.5, 0.2], [-0.5, 0.1], [0.3, -0.4], [-0.2, 0.3]]
+    members = tree_members(tree, 6)
+    assert [s["clusters"] for s in find_blind_spots(labels, error, members)][0] == [0, 1, 2, 3]  # the tree alone
+    spots = find_blind_spots(labels, error, members, centers=centres)
+    assert sorted(s["clusters"] for s in spots) == [[0], [2]]
+
+
 def test_a_spot_holds_no_half_below_the_growth_lift():
     # Cluster 0 (40 images, 17 errors) merges first with cluster 1 (70 images, 15 errors: 1.19 times
     # the overall rate); the union, at lift 1.62, has the larger log-likelihood ratio, but growth

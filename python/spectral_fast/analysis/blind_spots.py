@@ -346,9 +346,11 @@ def scan_blind_spots(
             parent[c] = node
     sibling = {c: next(o for o in parent if parent[o] == p and o != c) for c, p in parent.items()}
     children = {p: sorted(c for c in parent if parent[c] == p) for p in set(parent.values())}
+    # Ordinary clusters: not elevated in any direction (a miss spot is not ordinary when scanning false alarms).
+    ordinary = [c for c in range(k) if not any(nodes[d][c]["lift"] >= grow_lift for d in nodes)]
     distinct = set()
     for d in nodes:
-        distinct |= _distinct_merges(members, parent, nodes[d], qualifying[d], sizes, centers, min_similarity)
+        distinct |= _distinct_merges(members, parent, ordinary, qualifying[d], sizes, centers, min_similarity)
     distinct |= _opposite_merges(parent, qualifying)
     # A union of two different blind spots is not one blind spot:
     # neither a candidate itself nor a node a candidate grows into.
@@ -435,7 +437,7 @@ def _opposite_merges(parent: dict[int, int], qualifying: dict[str, list[dict]]) 
 def _distinct_merges(
     members: list[list[int]],
     parent: dict[int, int],
-    nodes: list[dict],
+    ordinary: list[int],
     qualifying: list[dict],
     sizes: np.ndarray,
     centers: np.ndarray | None,
@@ -443,17 +445,19 @@ def _distinct_merges(
 ) -> set[int]:
     """Tree merges that join two physically different blind spots.
 
-    A merge is distinct when both child groups qualify as blind spots on
-    their own and their shifts point different ways: the cosine similarity of
+    A merge is distinct when two groups inside it qualify as blind spots on
+    their own (the largest such groups, which in a tree are disjoint; often
+    its two children, but a qualifying group can sit deeper, beside ordinary
+    clusters) and their shifts point different ways: the cosine similarity of
     their centres (size-weighted means of the cluster centres, i.e. their
     deviations from the typical profile in scaled units), with the directions
-    in which the ordinary clusters differ from each other projected out
-    (:func:`_ordinary_directions`), is below ``min_similarity``. The projection
-    removes what anatomy and patient mix add to a deviation, so one change
-    split by anatomy stays parallel and two changes stay apart. Requiring both
-    children to qualify keeps a slice that the clustering split by chance
-    into a strong and a weak part together even when the weak part's centre
-    is noisy.
+    in which the ``ordinary`` clusters (elevated in no direction) differ from
+    each other projected out (:func:`_ordinary_directions`), is below
+    ``min_similarity``. The projection removes what anatomy and patient mix
+    add to a deviation, so one change split by anatomy stays parallel and two
+    changes stay apart. Requiring both
+    groups to qualify keeps a slice that the clustering split by chance into a
+    strong and a weak part together even when the weak part's centre is noisy.
     """
     k = len(members) - (len(members) - 1) // 2
     if centers is None:
@@ -463,31 +467,35 @@ def _distinct_merges(
         raise InvalidInputError(f"centers: expected one row per cluster ({k}), got an array of shape {centers.shape}")
     weight = sizes.astype(np.float64)
     ok = {x["node"] for x in qualifying}
-    covered = {c for node in ok for c in members[node]}
-    basis = _ordinary_directions(centers, weight, [c for c in range(k) if c not in covered])
+    basis = _ordinary_directions(centers, weight, ordinary)
 
     def shift(node: int) -> np.ndarray:
         w = weight[members[node]]
         v = (centers[members[node]] * w[:, None]).sum(axis=0) / max(w.sum(), 1.0)
         return v - basis.T @ (basis @ v)
 
+    def apart(a: int, b: int) -> bool:
+        ca, cb = shift(a), shift(b)
+        norm = float(np.linalg.norm(ca) * np.linalg.norm(cb))
+        return norm == 0 or float(ca @ cb) / norm < min_similarity
+
+    sets = [set(m) for m in members]
     distinct = set()
     for node in range(k, len(members)):
-        a, b = (c for c in parent if parent[c] == node)
-        if a in ok and b in ok:
-            ca, cb = shift(a), shift(b)
-            norm = float(np.linalg.norm(ca) * np.linalg.norm(cb))
-            if norm == 0 or float(ca @ cb) / norm < min_similarity:
-                distinct.add(node)
+        inside = [q for q in ok if q != node and sets[q] < sets[node]]
+        largest = [q for q in inside if not any(sets[q] < sets[o] for o in inside)]  # disjoint in a tree
+        if any(apart(a, b) for i, a in enumerate(largest) for b in largest[i + 1 :]):
+            distinct.add(node)
     return distinct
 
 
 def _ordinary_directions(centers: np.ndarray, weight: np.ndarray, ordinary: list[int]) -> np.ndarray:
     """Orthonormal rows spanning ``ORDINARY_SHARE`` of the size-weighted spread of the ordinary clusters' centres.
 
-    Ordinary clusters are in no qualifying group; what tells them apart is the
-    population (anatomy, body habitus, patient mix), not a failing acquisition.
-    Fewer than two: nothing to learn, an empty basis.
+    Ordinary clusters fail at no more than ``grow_lift`` times the overall rate
+    in any direction; what tells them apart is the population (anatomy, body
+    habitus, patient mix), not a failing acquisition. Fewer than two: nothing
+    to learn, an empty basis.
     """
     if len(ordinary) < 2:
         return np.zeros((0, centers.shape[1]))
