@@ -350,7 +350,7 @@ def scan_blind_spots(
     ordinary = [c for c in range(k) if not any(nodes[d][c]["lift"] >= grow_lift for d in nodes)]
     distinct = set()
     for d in nodes:
-        distinct |= _distinct_merges(members, parent, ordinary, qualifying[d], sizes, centers, min_similarity)
+        distinct |= _distinct_merges(members, ordinary, qualifying[d], sizes, centers, min_similarity)
     distinct |= _opposite_merges(parent, qualifying)
     # A union of two different blind spots is not one blind spot:
     # neither a candidate itself nor a node a candidate grows into.
@@ -436,7 +436,6 @@ def _opposite_merges(parent: dict[int, int], qualifying: dict[str, list[dict]]) 
 
 def _distinct_merges(
     members: list[list[int]],
-    parent: dict[int, int],
     ordinary: list[int],
     qualifying: list[dict],
     sizes: np.ndarray,
@@ -455,9 +454,9 @@ def _distinct_merges(
     each other projected out (:func:`_ordinary_directions`), is below
     ``min_similarity``. The projection removes what anatomy and patient mix
     add to a deviation, so one change split by anatomy stays parallel and two
-    changes stay apart. Requiring both
-    groups to qualify keeps a slice that the clustering split by chance into a
-    strong and a weak part together even when the weak part's centre is noisy.
+    changes stay apart. Requiring both groups to qualify keeps a slice that
+    the clustering split by chance into a strong and a weak part together even
+    when the weak part's centre is noisy.
     """
     k = len(members) - (len(members) - 1) // 2
     if centers is None:
@@ -492,11 +491,12 @@ def _distinct_merges(
 def _ordinary_directions(centers: np.ndarray, weight: np.ndarray, ordinary: list[int]) -> np.ndarray:
     """Orthonormal rows spanning ``ORDINARY_SHARE`` of the size-weighted spread of the ordinary clusters' centres.
 
-    Ordinary clusters fail at no more than ``grow_lift`` times the overall rate
-    in any direction; what tells them apart is the population (anatomy, body
-    habitus, patient mix), not a failing acquisition. Fewer than two: nothing
-    to learn, an empty basis.
+    Ordinary clusters fail at less than ``grow_lift`` times the overall rate in
+    every direction; what tells them apart is the population (anatomy, body
+    habitus, patient mix), not a failing acquisition. Fewer than two holding
+    images: nothing to learn, an empty basis.
     """
+    ordinary = [c for c in ordinary if weight[c] > 0]
     if len(ordinary) < 2:
         return np.zeros((0, centers.shape[1]))
     w = weight[ordinary] / weight[ordinary].sum()
