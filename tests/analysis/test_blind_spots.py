@@ -236,7 +236,7 @@ def test_two_changes_apart_in_the_tree_are_not_joined_through_ordinary_clusters(
     centres[2] = [0, 3, 3, 0.5, 0, -2]
     centres[[1, 3, 4, 5], :2] = [[0.5, 0.2], [-0.5, 0.1], [0.3, -0.4], [-0.2, 0.3]]
     members = tree_members(tree, 6)
-    assert [s["clusters"] for s in find_blind_spots(labels, error, members)][0] == [0, 1, 2, 3]  # the tree alone
+    assert find_blind_spots(labels, error, members)[0]["clusters"] == [0, 1, 2, 3]  # the tree alone
     spots = find_blind_spots(labels, error, members, centers=centres)
     assert sorted(s["clusters"] for s in spots) == [[0], [2]]
 
