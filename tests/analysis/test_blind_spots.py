@@ -150,23 +150,28 @@ def test_image_errors_labels_outside_binary():
         image_errors(np.array([0, 2]), score=np.array([0.1, 0.2]), finding="cardio")
 
 
+def _clusters(sizes: list[int], errs: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """A cluster label per image and an error flag: cluster i holds sizes[i] images, the first errs[i] of them wrong."""
+    labels = np.repeat(np.arange(len(sizes)), sizes)
+    return labels, np.concatenate([np.arange(s) < e for s, e in zip(sizes, errs)])
+
+
 def test_sibling_with_an_elevated_rate_joins_the_blind_spot():
     # cluster 0: 16 images, 10 errors; its sibling 1: 8 images, 3 errors (unlucky draw of the same
     # slice); clusters 2-5: 98 images at 10 %. The scan alone prefers cluster 0; growth adds 1.
     sizes, errs = [16, 8, 25, 25, 24, 24], [10, 3, 3, 2, 3, 2]
-    labels = np.repeat(np.arange(6), sizes)
-    error = np.concatenate([np.arange(s) < e for s, e in zip(sizes, errs)])
+    labels, error = _clusters(sizes, errs)
     tree = np.array([[0, 1, 1, 0], [2, 3, 2, 0], [4, 5, 3, 0], [7, 8, 4, 0], [6, 9, 5, 0]], float)
     spots = find_blind_spots(labels, error, tree_members(tree, 6))
     assert spots[0]["clusters"] == [0, 1]
     # a sibling at 1.4 times the overall rate (2 of 8) shares the excess: it joins at grow_lift 1.25, not 1.5
     errs[1] = 2
-    error = np.concatenate([np.arange(s) < e for s, e in zip(sizes, errs)])
+    _, error = _clusters(sizes, errs)
     assert find_blind_spots(labels, error, tree_members(tree, 6))[0]["clusters"] == [0, 1]
     assert find_blind_spots(labels, error, tree_members(tree, 6), grow_lift=1.5)[0]["clusters"] == [0]
     # a sibling below the overall rate does not join
     errs[1] = 1
-    error = np.concatenate([np.arange(s) < e for s, e in zip(sizes, errs)])
+    _, error = _clusters(sizes, errs)
     assert find_blind_spots(labels, error, tree_members(tree, 6))[0]["clusters"] == [0]
 
 
@@ -178,8 +183,7 @@ def _two_shifts(similar: bool):
     feature (sharpening-like, cosine 0.2 with cluster 0).
     """
     sizes, errs = [40, 40, 50, 50, 50, 50], [18, 18, 5, 5, 5, 5]
-    labels = np.repeat(np.arange(6), sizes)
-    error = np.concatenate([np.arange(s) < e for s, e in zip(sizes, errs)])
+    labels, error = _clusters(sizes, errs)
     centres = np.zeros((6, 6))
     centres[0] = [0, 0, 0.5, 3, 3, 0]
     centres[1] = [0, 0, 0.6, 2.5, 3.2, 0.1] if similar else [0, 3, 3, 0.5, 0, -2]
@@ -228,8 +232,7 @@ def test_two_changes_apart_in_the_tree_are_not_joined_through_ordinary_clusters(
     # ordinary cluster 3; the union {0, 1, 2, 3} qualifies (lift 1.56), as does {0, 1}, but {2, 3}
     # does not, so the two changes are never both children of one merge. They still stay apart.
     sizes, errs = [40, 20, 40, 60, 100, 100], [18, 3, 18, 6, 10, 10]
-    labels = np.repeat(np.arange(6), sizes)
-    error = np.concatenate([np.arange(s) < e for s, e in zip(sizes, errs)])
+    labels, error = _clusters(sizes, errs)
     tree = np.array([[0, 1, 1, 0], [2, 3, 2, 0], [6, 7, 3, 0], [4, 5, 4, 0], [8, 9, 5, 0]], float)
     centres = np.zeros((6, 6))
     centres[0] = [0, 0, 0.5, 3, 3, 0]
@@ -246,8 +249,7 @@ def test_a_spot_holds_no_half_below_the_growth_lift():
     # the overall rate); the union, at lift 1.62, has the larger log-likelihood ratio, but growth
     # would never add such a sibling, so the spot is trimmed back to cluster 0.
     sizes, errs = [40, 70, 31, 31, 31, 31], [17, 15, 3, 3, 2, 2]
-    labels = np.repeat(np.arange(6), sizes)
-    error = np.concatenate([np.arange(s) < e for s, e in zip(sizes, errs)])
+    labels, error = _clusters(sizes, errs)
     tree = np.array([[0, 1, 1, 0], [2, 3, 2, 0], [4, 5, 3, 0], [7, 8, 4, 0], [6, 9, 5, 0]], float)
 
     def llr(e: int, m: int) -> float:  # Bernoulli log-likelihood ratio of a group against the rest
