@@ -291,8 +291,7 @@ def markdown(doc: dict[str, Any]) -> str:
     lines = [
         "# Archive benchmark: files to profiles",
         "",
-        f"`{doc['command']}` on {doc['machine']['cpu_model']} ({doc['machine']['logical_cpus']} logical CPUs), "
-        f"commit {str(doc['machine'].get('git_commit'))[:10]}; other processes kept "
+        f"{T.run_line(doc)}; other processes kept "
         f"{doc['foreign_load_cores']} cores busy on average during the timed runs (shared machine: "
         "read ratios, not absolute times).",
         "",
