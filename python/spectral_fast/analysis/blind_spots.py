@@ -339,19 +339,18 @@ def scan_blind_spots(
     }
     if "both" in qualifying:  # all errors count as one direction only where both directions are elevated
         qualifying["both"] = [x for x in qualifying["both"] if _both_ways(nodes, x["node"], grow_lift)]
-    parent = {}
+    parent: dict[int, int] = {}
+    children: dict[int, list[int]] = {}
     for node, clusters in enumerate(members[k:], start=k):
-        children = [c for c in range(node) if c not in parent and set(members[c]) < set(clusters)]
-        for c in children:
-            parent[c] = node
-    sibling = {c: next(o for o in parent if parent[o] == p and o != c) for c, p in parent.items()}
-    children = {p: sorted(c for c in parent if parent[c] == p) for p in set(parent.values())}
+        children[node] = [c for c in range(node) if c not in parent and set(members[c]) < set(clusters)]
+        parent.update(dict.fromkeys(children[node], node))
+    sibling = {c: next(o for o in children[p] if o != c) for c, p in parent.items()}
     # Ordinary clusters: not elevated in any direction (a miss spot is not ordinary when scanning false alarms).
     ordinary = [c for c in range(k) if not any(nodes[d][c]["lift"] >= grow_lift for d in nodes)]
     distinct = set()
     for d in nodes:
         distinct |= _distinct_merges(members, ordinary, qualifying[d], sizes, centers, min_similarity)
-    distinct |= _opposite_merges(parent, qualifying)
+    distinct |= _opposite_merges(children, qualifying)
     # A union of two different blind spots is not one blind spot:
     # neither a candidate itself nor a node a candidate grows into.
     mixed = {node for node in range(k, len(members)) if any(set(members[d]) <= set(members[node]) for d in distinct)}
@@ -420,15 +419,14 @@ def _both_ways(nodes: dict[str, list[dict]], node: int, grow_lift: float) -> boo
     return all(nodes[d][node]["lift"] >= grow_lift for d in ("misses", "false_alarms"))
 
 
-def _opposite_merges(parent: dict[int, int], qualifying: dict[str, list[dict]]) -> set[int]:
+def _opposite_merges(children: dict[int, list[int]], qualifying: dict[str, list[dict]]) -> set[int]:
     """Tree merges whose children are blind spots of opposite directions (misses on one side, false alarms on the other)."""
     if "misses" not in qualifying:
         return set()
     miss = {x["node"] for x in qualifying["misses"]}
     fa = {x["node"] for x in qualifying["false_alarms"]}
     out = set()
-    for node in set(parent.values()):
-        a, b = (c for c in parent if parent[c] == node)
+    for node, (a, b) in children.items():
         if (a in miss - fa and b in fa - miss) or (b in miss - fa and a in fa - miss):
             out.add(node)
     return out
