@@ -7,9 +7,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from spectral_fast.errors import InvalidInputError
 from spectral_fast.ingest import pacing
 from spectral_fast.ingest.pacing import BatchPacer
-from spectral_fast.ingest.sources import FileSource, string_array
+from spectral_fast.ingest.sources import FileSource, plan, string_array
 
 
 def test_a_fixed_size_never_changes():
@@ -48,6 +49,23 @@ def test_file_batches_follow_the_pacer():
     batches = list(src.batches(lambda: next(sizes), None))
     assert [b.num_rows for b in batches] == [3, 5, 2]
     assert [i for b in batches for i in b.column("id").to_pylist()] == src.ids
+
+
+def test_files_listed_one_by_one_share_batches(tmp_path):
+    """A shell glob or a list of paths batches like a folder, not one file per batch."""
+    (tmp_path / "a").mkdir()
+    files = [tmp_path / "a" / f"{i}.png" for i in range(5)] + [tmp_path / f"{i}.png" for i in range(5, 7)]
+    for f in files:
+        f.write_bytes(b"x")
+    table = pa.table({"id": ["t"], "bytes": [b"y"]})
+    sources = plan([*files[:4], table, *files[4:]])
+    assert [len(s.ids) for s in sources] == [4, 1, 3]
+    assert sources[0].ids == ["a/0.png", "a/1.png", "a/2.png", "a/3.png"]
+    assert sources[2].ids == ["a/4.png", "5.png", "6.png"]
+    batches = list(sources[0].batches(64, None))
+    assert [b.num_rows for b in batches] == [4]
+    with pytest.raises(InvalidInputError, match="0.png"):  # duplicates still name the two inputs
+        plan([files[0], tmp_path / "a" / "." / "0.png"])
 
 
 @pytest.mark.parametrize("values", [[], ["a"], ["a", "bé", "", "x" * 300]])

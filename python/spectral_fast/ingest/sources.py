@@ -282,7 +282,32 @@ def plan(
         for src in sources:
             src.select(include, exclude)
     _check_unique(sources)
-    return sources
+    return _coalesced(sources)
+
+
+def _coalesced(sources: list[Source]) -> list[Source]:
+    """Each run of consecutive file sources as one source; ids and order kept.
+
+    Batches never span sources, so ``profile a.png b.png ...`` (a shell glob,
+    or a Python list of paths) would otherwise run one core call, one journal
+    part and two fsyncs per file (``docs/benchmarks.md#thumbnail-archives``).
+    """
+    out: list[Source] = []
+    for is_file, group in itertools.groupby(sources, key=lambda src: isinstance(src, FileSource)):
+        run = list(group)
+        if not is_file or len(run) == 1:
+            out.extend(run)
+            continue
+        out.append(
+            FileSource(
+                label=f"{run[0].label} and {len(run) - 1} more",
+                root=Path(os.path.commonpath([str(src.root) for src in run])),
+                paths=[p for src in run for p in src.paths],
+                problems={k: v for src in run for k, v in src.problems.items()},
+                ids=[i for src in run for i in src.ids],
+            )
+        )
+    return out
 
 
 # ---------------------------------------------------------------- file inputs
