@@ -200,18 +200,34 @@ impl BandTable {
     /// Add spectrum rows `kx0 .. kx0 + columns.len() / H` to `sums`: lets the
     /// FFT hand over each chunk of columns while it is still in cache.
     pub fn accumulate_columns(&self, kx0: usize, columns: &[Complex<f64>], sums: &mut BandSums) {
-        let h = self.height;
-        for (j, column) in columns.chunks_exact(h).enumerate() {
-            let kx = kx0 + j;
-            let w = column_weight(kx, self.width);
-            for run in &self.runs[self.row_start[kx]..self.row_start[kx + 1]] {
-                let (s, e) = (run.start as usize, run.end as usize);
-                let (p, pr) = run_sums(&column[s..e], &self.radius[run.radius_at..run.radius_at + e - s]);
-                sums.energy[run.slot as usize] += w * p;
-                sums.centroid += w * pr;
-                if run.hf {
-                    sums.hf += w * p;
-                }
+        for (j, column) in columns.chunks_exact(self.height).enumerate() {
+            self.accumulate_row(kx0 + j, column, sums, None);
+        }
+    }
+
+    /// Add spectrum row `kx` (`height` coefficients) to `sums`. With `powers`
+    /// (`height` long), each visited coefficient's `|z|^2` is also written
+    /// there, for the passes that follow on the same row: every coefficient
+    /// with `r <= 0.5` is visited, the corners are not.
+    pub fn accumulate_row(
+        &self,
+        kx: usize,
+        column: &[Complex<f64>],
+        sums: &mut BandSums,
+        mut powers: Option<&mut [f64]>,
+    ) {
+        let w = column_weight(kx, self.width);
+        for run in &self.runs[self.row_start[kx]..self.row_start[kx + 1]] {
+            let (s, e) = (run.start as usize, run.end as usize);
+            let radius = &self.radius[run.radius_at..run.radius_at + e - s];
+            let (p, pr) = match powers.as_deref_mut() {
+                Some(out) => run_sums::<true>(&column[s..e], radius, &mut out[s..e]),
+                None => run_sums::<false>(&column[s..e], radius, &mut []),
+            };
+            sums.energy[run.slot as usize] += w * p;
+            sums.centroid += w * pr;
+            if run.hf {
+                sums.hf += w * p;
             }
         }
     }
@@ -241,22 +257,30 @@ impl BandSums {
 }
 
 /// `(sum |z|^2, sum |z|^2 r)` over one run, in four lanes so the compiler
-/// vectorises it (it does not reassociate f64 sums by itself).
+/// vectorises it (it does not reassociate f64 sums by itself); with `STORE`
+/// each `|z|^2` is also written to `out`.
 #[inline(always)]
-fn run_sums(z: &[Complex<f64>], radius: &[f64]) -> (f64, f64) {
+fn run_sums<const STORE: bool>(z: &[Complex<f64>], radius: &[f64], out: &mut [f64]) -> (f64, f64) {
     let (mut p, mut pr) = ([0.0f64; 4], [0.0f64; 4]);
-    let (zc, rc) = (z.chunks_exact(4), radius.chunks_exact(4));
+    let whole = z.len() / 4 * 4;
     let (mut tp, mut tpr) = (0.0, 0.0);
-    for (a, r) in zc.remainder().iter().zip(rc.remainder()) {
-        let q = a.re * a.re + a.im * a.im;
+    for k in whole..z.len() {
+        let q = z[k].re * z[k].re + z[k].im * z[k].im;
+        if STORE {
+            out[k] = q;
+        }
         tp += q;
-        tpr += q * r;
+        tpr += q * radius[k];
     }
-    for (a, r) in zc.zip(rc) {
+    for k in (0..whole).step_by(4) {
+        let (a, r) = (&z[k..k + 4], &radius[k..k + 4]);
+        let q: [f64; 4] = std::array::from_fn(|l| a[l].re * a[l].re + a[l].im * a[l].im);
+        if STORE {
+            out[k..k + 4].copy_from_slice(&q);
+        }
         for l in 0..4 {
-            let q = a[l].re * a[l].re + a[l].im * a[l].im;
-            p[l] += q;
-            pr[l] += q * r[l];
+            p[l] += q[l];
+            pr[l] += q[l] * r[l];
         }
     }
     ((p[0] + p[1]) + (p[2] + p[3]) + tp, (pr[0] + pr[1]) + (pr[2] + pr[3]) + tpr)
