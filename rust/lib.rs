@@ -51,6 +51,7 @@ pub mod stress;
 
 #[cfg(feature = "python")]
 mod py;
+mod simd;
 
 pub use artefacts::{Artefacts, ARTEFACT_NAMES};
 pub use bands::band_edges;

@@ -103,10 +103,21 @@ fn int_differences<T: Copy + Into<i32>>(
     Ok(())
 }
 
-/// [`int_differences`] for 8-bit samples in 16-bit lanes (8 per SSE2 register
-/// instead of 4): column sums are flushed every 257 rows (255 x 257 = 65535)
-/// and row sums taken in chunks of 256. Integer sums: bit-identical results.
-fn u8_differences(px: &[u8], h: usize, w: usize, s: &mut Scratch) -> Result<(), std::collections::TryReserveError> {
+crate::simd::avx2_dispatch! {
+    /// [`int_differences`] for 8-bit samples in 16-bit lanes (8 per SSE2 register
+    /// instead of 4): column sums are flushed every 257 rows (255 x 257 = 65535)
+    /// and row sums taken in chunks of 256. Integer sums: bit-identical results.
+    fn u8_differences(px: &[u8], h: usize, w: usize, s: &mut Scratch) -> Result<(), std::collections::TryReserveError>
+        = u8_differences_body;
+}
+
+#[inline(always)]
+fn u8_differences_body(
+    px: &[u8],
+    h: usize,
+    w: usize,
+    s: &mut Scratch,
+) -> Result<(), std::collections::TryReserveError> {
     const FLUSH: usize = 257;
     grow(&mut s.across_u16, w, 0)?;
     let (across, acc) = (&mut s.across[..w - 1], &mut s.across_u16[..w - 1]);

@@ -178,10 +178,15 @@ fn run_max_sum(p: &[f64]) -> (u64, f64) {
     (m[0].max(m[1]).max(m[2].max(m[3])).max(tm), (s[0] + s[1]) + (s[2] + s[3]) + ts)
 }
 
-/// Add spectrum row `kx` to the cells, given its powers `|z|^2` (`height`
-/// long; only positions with `0.02 <= r <= 0.5` are read). Every row must
-/// pass once, in ascending order, before [`features`].
-pub(super) fn accumulate_row(kx: usize, powers: &[f64], t: &RingTable, acc: &mut CellSums) {
+crate::simd::avx2_dispatch! {
+    /// Add spectrum row `kx` to the cells, given its powers `|z|^2` (`height`
+    /// long; only positions with `0.02 <= r <= 0.5` are read). Every row must
+    /// pass once, in ascending order, before [`features`].
+    pub(super) fn accumulate_row(kx: usize, powers: &[f64], t: &RingTable, acc: &mut CellSums) = accumulate_row_body;
+}
+
+#[inline(always)]
+fn accumulate_row_body(kx: usize, powers: &[f64], t: &RingTable, acc: &mut CellSums) {
     let h = t.height;
     for run in &t.runs[t.row_start[kx]..t.row_start[kx + 1]] {
         let (s, e) = (run.start as usize, run.end as usize);
@@ -348,6 +353,26 @@ mod tests {
             accumulate_row(kx, &powers, &t, &mut acc);
         }
         features(&t, &acc)
+    }
+
+    #[test]
+    fn the_avx2_copy_of_the_cell_pass_gives_the_same_bits() {
+        let (h, w) = (131, 90);
+        let t = RingTable::new(h, w);
+        let (mut a, mut b) = (CellSums::default(), CellSums::default());
+        prepare(&t, &mut a).unwrap();
+        prepare(&t, &mut b).unwrap();
+        for kx in 0..w / 2 + 1 {
+            let powers: Vec<f64> = (0..h).map(|i| ((i * 31 + kx * 17) % 101) as f64 * 0.37).collect();
+            accumulate_row(kx, &powers, &t, &mut a);
+            accumulate_row_body(kx, &powers, &t, &mut b);
+        }
+        assert_eq!(features(&t, &a), features(&t, &b));
+        assert!(a
+            .sums
+            .iter()
+            .zip(&b.sums)
+            .all(|(x, y)| x[0].to_bits() == y[0].to_bits() && x[1].to_bits() == y[1].to_bits()));
     }
 
     #[test]
