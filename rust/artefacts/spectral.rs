@@ -143,35 +143,35 @@ impl RingTable {
 pub(super) struct CellSums {
     /// Sum of the powers per cell, `[off axis, on axis]`.
     sums: Vec<[f64; 2]>,
-    /// Largest power per cell (bits of a non-negative f64: integer order is
-    /// numeric order) and its spectrum position, the first in memory order.
-    max: Vec<(u64, u32)>,
+    /// Largest power per cell and its spectrum position, the first in memory order.
+    max: Vec<(f64, u32)>,
 }
 
 /// Make `acc` ready for [`accumulate`] on table `t`.
 pub(super) fn prepare(t: &RingTable, acc: &mut CellSums) -> Result<(), std::collections::TryReserveError> {
     let n = t.cells();
     grow(&mut acc.sums, n, [0.0; 2])?;
-    grow(&mut acc.max, n, (0, u32::MAX))?;
+    grow(&mut acc.max, n, (0.0, u32::MAX))?;
     acc.sums[..n].fill([0.0; 2]);
-    acc.max[..n].fill((0, u32::MAX));
+    acc.max[..n].fill((0.0, u32::MAX));
     Ok(())
 }
 
-/// Largest power (as bits) and sum of the powers of one run, in four lanes
-/// (a fixed order, so thread-independent; vectorises).
+/// Largest power and sum of the powers of one run, in four lanes (a fixed
+/// order, so thread-independent; vectorises). Powers are non-negative and
+/// not NaN (a non-finite spectrum fails the profile first).
 #[inline(always)]
-fn run_max_sum(p: &[f64]) -> (u64, f64) {
-    let (mut m, mut s) = ([0u64; 4], [0.0f64; 4]);
+fn run_max_sum(p: &[f64]) -> (f64, f64) {
+    let (mut m, mut s) = ([0.0f64; 4], [0.0f64; 4]);
     let chunks = p.chunks_exact(4);
-    let (mut tm, mut ts) = (0u64, 0.0);
+    let (mut tm, mut ts) = (0.0f64, 0.0);
     for &v in chunks.remainder() {
-        tm = tm.max(v.to_bits());
+        tm = if v > tm { v } else { tm };
         ts += v;
     }
     for c in chunks {
         for l in 0..4 {
-            m[l] = m[l].max(c[l].to_bits());
+            m[l] = if c[l] > m[l] { c[l] } else { m[l] };
             s[l] += c[l];
         }
     }
@@ -195,7 +195,7 @@ fn accumulate_row_body(kx: usize, powers: &[f64], t: &RingTable, acc: &mut CellS
         acc.sums[c][usize::from(run.on_axis)] += sum;
         // Strictly larger: the earliest position keeps a tie.
         if m > acc.max[c].0 || acc.max[c].1 == u32::MAX {
-            let at = powers[s..e].iter().position(|p| p.to_bits() == m).unwrap_or(0);
+            let at = powers[s..e].iter().position(|&p| p == m).unwrap_or(0);
             acc.max[c] = (m, (kx * h + s + at) as u32);
         }
     }
@@ -227,11 +227,10 @@ pub(super) fn features(t: &RingTable, acc: &CellSums) -> (f64, f64, f64, f64) {
         means[..k].sort_unstable_by(f64::total_cmp);
         let background = means[k / 2];
         for c in cells {
-            let (bits, pos) = acc.max[c];
+            let (p, pos) = acc.max[c];
             if pos == u32::MAX {
                 continue; // no coefficient in this cell
             }
-            let p = f64::from_bits(bits);
             let ratio = if background > 0.0 {
                 p / background
             } else if p > 0.0 {
