@@ -14,19 +14,6 @@ use crate::image::{ImageView, Pixels};
 const MIN_LEVELS: f64 = 8.0;
 /// Widest value range counted in a dense histogram (4 MiB of `u32`).
 const DENSE_MAX: f64 = (1 << 20) as f64;
-/// At most about this many pixels are counted: every `k`-th row,
-/// `k = ceil(H W / COUNTED_PIXELS)` (`spectral_fast.artefacts.HIST_MAX_PIXELS`).
-const COUNTED_PIXELS: usize = 1 << 18;
-
-/// Rows `0, k, 2k, ..` of an `h x w` image are counted (see [`COUNTED_PIXELS`]).
-fn row_step(h: usize, w: usize) -> usize {
-    (h * w).div_ceil(COUNTED_PIXELS).max(1)
-}
-
-/// The counted rows of a one-channel `h x w` image.
-fn counted_rows<T>(px: &[T], h: usize, w: usize) -> impl Iterator<Item = &[T]> {
-    (0..h).step_by(row_step(h, w)).map(move |r| &px[r * w..(r + 1) * w])
-}
 
 #[derive(Default)]
 pub(super) struct Scratch {
@@ -61,30 +48,24 @@ impl Scratch {
         Ok(())
     }
 
-    /// Count the gray values of the counted rows of `image`, stopping at the
-    /// first non-integer; every row is checked for integers (as numpy checks
-    /// the whole image), only the counted rows are counted.
+    /// Count the gray values of `image` row by row, stopping at the first non-integer.
     pub(super) fn add_rows(&mut self, image: &ImageView) -> Result<(), std::collections::TryReserveError> {
         let mut row = std::mem::take(&mut self.row);
         let mut result = grow(&mut row, image.width, 0.0);
-        let step = row_step(image.height, image.width);
         for r in 0..image.height {
             if !self.integral || result.is_err() {
                 break;
             }
             gray_row(image, r, &mut row);
-            result = self.add_row(&row[..image.width], r % step == 0);
+            result = self.add_row(&row[..image.width]);
         }
         self.row = row;
         result
     }
 
-    fn add_row(&mut self, row: &[f64], counted: bool) -> Result<(), std::collections::TryReserveError> {
+    fn add_row(&mut self, row: &[f64]) -> Result<(), std::collections::TryReserveError> {
         if row.iter().any(|&v| v != v.round()) {
             self.integral = false;
-            return Ok(());
-        }
-        if !counted {
             return Ok(());
         }
         if self.is_dense {
@@ -107,11 +88,10 @@ impl Scratch {
         }
         let base = self.base as i64;
         let (dense, sub) = (&mut self.dense[..self.len], &mut self.sub);
-        let (h, w) = (image.height, image.width);
         match image.pixels {
-            Pixels::U8(s) => count_u8(counted_rows(s, h, w), base, dense),
-            Pixels::U16(s) => count_ints(counted_rows(s, h, w), base, dense, sub)?,
-            Pixels::I16(s) => count_ints(counted_rows(s, h, w), base, dense, sub)?,
+            Pixels::U8(s) => count_u8(s, base, dense),
+            Pixels::U16(s) => count_ints(s, base, dense, sub)?,
+            Pixels::I16(s) => count_ints(s, base, dense, sub)?,
             Pixels::F32(_) | Pixels::F64(_) => return Ok(false),
         }
         Ok(true)
@@ -147,8 +127,8 @@ impl Scratch {
 
 /// Four interleaved sub-histograms: runs of equal pixels (flat regions, the
 /// norm in X-rays) would otherwise serialise on one counter.
-fn count_ints<'a, T: Copy + Into<i64> + 'a>(
-    rows: impl Iterator<Item = &'a [T]>,
+fn count_ints<T: Copy + Into<i64>>(
+    px: &[T],
     base: i64,
     dense: &mut [u32],
     sub: &mut Vec<u32>,
@@ -157,17 +137,15 @@ fn count_ints<'a, T: Copy + Into<i64> + 'a>(
     grow(sub, 4 * n, 0)?;
     let sub = &mut sub[..4 * n];
     sub.fill(0);
-    for px in rows {
-        let chunks = px.chunks_exact(4);
-        let tail = chunks.remainder();
-        for c in chunks {
-            for l in 0..4 {
-                sub[l * n + (c[l].into() - base) as usize] += 1;
-            }
+    let chunks = px.chunks_exact(4);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for l in 0..4 {
+            sub[l * n + (c[l].into() - base) as usize] += 1;
         }
-        for &v in tail {
-            sub[(v.into() - base) as usize] += 1;
-        }
+    }
+    for &v in tail {
+        sub[(v.into() - base) as usize] += 1;
     }
     for (i, d) in dense.iter_mut().enumerate() {
         *d = sub[i] + sub[n + i] + sub[2 * n + i] + sub[3 * n + i];
@@ -179,18 +157,16 @@ fn count_ints<'a, T: Copy + Into<i64> + 'a>(
 /// itself (no offset, no bounds check), folded into `dense` from `base`. Eight,
 /// not four: flat regions repeat a value, and a table hit again within a few
 /// cycles waits for its own last store (0.48 against 0.67 ms per 1024^2 image).
-fn count_u8<'a>(rows: impl Iterator<Item = &'a [u8]>, base: i64, dense: &mut [u32]) {
+fn count_u8(px: &[u8], base: i64, dense: &mut [u32]) {
     const LANES: usize = 8;
     let mut sub = [[0u32; 256]; LANES];
-    for px in rows {
-        let chunks = px.chunks_exact(LANES);
-        for &v in chunks.remainder() {
-            sub[0][usize::from(v)] += 1;
-        }
-        for c in chunks {
-            for l in 0..LANES {
-                sub[l][usize::from(c[l])] += 1;
-            }
+    let chunks = px.chunks_exact(LANES);
+    for &v in chunks.remainder() {
+        sub[0][usize::from(v)] += 1;
+    }
+    for c in chunks {
+        for l in 0..LANES {
+            sub[l][usize::from(c[l])] += 1;
         }
     }
     for (i, d) in dense.iter_mut().enumerate() {
@@ -280,31 +256,5 @@ mod tests {
         assert!(comb(&combed) > 10.0, "{}", comb(&combed));
         // Too few levels.
         assert!(comb(&[(0.0, 5), (3.0, 5)]).is_nan());
-    }
-
-    #[test]
-    fn large_images_count_every_kth_row() {
-        assert_eq!(row_step(512, 512), 1); // exactly 2^18 pixels: every row
-        assert_eq!(row_step(1024, 1024), 4);
-        assert_eq!(row_step(1024, 1025), 5);
-        assert_eq!(row_step(3, 1 << 20), 12); // more than the rows: row 0 only
-        // A comb in the counted rows only; the other rows are smooth.
-        let (h, w) = (1024, 1024);
-        let px: Vec<u8> =
-            (0..h * w).map(|i| if (i / w) % 4 == 0 { (i % 128) as u8 * 2 } else { (i % 256) as u8 }).collect();
-        let img = ImageView::new(Pixels::U8(&px), h, w, 1);
-        let mut s = Scratch::default();
-        s.start(0.0, 255.0).unwrap();
-        assert!(s.count_samples(&img).unwrap());
-        assert!(s.finish() > 10.0, "only the counted rows, a comb, were counted");
-        // The float path counts the same rows.
-        let fl: Vec<f64> = px.iter().map(|&v| f64::from(v)).collect();
-        let mut t = Scratch::default();
-        t.start(0.0, 255.0).unwrap();
-        t.add_rows(&ImageView::new(Pixels::F64(&fl), h, w, 1)).unwrap();
-        let mut u = Scratch::default();
-        u.start(0.0, 255.0).unwrap();
-        u.count_samples(&img).unwrap();
-        assert_eq!(t.finish().to_bits(), u.finish().to_bits());
     }
 }

@@ -49,14 +49,9 @@ image stored as colour to its one channel, as in ``oracle.to_float_gray``); no r
     raise it.
 
 ``hist_comb`` -- comb-like intensity histograms (gamma, LUTs, bit depth).
-    Only for integer-valued images (the whole image is checked). The pixels
-    counted are those of rows ``0, k, 2k, ..`` with
-    ``k = ceil(H W / HIST_MAX_PIXELS)``: at most about 2^18, because a comb's
-    score grows as the square root of the count, so images of any size are
-    compared on the same footing, and a large image costs no more than a
-    small one. ``h_i`` is the count of each integer value ``i`` from
-    ``lo = floor(p1)`` to ``hi = ceil(p99)`` (percentiles of the counted
-    pixels, linear interpolation). For the interior values ``lo < i < hi``,
+    Only for integer-valued images: ``h_i`` is the count of each integer
+    value ``i`` from ``lo = floor(p1)`` to ``hi = ceil(p99)`` (percentiles of
+    x, linear interpolation). For the interior values ``lo < i < hi``,
     ``d_i = h_i - (h_{i-1} + h_{i+1}) / 2`` and, since counts are roughly
     Poisson, ``s_i = sqrt(h_i + (h_{i-1} + h_{i+1}) / 4 + 1)`` is its standard
     deviation for a smooth histogram (+1 keeps empty bins finite).
@@ -92,8 +87,6 @@ ALL_NAMES = FEATURE_NAMES + DESCRIPTIVE_NAMES
 BLOCK = 8
 #: Peaks below this radial frequency (cycles/pixel) are anatomy, not artefacts.
 PEAK_MIN_FREQ = 0.02
-#: ``hist_comb`` counts every k-th row, at most about this many pixels.
-HIST_MAX_PIXELS = 1 << 18
 #: Rings per octave of radial frequency for ``peak_max``.
 RINGS_PER_OCTAVE = 4
 #: Sector boundaries of ``peak_max``'s cells as slopes ``fy / fx = a / b``.
@@ -188,7 +181,6 @@ def hist_comb(x: np.ndarray) -> float:
     """Poisson-normalised second difference of the integer histogram (see module Notes)."""
     if not np.all(x == np.round(x)):
         return float("nan")
-    x = x[:: -(-x.size // HIST_MAX_PIXELS)]  # every k-th row, k = ceil(H W / HIST_MAX_PIXELS)
     lo_p, hi_p = np.percentile(x, [1.0, 99.0])
     lo, hi = int(np.floor(lo_p)), int(np.ceil(hi_p))
     if hi - lo < BLOCK:
