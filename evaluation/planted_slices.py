@@ -69,7 +69,7 @@ INTENSITY = ("int_brightness", "int_contrast", "int_blur_laplacian", "int_entrop
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cxr-real"
 EXTRA_DATA = ROOT.parent / "shared" / "data" / "nih-extra"
 #: Bumped whenever profile or feature maths change, so stale caches are not reused.
-FEATURE_VERSION = 5
+FEATURE_VERSION = 4
 
 
 # ----------------------------------------------------------------- images

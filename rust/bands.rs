@@ -201,45 +201,22 @@ impl BandTable {
     /// FFT hand over each chunk of columns while it is still in cache.
     pub fn accumulate_columns(&self, kx0: usize, columns: &[Complex<f64>], sums: &mut BandSums) {
         for (j, column) in columns.chunks_exact(self.height).enumerate() {
-            self.accumulate_row(kx0 + j, column, sums, None);
+            accumulate_row(self, kx0 + j, column, sums);
         }
-    }
-
-    /// Add spectrum row `kx` (`height` coefficients) to `sums`. With `powers`
-    /// (`height` long), each visited coefficient's `|z|^2` is also written
-    /// there, for the passes that follow on the same row: every coefficient
-    /// with `r <= 0.5` is visited, the corners are not.
-    pub fn accumulate_row(&self, kx: usize, column: &[Complex<f64>], sums: &mut BandSums, powers: Option<&mut [f64]>) {
-        accumulate_row(self, kx, column, sums, powers);
     }
 }
 
 crate::simd::avx2_dispatch! {
-    fn accumulate_row(
-        table: &BandTable,
-        kx: usize,
-        column: &[Complex<f64>],
-        sums: &mut BandSums,
-        powers: Option<&mut [f64]>,
-    ) = accumulate_row_body;
+    /// Add spectrum row `kx` (`height` coefficients) to `sums`.
+    fn accumulate_row(table: &BandTable, kx: usize, column: &[Complex<f64>], sums: &mut BandSums) = accumulate_row_body;
 }
 
 #[inline(always)]
-fn accumulate_row_body(
-    table: &BandTable,
-    kx: usize,
-    column: &[Complex<f64>],
-    sums: &mut BandSums,
-    mut powers: Option<&mut [f64]>,
-) {
+fn accumulate_row_body(table: &BandTable, kx: usize, column: &[Complex<f64>], sums: &mut BandSums) {
     let w = column_weight(kx, table.width);
     for run in &table.runs[table.row_start[kx]..table.row_start[kx + 1]] {
         let (s, e) = (run.start as usize, run.end as usize);
-        let radius = &table.radius[run.radius_at..run.radius_at + e - s];
-        let (p, pr) = match powers.as_deref_mut() {
-            Some(out) => run_sums::<true>(&column[s..e], radius, &mut out[s..e]),
-            None => run_sums::<false>(&column[s..e], radius, &mut []),
-        };
+        let (p, pr) = run_sums(&column[s..e], &table.radius[run.radius_at..run.radius_at + e - s]);
         sums.energy[run.slot as usize] += w * p;
         sums.centroid += w * pr;
         if run.hf {
@@ -272,30 +249,22 @@ impl BandSums {
 }
 
 /// `(sum |z|^2, sum |z|^2 r)` over one run, in four lanes so the compiler
-/// vectorises it (it does not reassociate f64 sums by itself); with `STORE`
-/// each `|z|^2` is also written to `out`.
+/// vectorises it (it does not reassociate f64 sums by itself).
 #[inline(always)]
-fn run_sums<const STORE: bool>(z: &[Complex<f64>], radius: &[f64], out: &mut [f64]) -> (f64, f64) {
+fn run_sums(z: &[Complex<f64>], radius: &[f64]) -> (f64, f64) {
     let (mut p, mut pr) = ([0.0f64; 4], [0.0f64; 4]);
-    let whole = z.len() / 4 * 4;
+    let (zc, rc) = (z.chunks_exact(4), radius.chunks_exact(4));
     let (mut tp, mut tpr) = (0.0, 0.0);
-    for k in whole..z.len() {
-        let q = z[k].re * z[k].re + z[k].im * z[k].im;
-        if STORE {
-            out[k] = q;
-        }
+    for (a, r) in zc.remainder().iter().zip(rc.remainder()) {
+        let q = a.re * a.re + a.im * a.im;
         tp += q;
-        tpr += q * radius[k];
+        tpr += q * r;
     }
-    for k in (0..whole).step_by(4) {
-        let (a, r) = (&z[k..k + 4], &radius[k..k + 4]);
-        let q: [f64; 4] = std::array::from_fn(|l| a[l].re * a[l].re + a[l].im * a[l].im);
-        if STORE {
-            out[k..k + 4].copy_from_slice(&q);
-        }
+    for (a, r) in zc.zip(rc) {
         for l in 0..4 {
-            p[l] += q[l];
-            pr[l] += q[l] * r[l];
+            let q = a[l].re * a[l].re + a[l].im * a[l].im;
+            p[l] += q;
+            pr[l] += q * r[l];
         }
     }
     ((p[0] + p[1]) + (p[2] + p[3]) + tp, (pr[0] + pr[1]) + (pr[2] + pr[3]) + tpr)
@@ -313,13 +282,11 @@ mod tests {
             (0..h).map(|i| Complex::new((i as f64 * 0.7).sin(), (i * 13 % 7) as f64)).collect();
         for kx in [0, 5, w / 2] {
             let (mut a, mut b) = (BandSums::new(32), BandSums::new(32));
-            let (mut pa, mut pb) = (vec![0.0; h], vec![0.0; h]);
-            accumulate_row(&table, kx, &column, &mut a, Some(&mut pa));
-            accumulate_row_body(&table, kx, &column, &mut b, Some(&mut pb));
+            accumulate_row(&table, kx, &column, &mut a);
+            accumulate_row_body(&table, kx, &column, &mut b);
             let bits =
                 |s: &BandSums| s.energy.iter().chain([&s.centroid, &s.hf]).map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&a), bits(&b));
-            assert!(pa.iter().zip(&pb).all(|(x, y)| x.to_bits() == y.to_bits()));
         }
     }
 

@@ -91,8 +91,6 @@ pub struct Workspace {
     sums: BandSums,
     row: Vec<f64>,
     artefacts: ArtefactScratch,
-    /// One spectrum row's powers, from the band pass to the artefact cells.
-    powers: Vec<f64>,
     last_rings: Option<Arc<RingTable>>,
     /// The tables of the last grid and options used, so that a run of images
     /// of one shape does not take the cache lock each time.
@@ -165,28 +163,21 @@ pub fn profile_with(image: &ImageView, opts: &ProfileOptions, ws: &mut Workspace
     let (grid, table) = ws.tables(gh, gw, opts);
     let hann = opts.window == Window::Hann;
     // Artefacts want the spectrum of the Hann-windowed native image: with the
-    // default options that is the profile's own, and its spectral cells are
-    // taken in the same pass over the spectrum as the band energies.
+    // default options that is the profile's own, and its ring powers are
+    // gathered in the same pass over the spectrum as the band energies.
     let fused = opts.artefacts && opts.size.is_none() && hann;
     let rings = if opts.artefacts { Some(ws.rings(height, width)) } else { None };
     if let Some(rings) = &rings {
-        artefacts::prepare_cells(rings, &mut ws.artefacts).map_err(oom)?;
+        artefacts::prepare_rings(rings, &mut ws.artefacts).map_err(oom)?;
     }
     let mut sums = std::mem::take(&mut ws.sums);
     sums.reset(table.bands);
-    if fused {
-        crate::fft2::grow(&mut ws.powers, height, 0.0).map_err(oom)?;
-    }
-    let Workspace { fft, resize: resize_scratch, resized, row, artefacts: art, powers, .. } = ws;
-    let mut on_columns = |kx0: usize, columns: &[rustfft::num_complex::Complex<f64>]| match (fused, &rings) {
-        // The band pass leaves each row's powers in L1 for the cells.
-        (true, Some(rings)) => {
-            for (j, column) in columns.chunks_exact(height).enumerate() {
-                table.accumulate_row(kx0 + j, column, &mut sums, Some(&mut powers[..height]));
-                artefacts::accumulate_cells(kx0 + j, &powers[..height], rings, art);
-            }
+    let Workspace { fft, resize: resize_scratch, resized, row, artefacts: art, .. } = ws;
+    let mut on_columns = |kx0: usize, columns: &[rustfft::num_complex::Complex<f64>]| {
+        table.accumulate_columns(kx0, columns, &mut sums);
+        if let (true, Some(rings)) = (fused, &rings) {
+            artefacts::scatter_rings(kx0, columns, rings, art);
         }
-        _ => table.accumulate_columns(kx0, columns, &mut sums),
     };
     let (wy, wx) = (&grid.hann_y, &grid.hann_x);
     let sq_dev = if let Some(size) = opts.size {
@@ -223,10 +214,10 @@ pub fn profile_with(image: &ImageView, opts: &ProfileOptions, ws: &mut Workspace
 
     if let Some(rings) = &rings {
         if fused {
-            spectral_into(&mut profile.artefacts, rings, &ws.artefacts);
+            spectral_into(&mut profile.artefacts, ws.fft.spectrum(&grid), rings, &mut ws.artefacts).map_err(oom)?;
         } else {
             // Another grid or window: one more FFT, of the native image with
-            // the Hann window, for the spectral features alone.
+            // the Hann window, for the ring powers alone.
             let native = grid_native(ws, height, width);
             let (wy, wx) = (&native.hann_y, &native.hann_x);
             let art = &mut ws.artefacts;
@@ -236,10 +227,10 @@ pub fn profile_with(image: &ImageView, opts: &ProfileOptions, ws: &mut Workspace
                     |r, row| {
                         gray::centred_row(image, r, mean, Some(wy[r]), wx, row);
                     },
-                    |kx0, columns| artefacts::accumulate_cells_of_columns(kx0, columns, rings, art),
+                    |kx0, columns| artefacts::scatter_rings(kx0, columns, rings, art),
                 )
                 .map_err(oom)?;
-            spectral_into(&mut profile.artefacts, rings, &ws.artefacts);
+            spectral_into(&mut profile.artefacts, ws.fft.spectrum(&native), rings, &mut ws.artefacts).map_err(oom)?;
         }
         let (jpeg_block, hist_comb) =
             artefacts::pixel_features(image, stats.min, stats.max, &mut ws.artefacts).map_err(oom)?;
@@ -257,8 +248,15 @@ fn grid_native(ws: &Workspace, height: usize, width: usize) -> Arc<Grid> {
     }
 }
 
-fn spectral_into(out: &mut Artefacts, rings: &RingTable, scratch: &ArtefactScratch) {
-    (out.peak_max, out.peak_freq, out.axis_mid, out.axis_high) = artefacts::spectral_features(rings, scratch);
+fn spectral_into(
+    out: &mut Artefacts,
+    spectrum: &[rustfft::num_complex::Complex<f64>],
+    rings: &RingTable,
+    scratch: &mut ArtefactScratch,
+) -> Result<(), std::collections::TryReserveError> {
+    (out.peak_max, out.peak_freq, out.axis_mid, out.axis_high) =
+        artefacts::spectral_features(spectrum, rings, scratch)?;
+    Ok(())
 }
 
 /// Fractions, features and scalars from the band sums.

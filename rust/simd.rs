@@ -1,7 +1,7 @@
 //! Runtime dispatch of the hot loops to AVX2.
 //!
 //! The wheel is built for baseline x86-64 (SSE2), so the compiler vectorises
-//! our own loops (pixel conversion, band and cell sums, block differences) two
+//! our own loops (pixel conversion, band sums, block differences) two
 //! f64 or eight u16 lanes wide. [`avx2_dispatch!`] compiles a loop a second
 //! time with AVX2 enabled and picks that copy when the CPU has it (a cached
 //! feature check per call). Only the instruction set changes, never the

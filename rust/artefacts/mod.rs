@@ -6,8 +6,8 @@
 //! oracle), computed from the native gray image. The spectral features need
 //! `|rfft2|^2` of the Hann-windowed, mean-removed native image: with the
 //! default profile options (native grid, Hann window) that is exactly the
-//! profile's spectrum, and its cell sums and maxima are taken in the same pass
-//! as the band energies, chunk by chunk while the column FFT's output is in
+//! profile's spectrum, and its ring powers are gathered in the same pass as
+//! the band energies, chunk by chunk while the column FFT's output is in
 //! cache; otherwise [`crate::profile`] runs one more native FFT for them.
 
 mod blocks;
@@ -30,7 +30,7 @@ pub const ARTEFACT_NAMES: [&str; 6] = ["jpeg_block", "peak_max", "axis_mid", "ax
 pub struct Artefacts {
     /// 8-pixel block-boundary ratio minus one (NaN when a side is 8 px: no whole period).
     pub jpeg_block: f64,
-    /// Largest `log10(P / ring background)` for `0.02 <= r <= 0.5` (12 when the background is 0).
+    /// Largest `log10(P / ring median)` for `0.02 <= r <= 0.5` (12 when the median is 0).
     pub peak_max: f64,
     /// Radial frequency of that peak, cycles per pixel.
     pub peak_freq: f64,
@@ -68,9 +68,9 @@ impl Artefacts {
 pub struct ArtefactScratch {
     blocks: blocks::Scratch,
     histogram: histogram::Scratch,
-    cells: spectral::CellSums,
-    /// One spectrum row's powers for [`accumulate_cells_of_columns`].
-    powers: Vec<f64>,
+    powers: Vec<u64>,
+    /// Rings in the order `spectral::features` visits them.
+    candidates: Vec<(f64, u32, u64)>,
 }
 
 /// The features computed from pixels: `(jpeg_block, hist_comb)`.
@@ -95,41 +95,32 @@ pub(crate) fn pixel_features(
     Ok((jpeg_block, hist_comb))
 }
 
-/// Make the scratch ready for [`accumulate_cells`] on `rings`.
-pub(crate) fn prepare_cells(
+/// Make the scratch ready for [`scatter_rings`] on `rings`.
+pub(crate) fn prepare_rings(
     rings: &RingTable,
     scratch: &mut ArtefactScratch,
 ) -> Result<(), std::collections::TryReserveError> {
-    crate::fft2::grow(&mut scratch.powers, rings.height, 0.0)?;
-    spectral::prepare(rings, &mut scratch.cells)
+    spectral::prepare(rings, &mut scratch.powers)
 }
 
-/// Add spectrum row `kx` to the cells, given its powers `|z|^2` (as
-/// [`crate::bands::BandTable::accumulate_row`] writes them); every row must
-/// pass once, in ascending order, before [`spectral_features`].
-pub(crate) fn accumulate_cells(kx: usize, powers: &[f64], rings: &RingTable, scratch: &mut ArtefactScratch) {
-    spectral::accumulate_row(kx, powers, rings, &mut scratch.cells);
-}
-
-/// [`accumulate_cells`] for spectrum rows `kx0 ..` of their own FFT (not the
-/// profile's), powers computed here.
-pub(crate) fn accumulate_cells_of_columns(
+/// Gather the ring powers of spectrum rows `kx0 ..` (see
+/// [`crate::fft2::Grid::forward_with`]); every row must pass once before
+/// [`spectral_features`].
+pub(crate) fn scatter_rings(
     kx0: usize,
     columns: &[rustfft::num_complex::Complex<f64>],
     rings: &RingTable,
     scratch: &mut ArtefactScratch,
 ) {
-    let powers = &mut scratch.powers[..rings.height];
-    for (j, column) in columns.chunks_exact(rings.height).enumerate() {
-        for (p, z) in powers.iter_mut().zip(column) {
-            *p = z.re * z.re + z.im * z.im;
-        }
-        spectral::accumulate_row(kx0 + j, powers, rings, &mut scratch.cells);
-    }
+    spectral::scatter(kx0, columns, rings, &mut scratch.powers);
 }
 
-/// The spectral features of a whole spectrum whose rows [`accumulate_cells`]
-/// has taken: `(peak_max, peak_freq, axis_mid, axis_high)`.
-pub(crate) fn spectral_features(rings: &RingTable, scratch: &ArtefactScratch) -> (f64, f64, f64, f64) {
-    spectral::features(rings, &scratch.cells)
+/// The spectral features from a transposed half spectrum of the native grid
+/// whose powers [`scatter_rings`] has gathered: `(peak_max, peak_freq, axis_mid, axis_high)`.
+pub(crate) fn spectral_features(
+    spectrum: &[rustfft::num_complex::Complex<f64>],
+    rings: &RingTable,
+    scratch: &mut ArtefactScratch,
+) -> Result<(f64, f64, f64, f64), std::collections::TryReserveError> {
+    spectral::features(spectrum, rings, &mut scratch.powers, &mut scratch.candidates)
 }

@@ -74,8 +74,7 @@ def test_site_failure_is_a_miss_spot_described_by_its_acquisition(real):
     assert "site mhh-hannover" in top["metadata"] and "% of the rest" in top["metadata"]
     assert "short_side" in top["metadata"] and "close to the typical profile" not in top["description"]
     ev = rep.spot_evidence.filter((pl.col("rank") == 1) & (pl.col("variable") == "site"))
-    # nearly all of the spot is MHH (76 of 77 images since the artefact cells of 2026-12-06; 77 of 77 before)
-    assert ev["level"][0] == "mhh-hannover" and ev["spot"][0] >= 0.95 and ev["p_adjusted"][0] < 1e-6
+    assert ev["level"][0] == "mhh-hannover" and ev["spot"][0] == 1.0 and ev["p_adjusted"][0] < 1e-6
     assert set(rep.spot_evidence["source"]) == {"metadata", "profile"}
 
 

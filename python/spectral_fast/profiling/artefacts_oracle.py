@@ -24,22 +24,13 @@ image stored as colour to its one channel, as in ``oracle.to_float_gray``); no r
 
 ``peak_max``, ``peak_freq`` -- narrow spectral peaks (grid lines, stripes).
     Power ``P = |rfft2(hann-windowed, mean-removed x)|^2`` exactly as in the
-    profile. The coefficients with ``0.02 <= r <= 0.5`` (r in cycles/pixel as
-    in ``oracle.radial_frequency``) are cut into cells: quarter-octave rings
-    (edges 0.02 and ``0.5 * 2^(-j/4)``, ``j = 18 .. 0``; 0.5 belongs to the
-    last ring) times eight angular sectors of the half plane, bounded by the
-    slopes ``fy / fx`` in ``(-2, -1, -1/2, 0, 1/2, 1, 2)`` (a coefficient's
-    sector is the number of slopes it reaches, compared in integers). A
-    ring's background ``B_q`` is the upper median of its sectors' mean
-    powers, so a peak, which sits in one or two sectors, does not raise it.
-    ``peak_max = log10(M_c / B_q)`` for the cell whose largest power ``M_c``
-    has the largest ratio (12 if ``B_q = 0 < M_c``); ties go to the earlier
-    coefficient in the core's memory order (``kx`` major, then ``ky`` in
-    ``fftfreq`` order), and ``peak_freq`` is the r of that coefficient. A
-    smooth spectrum gives about 1.2-1.5 (the largest of up to ~10^4 chi-square
-    variables per cell); a periodic pattern gives far more. Cells replaced
-    the exact median of every one-pixel ring in December 2026: the same
-    contrast at a fraction of the cost (``docs/method.md#artefact-features``).
+    profile. Each coefficient with ``0.02 <= r <= 0.5`` (r in cycles/pixel as
+    in ``oracle.radial_frequency``) belongs to ring ``q = round(r N)``,
+    ``N = min(H, W)``. ``med_q`` is the ring's upper median (element
+    ``floor(n_q / 2)`` of its sorted powers). ``peak_max = max log10(P / med_q)``
+    over those coefficients and ``peak_freq`` is the r of the maximum. A smooth
+    spectrum gives about 1.3-2 (the largest of ~10^5 chi-square variables); a
+    periodic pattern gives far more.
 
 ``axis_mid``, ``axis_high`` -- energy on the frequency axes (anisotropy).
     Axis coefficients: ``|ky| <= 1`` or ``kx <= 1`` (signed integer indices
@@ -87,17 +78,6 @@ ALL_NAMES = FEATURE_NAMES + DESCRIPTIVE_NAMES
 BLOCK = 8
 #: Peaks below this radial frequency (cycles/pixel) are anatomy, not artefacts.
 PEAK_MIN_FREQ = 0.02
-#: Rings per octave of radial frequency for ``peak_max``.
-RINGS_PER_OCTAVE = 4
-#: Sector boundaries of ``peak_max``'s cells as slopes ``fy / fx = a / b``.
-SECTOR_SLOPES = ((-2, 1), (-1, 1), (-1, 2), (0, 1), (1, 2), (1, 1), (2, 1))
-SECTORS = len(SECTOR_SLOPES) + 1
-
-
-def ring_edges() -> np.ndarray:
-    """Ring edges of ``peak_max``, ascending from ``PEAK_MIN_FREQ`` to 0.5."""
-    top = int(np.floor(RINGS_PER_OCTAVE * np.log2(0.5 / PEAK_MIN_FREQ)))
-    return np.array([PEAK_MIN_FREQ] + [0.5 * 2.0 ** (-j / RINGS_PER_OCTAVE) for j in range(top, -1, -1)])
 
 
 def jpeg_block(x: np.ndarray) -> float:
@@ -124,13 +104,27 @@ def spectral_artefacts(x: np.ndarray) -> dict[str, float]:
     power = np.abs(np.fft.rfft2(y)) ** 2
     r, _ = radial_frequency(height, width)
 
-    peak_max, peak_freq = _peak(power, r, width)
+    keep = (r >= PEAK_MIN_FREQ) & (r <= 0.5)
+    ring = np.rint(r[keep] * min(height, width)).astype(np.int64)
+    p = power[keep]
+    order = np.lexsort((p, ring))  # by ring, then by power
+    ring_sorted, p_sorted = ring[order], p[order]
+    first = np.searchsorted(ring_sorted, ring_sorted, side="left")
+    last = np.searchsorted(ring_sorted, ring_sorted, side="right")
+    median = p_sorted[(first + last) // 2]  # upper median of each coefficient's ring
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(median > 0.0, p_sorted / median, np.where(p_sorted > 0.0, np.inf, 1.0))
+    best = int(np.argmax(ratio))
+    r_sorted = r[keep][order]
 
     ky = np.arange(height)
     ky[ky >= (height + 1) // 2] -= height
     kx = np.arange(width // 2 + 1)
     axis = (np.abs(ky)[:, None] <= 1) | (kx[None, :] <= 1)
-    out = {"peak_max": peak_max, "peak_freq": peak_freq}
+    out = {
+        "peak_max": float(np.log10(ratio[best])) if np.isfinite(ratio[best]) else 12.0,
+        "peak_freq": float(r_sorted[best]),
+    }
     for name, lo, hi in (("axis_mid", 0.125, 0.25), ("axis_high", 0.25, 0.5)):
         band = (r >= lo) & ((r < hi) if hi < 0.5 else (r <= hi))
         on, off = power[band & axis], power[band & ~axis]
@@ -139,42 +133,6 @@ def spectral_artefacts(x: np.ndarray) -> dict[str, float]:
         else:
             out[name] = float(np.log10(on.mean() / off.mean()))
     return out
-
-
-def _peak(power: np.ndarray, r: np.ndarray, width: int) -> tuple[float, float]:
-    """``(peak_max, peak_freq)`` of a half-spectrum power array (see module Notes)."""
-    height = power.shape[0]
-    ky = np.arange(height, dtype=np.int64)
-    ky[ky >= (height + 1) // 2] -= height
-    kx = np.arange(width // 2 + 1, dtype=np.int64)
-    ky2, kx2 = np.broadcast_arrays(ky[:, None], kx[None, :])
-    # The core's memory order: kx major, then ky in fftfreq order.
-    p_all, r_all, ky_all, kx_all = (a.T.ravel() for a in (power, r, ky2, kx2))
-    pos = np.flatnonzero((r_all >= PEAK_MIN_FREQ) & (r_all <= 0.5))
-    edges = ring_edges()
-    rings = len(edges) - 1
-    ring = np.searchsorted(edges, r_all[pos], side="right") - 1
-    ring = np.where(r_all[pos] == 0.5, rings - 1, ring)
-    sector = sum((ky_all[pos] * width * b >= a * kx_all[pos] * height).astype(np.int64) for a, b in SECTOR_SLOPES)
-    cell = ring * SECTORS + sector
-    p = p_all[pos]
-    count = np.bincount(cell, minlength=rings * SECTORS)
-    mean = np.bincount(cell, p, minlength=rings * SECTORS) / np.maximum(count, 1)
-    # Each cell's largest power, the first in memory order.
-    order = np.lexsort((pos, -p, cell))
-    first = order[np.r_[True, cell[order][1:] != cell[order][:-1]]]
-    best, at = -np.inf, -1
-    for i in first:
-        q = cell[i] // SECTORS
-        sectors = slice(q * SECTORS, (q + 1) * SECTORS)
-        means = np.sort(mean[sectors][count[sectors] > 0])
-        background = means[len(means) // 2]
-        ratio = p[i] / background if background > 0.0 else (np.inf if p[i] > 0.0 else 1.0)
-        if ratio > best or (ratio == best and pos[i] < pos[at]):
-            best, at = ratio, i
-    if at < 0:
-        return float("nan"), float("nan")
-    return (float(np.log10(best)) if np.isfinite(best) else 12.0), float(r_all[pos[at]])
 
 
 def hist_comb(x: np.ndarray) -> float:
