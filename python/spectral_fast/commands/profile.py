@@ -30,8 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-artefacts",
         dest="artefacts",
         action="store_false",
-        help="leave out the artefact feature columns (jpeg_block, peak_max, ...), which add about 10-35%% "
-        "to the run time (the more, the smaller the images); the other columns are the same "
+        help="leave out the artefact feature columns (jpeg_block, peak_max, ...), which add about 20-30%% "
+        "to the run time; the other columns are the same "
         "(spectral-fast report --artefacts can add them later from the images)",
     )
     parser.add_argument(
