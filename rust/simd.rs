@@ -6,7 +6,10 @@
 //! time with AVX2 enabled and picks that copy when the CPU has it (a cached
 //! feature check per call). Only the instruction set changes, never the
 //! order of operations (Rust does not fuse multiplies and adds on its own),
-//! so both copies give the same bits: the parity tests cover both.
+//! so both copies give the same bits. On an AVX2 machine the parity tests see
+//! only the AVX2 copy; a Rust test per floating-point loop compares it with
+//! the baseline copy (the block differences are integer sums, exact in any
+//! instruction set).
 
 /// Define `fn $name(args) -> ret` that runs `$body(args)` compiled with AVX2
 /// when the CPU supports it and as is otherwise. `$body` must be
