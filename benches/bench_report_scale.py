@@ -19,7 +19,10 @@ For each size it runs ``spectral-fast report`` end to end in a child process:
   and permutations shuffling images (the reference the blind spots are
   checked against);
 * ``before`` (with ``--before PYTHONPATH``): another checkout's package, e.g.
-  the commit before this change, with its own defaults.
+  the commit before this change, with its own defaults;
+* ``full_seed`` (with ``--yardstick-seed S``): the full fit again with
+  another seed. Its agreement with ``full`` is the yardstick: how far a full
+  fit is from itself, so how close "the same blind spots as a full fit" can be.
 
 Each child records its wall time, CPU time and peak RSS (VmHWM of its own
 address space; ``getrusage`` of a child would carry the benchmark's peak
@@ -200,11 +203,13 @@ def agreement(reference: Path, other: Path) -> dict[str, Any]:
 
 def run(quick: bool, *, sizes: tuple[int, ...] | None = None, before: str | None = None, source: Path | None = None,
         cache: Path = DEFAULT_CACHE, work: Path | None = None, full_max: int | None = None,
-        fast_sample: int | None = None, full_from: dict[int, Path] | None = None, log=T.log) -> dict[str, Any]:  # fmt: skip
+        fast_sample: int | None = None, full_from: dict[int, Path] | None = None, yardstick_seed: int | None = None,
+        log=T.log) -> dict[str, Any]:  # fmt: skip
     """Time ``report`` at each size (default, full fit, optionally another checkout) and compare blind spots.
 
     ``full_from``: per size, the folder of an earlier full-fit run of this benchmark on the same table (it
-    holds the run's record): compared with, not fitted again.
+    holds the run's record): compared with, not fitted again. ``yardstick_seed``: also fit the full
+    reference with this seed and compare it with the seed-0 full fit (where both exist).
     """
     cfg = dict(QUICK if quick else FULL)
     if fast_sample:
@@ -230,14 +235,21 @@ def run(quick: bool, *, sizes: tuple[int, ...] | None = None, before: str | None
             if before:
                 log(f"n = {n}: before ({before})")
                 row["before"] = run_report(data, work / f"before-{n}", before, cfg, [])
+            if yardstick_seed is not None and "full" in row:
+                log(f"n = {n}: full fit, seed {yardstick_seed}")
+                seeded = ["--max-fit-samples", "all", "--seed", str(yardstick_seed)]
+                row["full_seed"] = run_report(data, work / f"full_seed-{n}", None, cfg, seeded)
         row["foreign_load_cores"] = load.cores
         for ref in ("full", "before"):
             if ref in row:
                 row[f"agreement_vs_{ref}"] = agreement(work / f"{ref}-{n}", work / f"default-{n}")
                 row[f"speedup_vs_{ref}"] = round(row[ref]["wall_s"] / row["default"]["wall_s"], 2)
+        if "full_seed" in row:  # the yardstick: a full fit against itself with another seed
+            row["agreement_full_vs_full_seed"] = agreement(work / f"full-{n}", work / f"full_seed-{n}")
         rows.append(row)
         log(json.dumps(row))
-    return {"config": {**cfg, "sizes": list(sizes)}, "before": before, "source": str(source), "rows": rows,
+    return {"config": {**cfg, "sizes": list(sizes)}, "before": before, "yardstick_seed": yardstick_seed,
+            "source": str(source), "rows": rows,
             "targets": TARGETS, "machine": T.machine_info(("numpy", "scipy", "sklearn", "polars"))}  # fmt: skip
 
 
@@ -246,7 +258,7 @@ def markdown(doc: dict[str, Any]) -> str:
     heads = ["rows", "run", "wall s", "CPU s", "peak RSS MiB", "report.html KiB"]
     lines = []
     for row in doc["rows"]:
-        for name in ("before", "full", "default"):
+        for name in ("before", "full", "full_seed", "default"):
             if name in row:
                 r = row[name]
                 lines.append([f"{row['n']:,}", name, r["wall_s"], r["cpu_s"], r["peak_rss_mib"], r["html_kib"]])
@@ -257,6 +269,13 @@ def markdown(doc: dict[str, Any]) -> str:
             text += [f"CPU seconds per stage, {row['n']:,} rows, default:", "",
                      T.md_table(["stage", "CPU s"], [[k, v] for k, v in stages.items()]), ""]  # fmt: skip
     for row in doc["rows"]:
+        a = row.get("agreement_full_vs_full_seed")
+        if a:
+            text.append(f"- {row['n']:,} rows, yardstick, full fit (seed 0) against full fit (seed "
+                        f"{doc['yardstick_seed']}): ARI {a['ari']}, images in any blind spot Jaccard "
+                        f"{a['union_jaccard']} (stable spots {a['union_jaccard_stable']}), spots "
+                        f"{a['spots_reference']} vs {a['spots_other']}, best Jaccard {a['jaccard_reference_to_other']} "
+                        f"(back: {a['jaccard_other_to_reference']})")  # fmt: skip
         for ref in ("full", "before"):
             a = row.get(f"agreement_vs_{ref}")
             if a:
@@ -287,12 +306,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--full-from", action="append", default=[], metavar="N=DIR",
                     help="compare size N with the full-fit folder DIR of an earlier run of this benchmark on the same "
                          "table (default: fit it again)")  # fmt: skip
+    ap.add_argument("--yardstick-seed", type=int, default=None, metavar="S",
+                    help="also fit the full reference with seed S: how far a full fit is from itself")  # fmt: skip
     ap.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     ap.add_argument("--out-dir", type=Path, default=None)
     args = ap.parse_args(argv)
     out = args.out_dir or (Path(tempfile.mkdtemp(prefix="bench_report_scale_out_")) if args.quick else DEFAULT_OUT)
     doc = run(args.quick, sizes=args.sizes, before=args.before, source=args.source, cache=args.cache_dir,
-              full_max=args.full_max, fast_sample=args.fast_sample,
+              full_max=args.full_max, fast_sample=args.fast_sample, yardstick_seed=args.yardstick_seed,
               full_from={int(k): Path(v) for k, v in (a.split("=", 1) for a in args.full_from)})  # fmt: skip
     doc = {"schema_version": T.SCHEMA_VERSION, "benchmark": "report_scale", "quick": args.quick,
            "date": time.strftime("%Y-%m-%d"), **doc}  # fmt: skip
