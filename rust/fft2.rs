@@ -111,12 +111,7 @@ impl Grid {
                     .process_with_scratch(row, out, &mut ws.scratch[..self.r2c.get_scratch_len()])
                     .expect("row lengths match the plan");
             }
-            for kx in 0..half {
-                let dst = &mut spectrum[kx * h + r0..kx * h + r0 + rows];
-                for (j, d) in dst.iter_mut().enumerate() {
-                    *d = ws.block[j * half + kx];
-                }
-            }
+            transpose_block(&ws.block[..rows * half], half, &mut spectrum[r0..], h);
         }
         // Each call transforms COLUMNS columns: rustfft splits the buffer into
         // `h`-long chunks internally and amortises its setup over them.
@@ -126,6 +121,29 @@ impl Grid {
             on_columns(j * COLUMNS, chunk);
         }
         Ok(())
+    }
+}
+
+/// Write the `rows x half` row spectra of `block` transposed: its element
+/// `(j, kx)` goes to `dst[kx * h + j]`. Two columns at a time, so each read
+/// takes 32 contiguous bytes of a row and the loop has no bounds checks.
+fn transpose_block(block: &[Complex<f64>], half: usize, dst: &mut [Complex<f64>], h: usize) {
+    let rows = block.len() / half;
+    let pairs = half / 2;
+    for p in 0..pairs {
+        let kx = 2 * p;
+        let (a, b) = dst[kx * h..].split_at_mut(h);
+        let (a, b) = (&mut a[..rows], &mut b[..rows]);
+        for ((x, y), src) in a.iter_mut().zip(b.iter_mut()).zip(block.chunks_exact(half)) {
+            let pair = &src[kx..kx + 2];
+            (*x, *y) = (pair[0], pair[1]);
+        }
+    }
+    if half % 2 == 1 {
+        let kx = half - 1;
+        for (d, src) in dst[kx * h..kx * h + rows].iter_mut().zip(block.chunks_exact(half)) {
+            *d = src[kx];
+        }
     }
 }
 
