@@ -189,9 +189,22 @@ pub(super) fn prepare(t: &RingTable, powers: &mut Vec<u64>) -> Result<(), std::c
 /// rings go to the spare last slot: no branch in the loop.
 pub(super) fn scatter(kx0: usize, columns: &[Complex<f64>], t: &RingTable, powers: &mut [u64]) {
     let start = kx0 * t.height;
-    let dest = &t.dest[start..start + columns.len()];
+    scatter_powers(columns, &t.dest[start..start + columns.len()], &mut powers[..=t.order.len()]);
+}
+
+crate::simd::avx2_dispatch! {
+    /// `powers[dest[i]] = |columns[i]|^2` (as bits); every `dest` is at most
+    /// `powers.len() - 1`, the spare slot.
+    fn scatter_powers(columns: &[Complex<f64>], dest: &[u32], powers: &mut [u64]) = scatter_powers_body;
+}
+
+#[inline(always)]
+fn scatter_powers_body(columns: &[Complex<f64>], dest: &[u32], powers: &mut [u64]) {
+    // The clamp is a no-op on a valid table and lets the compiler drop the
+    // bounds check from the loop.
+    let spare = powers.len() - 1;
     for (z, &d) in columns.iter().zip(dest) {
-        powers[d as usize] = z.norm_sqr().to_bits();
+        powers[(d as usize).min(spare)] = z.norm_sqr().to_bits();
     }
 }
 
