@@ -1,5 +1,5 @@
-//! 2-D real FFT: realfft along rows, a blocked transpose, then ONE batched
-//! rustfft call over all columns.
+//! 2-D real FFT: a real FFT along rows ([`crate::rfft`]), a blocked
+//! transpose, then ONE batched rustfft call over all columns.
 //!
 //! The plans of one grid size are immutable and shared by every thread
 //! (`Arc<Grid>`); the buffers they write into are per thread ([`FftScratch`]).
@@ -9,11 +9,11 @@
 use std::f64::consts::PI;
 use std::sync::{Arc, LazyLock};
 
-use realfft::{RealFftPlanner, RealToComplex};
 use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
 
 use crate::cache::ShapeCache;
+use crate::rfft::RealFft;
 
 /// Rows transformed before each transpose step: 16 rows of a 1024-wide image
 /// (16 x 513 complex = 131 KiB) stay in L2 between the FFT and the transpose.
@@ -29,7 +29,7 @@ pub struct Grid {
     pub width: usize,
     /// Columns of the half spectrum, `width / 2 + 1`.
     pub half: usize,
-    r2c: Arc<dyn RealToComplex<f64>>,
+    r2c: RealFft,
     c2c: Arc<dyn Fft<f64>>,
     /// Periodic Hann windows along y and x.
     pub hann_y: Vec<f64>,
@@ -57,7 +57,7 @@ impl Grid {
             height,
             width,
             half: width / 2 + 1,
-            r2c: RealFftPlanner::<f64>::new().plan_fft_forward(width),
+            r2c: RealFft::new(width),
             c2c: FftPlanner::<f64>::new().plan_fft_forward(height),
             hann_y: hann(height),
             hann_x: hann(width),
@@ -94,7 +94,7 @@ impl Grid {
         mut on_columns: impl FnMut(usize, &[Complex<f64>]),
     ) -> Result<(), std::collections::TryReserveError> {
         let (h, w, half) = (self.height, self.width, self.half);
-        let scratch_len = self.r2c.get_scratch_len().max(self.c2c.get_inplace_scratch_len());
+        let scratch_len = self.r2c.scratch_len().max(self.c2c.get_inplace_scratch_len());
         grow(&mut ws.row, w, 0.0)?;
         grow(&mut ws.block, BLOCK * half, Complex::default())?;
         grow(&mut ws.spectrum, h * half, Complex::default())?;
@@ -106,10 +106,7 @@ impl Grid {
             for j in 0..rows {
                 fill_row(r0 + j, row);
                 let out = &mut ws.block[j * half..(j + 1) * half];
-                // Lengths are set from this grid's own plan, so this cannot fail.
-                self.r2c
-                    .process_with_scratch(row, out, &mut ws.scratch[..self.r2c.get_scratch_len()])
-                    .expect("row lengths match the plan");
+                self.r2c.process(row, out, &mut ws.scratch[..self.r2c.scratch_len()]);
             }
             transpose_block(&ws.block[..rows * half], half, &mut spectrum[r0..], h);
         }

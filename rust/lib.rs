@@ -47,6 +47,7 @@ pub mod image;
 pub mod options;
 pub mod profile;
 pub mod resize;
+mod rfft;
 pub mod stress;
 
 #[cfg(feature = "python")]
