@@ -133,7 +133,7 @@ mod avx {
         let half = _mm256_set1_pd(0.5);
         let flip_im = _mm256_set_pd(-0.0, 0.0, -0.0, 0.0);
         let mut k = 1;
-        while k + 1 <= pairs {
+        while k < pairs {
             // SAFETY: k + 1 <= pairs, so twiddles k - 1, k, coefficients k,
             // k + 1 and n - 2 - k, n - 1 - k are in bounds (asserted above),
             // and the two coefficient ranges do not overlap (k + 1 < n - 2 - k).
