@@ -13,6 +13,7 @@ mod error;
 mod jpeg;
 mod jpeg_scan;
 mod png;
+mod png_direct;
 mod tiff;
 mod tiff_scan;
 
