@@ -16,6 +16,7 @@ mod png;
 mod png_direct;
 mod tiff;
 mod tiff_scan;
+mod unfilter;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

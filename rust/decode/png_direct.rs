@@ -3,11 +3,7 @@
 //!
 //! The chunks are walked here (critical ones CRC-checked), the IDAT stream is
 //! inflated with fdeflate (the png crate's own inflater) into one buffer, and
-//! the rows are unfiltered with two Paeth rows interleaved: a Paeth row of
-//! 8-bit gray is one serial chain of dependencies per pixel, and two
-//! independent chains run in about the time of one. 256^2 and 1024^2 8-bit
-//! gray PNGs decode about 10 % faster than through the png crate
-//! (`docs/benchmarks.md`).
+//! the rows are unfiltered by [`super::unfilter`], several rows at a time.
 //!
 //! Anything else (another layout, an unknown or misplaced chunk, a CRC or
 //! deflate error, short data) returns `None` and the file goes through the png
@@ -15,6 +11,7 @@
 //! existed. The pixels are the png crate's bit for bit (tests below).
 
 use super::png::{drop_gray_alpha, u16_bytes_mut};
+use super::unfilter::unfilter;
 use super::{check_size, DecodeOptions, DecodedImage, Format, PixelBuffer};
 
 const SIGNATURE: [u8; 8] = [137, 80, 78, 71, 13, 10, 26, 10];
@@ -167,102 +164,6 @@ fn zeroed<T: Clone + Default>(len: usize) -> Option<Vec<T>> {
     Some(v)
 }
 
-/// Unfilter `raw` (rows of a filter byte and `stride` bytes) into `out`;
-/// `None` on an unknown filter type.
-fn unfilter(raw: &[u8], out: &mut [u8], stride: usize, bpp: usize) -> Option<()> {
-    let rows = out.len() / stride;
-    let zeros = vec![0u8; stride];
-    let filter = |r: usize| raw[r * (stride + 1)];
-    let src = |r: usize| &raw[r * (stride + 1) + 1..(r + 1) * (stride + 1)];
-    let mut r = 0;
-    while r < rows {
-        let (done, todo) = out.split_at_mut(r * stride);
-        let prev = if r == 0 { &zeros[..] } else { &done[(r - 1) * stride..] };
-        if bpp == 1 && filter(r) == 4 && r + 1 < rows && filter(r + 1) == 4 {
-            let (cur, next) = todo.split_at_mut(stride);
-            paeth_pair(prev, src(r), src(r + 1), cur, &mut next[..stride]);
-            r += 2;
-        } else {
-            row(filter(r), prev, src(r), &mut todo[..stride], bpp)?;
-            r += 1;
-        }
-    }
-    Some(())
-}
-
-/// The PNG Paeth predictor (branch-free form of the png crate).
-#[inline(always)]
-fn paeth(a: u8, b: u8, c: u8) -> u8 {
-    let (a, b, c) = (i16::from(a), i16::from(b), i16::from(c));
-    let (pa, pb, pc) = ((b - c).abs(), (a - c).abs(), (a - c + b - c).abs());
-    let (mut out, mut min) = (a, pa);
-    if pb < min {
-        (out, min) = (b, pb);
-    }
-    if pc < min {
-        out = c;
-    }
-    out as u8
-}
-
-/// Two consecutive Paeth rows of one byte per pixel, pixel by pixel: the
-/// second row's pixel needs only the first row's pixel above it, so the two
-/// dependency chains overlap.
-fn paeth_pair(prev: &[u8], src0: &[u8], src1: &[u8], cur0: &mut [u8], cur1: &mut [u8]) {
-    let n = cur0.len();
-    let (prev, src0, src1, cur1) = (&prev[..n], &src0[..n], &src1[..n], &mut cur1[..n]);
-    let mut a0 = src0[0].wrapping_add(prev[0]);
-    let mut a1 = src1[0].wrapping_add(a0);
-    (cur0[0], cur1[0]) = (a0, a1);
-    let (mut c0, mut c1) = (prev[0], a0);
-    for i in 1..n {
-        let b0 = prev[i];
-        a0 = src0[i].wrapping_add(paeth(a0, b0, c0));
-        a1 = src1[i].wrapping_add(paeth(a1, a0, c1));
-        (cur0[i], cur1[i]) = (a0, a1);
-        (c0, c1) = (b0, a0);
-    }
-}
-
-/// One row: filter type `f`, the unfiltered row above `prev` (zeros for the first).
-fn row(f: u8, prev: &[u8], src: &[u8], cur: &mut [u8], bpp: usize) -> Option<()> {
-    let n = cur.len();
-    let (prev, src) = (&prev[..n], &src[..n]);
-    let first = bpp.min(n);
-    match f {
-        0 => cur.copy_from_slice(src),
-        1 => {
-            cur[..first].copy_from_slice(&src[..first]);
-            for i in first..n {
-                cur[i] = src[i].wrapping_add(cur[i - bpp]);
-            }
-        }
-        2 => {
-            for ((c, &s), &p) in cur.iter_mut().zip(src).zip(prev) {
-                *c = s.wrapping_add(p);
-            }
-        }
-        3 => {
-            for i in 0..first {
-                cur[i] = src[i].wrapping_add(prev[i] >> 1);
-            }
-            for i in first..n {
-                cur[i] = src[i].wrapping_add(((u16::from(cur[i - bpp]) + u16::from(prev[i])) >> 1) as u8);
-            }
-        }
-        4 => {
-            for i in 0..first {
-                cur[i] = src[i].wrapping_add(prev[i]);
-            }
-            for i in first..n {
-                cur[i] = src[i].wrapping_add(paeth(cur[i - bpp], prev[i], prev[i - bpp]));
-            }
-        }
-        _ => return None,
-    }
-    Some(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::DecodeError;
@@ -306,7 +207,7 @@ mod tests {
         let colors =
             [(ColorType::Grayscale, 1), (ColorType::GrayscaleAlpha, 2), (ColorType::Rgb, 3), (ColorType::Rgba, 4)];
         let filters = [Filter::NoFilter, Filter::Sub, Filter::Up, Filter::Avg, Filter::Paeth, Filter::Adaptive];
-        for (w, h) in [(1, 1), (1, 5), (37, 23), (64, 64)] {
+        for (w, h) in [(1, 1), (1, 5), (1, 9), (3, 17), (37, 23), (64, 64)] {
             for (color, samples) in colors {
                 for (depth, bytes) in [(BitDepth::Eight, 1), (BitDepth::Sixteen, 2)] {
                     for filter in filters {
