@@ -21,14 +21,16 @@ pub(super) fn unfilter(raw: &[u8], out: &mut [u8], stride: usize, bpp: usize) ->
     }
     let src = |r: usize| &raw[r * (stride + 1) + 1..(r + 1) * (stride + 1)];
     let zeros = vec![0u8; stride];
+    // Made on first use: a few rows of working memory (`sse2::Block`).
     #[cfg(target_arch = "x86_64")]
-    let mut block = sse2::Block::new(stride);
+    let mut block = None;
     let mut r = 0;
     while r < rows {
         let (done, todo) = out.split_at_mut(r * stride);
         let prev = if r == 0 { &zeros[..] } else { &done[(r - 1) * stride..] };
         #[cfg(target_arch = "x86_64")]
         if bpp == 1 && r + sse2::LANES <= rows {
+            let block = block.get_or_insert_with(|| sse2::Block::new(stride));
             block.run(raw, prev, &mut todo[..sse2::LANES * stride], r);
             r += sse2::LANES;
             continue;
