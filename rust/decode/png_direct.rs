@@ -16,9 +16,10 @@ use super::{check_size, DecodeOptions, DecodedImage, Format, PixelBuffer};
 
 const SIGNATURE: [u8; 8] = [137, 80, 78, 71, 13, 10, 26, 10];
 
-/// Ancillary chunks that may precede or follow the image data: the png crate
-/// either ignores them or only records them, so they cannot change the pixels
-/// or make the file fail. Any other chunk sends the file to the png crate.
+/// Ancillary chunks that may precede the image data: the png crate skips or
+/// only records them, and a malformed one is skipped too (tested), so they
+/// cannot change the pixels or make the file fail. Any other chunk before the
+/// image data sends the file to the png crate.
 const HARMLESS: [&[u8; 4]; 10] =
     [b"gAMA", b"cHRM", b"sRGB", b"pHYs", b"tIME", b"tEXt", b"zTXt", b"iTXt", b"bKGD", b"sBIT"];
 
@@ -281,6 +282,15 @@ mod tests {
         let raw = [4, 1, 2, 3, 2, 4, 5, 6];
         check("stored", &stored_png(gray8_header(3, 2), &raw, &[]), true);
         check("harmless chunk", &stored_png(gray8_header(3, 2), &raw, &[(b"pHYs", &[0; 9])]), true);
+        for kind in HARMLESS {
+            for junk in [&[][..], &[7], &[1, 2, 3], &[0xff; 40]] {
+                let label = format!("{} of {} bytes", String::from_utf8_lossy(kind), junk.len());
+                check(&label, &stored_png(gray8_header(3, 2), &raw, &[(kind, junk)]), true);
+            }
+        }
+        let mut bad_ancillary_crc = stored_png(gray8_header(3, 2), &raw, &[(b"pHYs", &[0; 9])]);
+        bad_ancillary_crc[8 + 25 + 8 + 9] ^= 1;
+        check("pHYs with a bad CRC", &bad_ancillary_crc, true);
         check("tRNS", &stored_png(gray8_header(3, 2), &raw, &[(b"tRNS", &[0, 7])]), false);
         check("unknown ancillary chunk", &stored_png(gray8_header(3, 2), &raw, &[(b"abCd", &[1])]), false);
         check("unknown critical chunk", &stored_png(gray8_header(3, 2), &raw, &[(b"ABCD", &[1])]), false);

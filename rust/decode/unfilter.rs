@@ -7,7 +7,7 @@
 //! several rows are run side by side instead: with row `k` of a block lagging
 //! `k` pixels behind row 0, the pixel above every lane's pixel was made by the
 //! lane before it one step earlier, so eight rows advance together in the
-//! lanes of one SSE2 register, whatever their filter types ([`sse2::block`]).
+//! lanes of one SSE2 register, whatever their filter types ([`sse2::Block`]).
 //! Integer arithmetic: the bytes are those of the scalar rows, which the tests
 //! of `png_direct` compare with the png crate.
 
