@@ -36,35 +36,59 @@ pub(super) fn decode_with_crate(bytes: &[u8], options: &DecodeOptions) -> Result
         ::png::BitDepth::Sixteen => {
             let mut buf = vec![0u16; len / 2];
             reader.next_frame(u16_bytes_mut(&mut buf)).map_err(map_error)?;
-            // PNG stores 16-bit samples big-endian.
-            buf.iter_mut().for_each(|v| *v = u16::from_be(*v));
-            PixelBuffer::U16(drop_gray_alpha(buf, samples))
+            Samples::BigEndian16(buf)
         }
         ::png::BitDepth::Eight => {
             let mut buf = vec![0u8; len];
             reader.next_frame(&mut buf).map_err(map_error)?;
-            PixelBuffer::U8(drop_gray_alpha(buf, samples))
+            Samples::Eight(buf)
         }
         other => {
             // EXPAND widens every depth below 8; anything else is a crate contract change.
             return Err(DecodeError::unsupported(Format::Png, format!("output bit depth {other:?}")));
         }
     };
-    Ok(DecodedImage {
+    Ok(png_image(pixels, height as usize, width as usize, samples, source_depth))
+}
+
+/// Decoded PNG samples, `samples` interleaved per pixel, as the file stores them.
+pub(super) enum Samples {
+    Eight(Vec<u8>),
+    /// 16-bit samples with PNG's big-endian byte order.
+    BigEndian16(Vec<u16>),
+}
+
+/// The image of decoded samples: 16-bit samples put in native byte order,
+/// gray+alpha reduced to gray; `source_depth` is the file's bit depth.
+pub(super) fn png_image(
+    pixels: Samples,
+    height: usize,
+    width: usize,
+    samples: usize,
+    source_depth: u8,
+) -> DecodedImage {
+    let pixels = match pixels {
+        Samples::Eight(buf) => PixelBuffer::U8(drop_gray_alpha(buf, samples)),
+        Samples::BigEndian16(mut buf) => {
+            buf.iter_mut().for_each(|v| *v = u16::from_be(*v));
+            PixelBuffer::U16(drop_gray_alpha(buf, samples))
+        }
+    };
+    DecodedImage {
         pixels,
-        height: height as usize,
-        width: width as usize,
+        height,
+        width,
         channels: if samples == 2 { 1 } else { samples },
         format: Format::Png,
         bit_depth: source_depth,
         pixel_spacing_mm: None,
         dicom: None,
-    })
+    }
 }
 
 /// Keep only the gray sample of a gray+alpha buffer, in place (alpha carries no
 /// radiograph signal, and the core takes 1, 3 or 4 channels).
-pub(super) fn drop_gray_alpha<T: Copy>(mut buf: Vec<T>, samples: usize) -> Vec<T> {
+fn drop_gray_alpha<T: Copy>(mut buf: Vec<T>, samples: usize) -> Vec<T> {
     if samples != 2 {
         return buf;
     }

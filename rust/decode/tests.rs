@@ -606,7 +606,7 @@ fn real_dicom_pair_is_the_same_image_inverted() {
 }
 
 #[test]
-fn real_pngs_all_decode_and_three_are_rgba() {
+fn real_pngs_all_decode_directly_as_through_the_png_crate_and_three_are_rgba() {
     let Some(dir) = real_dir() else {
         eprintln!("skipped: ../shared/data/cxr-real not found");
         return;
@@ -616,7 +616,11 @@ fn real_pngs_all_decode_and_three_are_rgba() {
         if path.extension().and_then(|e| e.to_str()) != Some("png") {
             continue;
         }
-        let img = decode(&std::fs::read(&path).unwrap(), &opts()).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let img = decode(&bytes, &opts()).unwrap();
+        // NIH's 8-bit gray and Hannover's RGBA PNGs are all in the direct path's scope.
+        let direct = png_direct::decode(&bytes, &opts()).unwrap_or_else(|| panic!("{path:?}: not decoded directly"));
+        assert_eq!(direct.pixels, png::decode_with_crate(&bytes, &opts()).unwrap().pixels, "{path:?}");
         assert_eq!(img.view().check(), Ok(()), "{path:?}");
         assert!(img.width >= 512 && img.height >= 512, "{path:?}");
         match img.channels {

@@ -141,11 +141,11 @@ mod sse2 {
         }
     }
 
-    /// Lanes where `filters[k] == f`: all ones, else zero.
+    /// All ones in lanes `k` where `pick(k)`, else zero.
     #[inline]
     #[target_feature(enable = "sse2")]
-    fn lanes_of(filters: [u8; LANES], f: u8) -> __m128i {
-        let m = |k: usize| if filters[k] == f { -1i16 } else { 0 };
+    fn lane_mask(pick: impl Fn(usize) -> bool) -> __m128i {
+        let m = |k: usize| if pick(k) { -1i16 } else { 0 };
         _mm_setr_epi16(m(0), m(1), m(2), m(3), m(4), m(5), m(6), m(7))
     }
 
@@ -203,16 +203,13 @@ mod sse2 {
     /// transposed in and out of the lanes.
     #[target_feature(enable = "sse2")]
     fn unfilter_shifted(input: &[u8], output: &mut [u8], above: &[u8], steps: usize, filters: [u8; LANES]) {
-        let (sub, up, avg, paeth) =
-            (lanes_of(filters, 1), lanes_of(filters, 2), lanes_of(filters, 3), lanes_of(filters, 4));
+        let lanes_of = |f: u8| lane_mask(|k| filters[k] == f);
+        let (sub, up, avg, paeth) = (lanes_of(1), lanes_of(2), lanes_of(3), lanes_of(4));
         let zero = _mm_setzero_si128();
         let low_byte = _mm_set1_epi16(0xff);
         // Lanes that have started by step t < LANES (lane k starts at step k);
         // the others must stay 0: they are the left neighbours of their first pixel.
-        let started = |t: usize| {
-            let m = |k: usize| if k <= t { -1i16 } else { 0 };
-            _mm_setr_epi16(m(0), m(1), m(2), m(3), m(4), m(5), m(6), m(7))
-        };
+        let started = |t: usize| lane_mask(|k| k <= t);
         // a: each lane's last byte; c: the last step's b.
         let (mut a, mut c) = (zero, zero);
         for tile in (0..steps).step_by(8) {
